@@ -1,0 +1,243 @@
+"""The Plan: the typed, frozen contract between the compiler and the runtime."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PLAN_FORMAT_VERSION = 1
+
+
+class Node(BaseModel):
+    """Base of every Plan model: closed (unknown keys rejected) and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --- model -----------------------------------------------------------------
+
+
+class HfModel(Node):
+    kind: Literal["hf"] = "hf"
+    id: str = Field(min_length=1)
+    revision: str | None = None
+
+
+class LocalModel(Node):
+    kind: Literal["local"] = "local"
+    path: str = Field(min_length=1)
+
+
+class PackageModel(Node):
+    kind: Literal["package"] = "package"
+    name: str = Field(min_length=1)
+
+
+class ScratchModel(Node):
+    """A small model built from a config; its tokenizer is trained on the recipe's data."""
+
+    kind: Literal["scratch"] = "scratch"
+    arch: Literal["llama"] = "llama"
+    hidden: int = Field(default=64, ge=8)
+    layers: int = Field(default=2, ge=1)
+    heads: int = Field(default=4, ge=1)
+    kv_heads: int | None = Field(default=None, ge=1)
+    intermediate: int | None = Field(default=None, ge=8)
+    vocab: int = Field(default=512, ge=64)
+    max_len: int = Field(default=256, ge=16)
+
+
+ModelSource = Annotated[
+    Union[HfModel, LocalModel, PackageModel, ScratchModel], Field(discriminator="kind")
+]
+
+
+class ModelPlan(Node):
+    name: str
+    source: ModelSource
+    trust_remote_code: bool = False
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+
+
+# --- data ------------------------------------------------------------------
+
+
+class FileData(Node):
+    """A data file or folder; `sha256` pins its content at check time."""
+
+    kind: Literal["jsonl", "csv", "parquet", "datasets"]
+    path: str = Field(min_length=1)
+    sha256: str | None = None
+
+
+class InlineData(Node):
+    kind: Literal["rows"] = "rows"
+    rows: list[dict[str, Any]] = Field(min_length=1)
+
+
+DataSource = Annotated[Union[FileData, InlineData], Field(discriminator="kind")]
+
+
+class SplitPlan(Node):
+    """Named fractions that add up to 1; rows go to parts by a stable hash with `seed`."""
+
+    parts: dict[str, float]
+    seed: int = 0
+
+
+class DataPlan(Node):
+    name: str
+    source: DataSource
+    where: list[dict[str, Any]] = Field(default_factory=list)  # expression trees, see expr.py
+    dedupe: list[str] = Field(default_factory=list)
+    split: SplitPlan = SplitPlan(parts={"train": 1.0})
+    bad_rows: Literal["error", "skip"] = "error"
+    fields: list[str] = Field(default_factory=list)  # as read from the first rows at check time
+
+
+class DataRef(Node):
+    """One split of one data declaration, written `tickets.eval` in a recipe."""
+
+    data: str
+    split: str | None = None
+
+
+# --- prompt ----------------------------------------------------------------
+
+
+class Turn(Node):
+    role: Literal["system", "user", "assistant"]
+    template: str
+
+
+class PromptPlan(Node):
+    """How a row becomes model input; `task` follows from the turns that are present."""
+
+    name: str
+    task: Literal["chat", "completion", "classification", "preference"]
+    turns: list[Turn] = Field(default_factory=list)
+    input: str | None = None
+    target: str | None = None
+    label: str | None = None
+    chosen: str | None = None
+    rejected: str | None = None
+    labels: list[str] | None = None
+    fields: list[str] = Field(default_factory=list)  # the data fields the templates use
+
+
+# --- method ----------------------------------------------------------------
+
+
+class FullMethod(Node):
+    kind: Literal["full"] = "full"
+
+
+class LoraMethod(Node):
+    kind: Literal["lora"] = "lora"
+    rank: int = Field(default=8, ge=1, le=1024)
+    alpha: float = Field(default=16.0, gt=0)
+    dropout: float = Field(default=0.0, ge=0, lt=1)
+    targets: list[str] = Field(default_factory=list)  # empty: the model family's defaults
+
+
+class DpoMethod(Node):
+    kind: Literal["dpo"] = "dpo"
+    beta: float = Field(default=0.1, gt=0)
+    loss: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"
+    label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
+    reference: Literal["base", "precomputed"] = "base"
+    adapter: LoraMethod | None = None
+
+
+MethodPlan = Annotated[Union[FullMethod, LoraMethod, DpoMethod], Field(discriminator="kind")]
+
+
+# --- train -----------------------------------------------------------------
+
+
+class Schedule(Node):
+    kind: Literal["constant", "linear", "cosine"] = "constant"
+    warmup: float = Field(default=0.0, ge=0)  # < 1: a fraction of all steps; >= 1: steps
+
+
+class TrainPlan(Node):
+    data: DataRef
+    epochs: int = Field(default=1, ge=1)
+    max_steps: int | None = Field(default=None, ge=1)
+    lr: float = Field(default=1e-4, gt=0, le=10)
+    batch: int = Field(default=8, ge=1)
+    micro_batch: int | None = Field(default=None, ge=1)
+    schedule: Schedule = Schedule()
+    weight_decay: float = Field(default=0.0, ge=0)
+    grad_clip: float | None = Field(default=1.0, gt=0)
+    max_len: int = Field(default=256, ge=8)
+    pack: bool = False
+    seed: int = 0
+    eval_every: int | None = Field(default=None, ge=1)
+    checkpoint_every: int | None = Field(default=None, ge=1)
+    log_every: int = Field(default=1, ge=1)
+
+
+# --- eval ------------------------------------------------------------------
+
+
+class Metric(Node):
+    """A metric by name; `arg` carries the pattern of `regex(…)` and the text of `contains(…)`."""
+
+    name: str
+    arg: str | None = None
+
+
+class Generation(Node):
+    max_new_tokens: int = Field(default=32, ge=1)
+    sample: bool = False
+    temperature: float = Field(default=1.0, gt=0)
+    seed: int = 0
+
+
+class Guard(Node):
+    name: str
+    source: DataSource
+    metric: Metric = Metric(name="loss")
+    max_drop: float = Field(ge=0, le=1)
+
+
+class Gate(Node):
+    metric: str
+    delta: bool = False  # compare the change against the base model, not the value
+    op: Literal[">=", "<=", ">", "<"]
+    value: float
+
+
+class EvalPlan(Node):
+    on: DataRef
+    metrics: list[Metric] = Field(default_factory=lambda: [Metric(name="loss")])
+    compare_base: bool = False
+    guards: list[Guard] = Field(default_factory=list)
+    require: list[Gate] = Field(default_factory=list)
+    generation: Generation = Generation()
+    samples: int = Field(default=3, ge=0)
+
+
+# --- the whole plan --------------------------------------------------------
+
+
+class SourceFile(Node):
+    path: str
+    sha256: str
+
+
+class Plan(Node):
+    format_version: Literal[1] = PLAN_FORMAT_VERSION
+    recipe: str
+    description: str = ""
+    root: str  # absolute folder of the recipe; relative paths resolve against it
+    sources: list[SourceFile] = Field(default_factory=list)  # recipe files read, hashed
+    params: dict[str, Any] = Field(default_factory=dict)
+    model: ModelPlan
+    data: list[DataPlan]
+    prompt: PromptPlan
+    method: MethodPlan
+    train: TrainPlan
+    eval: EvalPlan | None = None

@@ -1,0 +1,1 @@
+"""The Lark grammar of .ft recipes, shipped as package data."""
