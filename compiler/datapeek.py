@@ -1,0 +1,108 @@
+"""Read what a data source holds at check time: its fields, first rows and content hash."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PEEK_ROWS = 100
+
+
+@dataclass(frozen=True)
+class Peek:
+    """The fields seen in the first rows, or the problem that stopped reading."""
+
+    fields: tuple[str, ...] = ()
+    rows_read: int = 0
+    sha256: str | None = None
+    problem: str | None = None  # a message; `problem_line` says where, when known
+    problem_line: int | None = None
+    sample: tuple[dict[str, object], ...] = field(default=())
+
+
+def sha256_path(path: Path) -> str:
+    """The hash of a file, or of a folder's files (names and contents, in sorted order)."""
+    digest = hashlib.sha256()
+    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        if path.is_dir():
+            digest.update(str(file.relative_to(path)).encode() + b"\0")
+        with file.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def peek(kind: str, path: Path) -> Peek:
+    if not path.exists():
+        return Peek(problem="not found")
+    try:
+        digest = sha256_path(path)
+        reader = {"jsonl": _peek_jsonl, "csv": _peek_csv, "parquet": _peek_parquet,
+                  "datasets": _peek_datasets}[kind]
+        result = reader(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        return Peek(problem=f"cannot be read: {exc.strerror or exc}")
+    return Peek(result.fields, result.rows_read, digest, result.problem, result.problem_line, result.sample)
+
+
+def _fields_of(rows: list[dict[str, object]]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for row in rows:
+        seen.update(dict.fromkeys(row))
+    return tuple(seen)
+
+
+def _peek_jsonl(path: Path) -> Peek:
+    if path.is_dir():
+        return Peek(problem="is a folder, not a JSON Lines file")
+    rows: list[dict[str, object]] = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if len(rows) >= PEEK_ROWS:
+                break
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not valid JSON: {exc.msg}",
+                            problem_line=number)
+            if not isinstance(row, dict):
+                return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not a JSON object",
+                            problem_line=number)
+            rows.append(row)
+    if not rows:
+        return Peek(problem="holds no rows")
+    return Peek(_fields_of(rows), len(rows), sample=tuple(rows[:3]))
+
+
+def _peek_csv(path: Path) -> Peek:
+    with path.open(encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        rows = [row for _, row in zip(range(PEEK_ROWS), reader)]
+    if not reader.fieldnames:
+        return Peek(problem="has no header row")
+    return Peek(tuple(reader.fieldnames), len(rows), sample=tuple(rows[:3]))
+
+
+def _peek_parquet(path: Path) -> Peek:
+    import pyarrow.parquet as pq  # only recipes with parquet data pay for pyarrow
+
+    try:
+        schema = pq.read_schema(path)
+    except Exception as exc:  # pyarrow raises several types for a file that is not parquet
+        return Peek(problem=f"is not a parquet file ({type(exc).__name__})")
+    return Peek(tuple(schema.names), 0)
+
+
+def _peek_datasets(path: Path) -> Peek:
+    """A folder written by `datasets.save_to_disk`: its features are in dataset_info.json."""
+    infos = sorted(path.rglob("dataset_info.json"))
+    if not infos:
+        return Peek(problem="is not a `datasets` folder (no dataset_info.json)")
+    features = json.loads(infos[0].read_text(encoding="utf-8")).get("features") or {}
+    return Peek(tuple(features), 0)

@@ -1,0 +1,74 @@
+"""Recipe parameters: declared types, defaults, and `--set name=value` from the command line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nodes as n
+from .context import Context
+from .diagnostics import error
+from .source import Span
+from .suggest import did_you_mean
+from .values import describe, plain
+
+PARAM_TYPES: dict[str, tuple[type, ...]] = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,)}
+CLI = "<command line>"
+
+
+def parse_cli_value(text: str) -> Any:
+    """`--set` values: true/false, integers, floats, percentages, else text (quotes optional)."""
+    lowered = text.strip()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    for convert in (int, float):
+        try:
+            return convert(lowered.replace("_", ""))
+        except ValueError:
+            pass
+    if lowered.endswith("%"):
+        try:
+            return float(lowered[:-1]) / 100
+        except ValueError:
+            pass
+    if len(lowered) >= 2 and lowered[0] == lowered[-1] == '"':
+        return lowered[1:-1]
+    return text
+
+
+def _fits(value: Any, type_name: str) -> bool:
+    types = PARAM_TYPES[type_name]
+    return isinstance(value, types) and (type_name == "bool" or not isinstance(value, bool))
+
+
+def resolve_params(ctx: Context, decls: list[n.ParamDecl], overrides: dict[str, str]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    by_name = {d.name: d for d in decls}
+    cli_span = Span(CLI, 1, 1, 1, 2)
+    for name in overrides:
+        if name not in by_name:
+            ctx.report(error("E0403", f"`--set {name}=…` names no parameter of this recipe", cli_span,
+                             f"`{name}`", help=did_you_mean(name, by_name),
+                             notes=["parameters: " + (", ".join(by_name) or "none")]))
+    for decl in decls:
+        if decl.type not in PARAM_TYPES:
+            ctx.report(error("E0203", f"unknown parameter type `{decl.type}`", decl.type_span, "not a type",
+                             help=did_you_mean(decl.type, PARAM_TYPES), notes=["types: int, float, str, bool"]))
+            continue
+        if decl.name in overrides:
+            value = parse_cli_value(overrides[decl.name])
+            if not _fits(value, decl.type):
+                ctx.report(error("E0201", f"`--set {decl.name}={overrides[decl.name]}` is not a {decl.type}",
+                                 decl.type_span, f"`{decl.name}` is declared {decl.type} here"))
+                continue
+        elif decl.default is not None:
+            value = plain(decl.default, {})
+            if not _fits(value, decl.type):
+                ctx.report(error("E0201", f"the default of `{decl.name}` is not a {decl.type}", decl.default.span,
+                                 f"found {describe(decl.default)}"))
+                continue
+        else:
+            ctx.report(error("E0106", f"the parameter `{decl.name}` has no value", decl.name_span,
+                             "no default", help=f"give a default or pass `--set {decl.name}=…`"))
+            continue
+        values[decl.name] = float(value) if decl.type == "float" else value
+    return values

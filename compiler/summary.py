@@ -1,0 +1,97 @@
+"""The readable `ft plan` summary: what will run, on what, and roughly what it costs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .canonical import plan_hash
+from .plan import DataPlan, LoraMethod, DpoMethod, Plan, ScratchModel
+
+
+def _count_rows(plan: Plan, data: DataPlan) -> int | None:
+    source = data.source
+    if source.kind == "rows":
+        return len(source.rows)
+    path = Path(plan.root) / source.path
+    if source.kind == "jsonl" and path.is_file():
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    if source.kind == "csv" and path.is_file():
+        with path.open("rb") as handle:
+            return max(sum(1 for _ in handle) - 1, 0)
+    return None
+
+
+def scratch_params(model: ScratchModel) -> int:
+    """Parameters of a llama-style model from its config (embeddings tied off, as built)."""
+    kv_heads = model.kv_heads or model.heads
+    head = model.hidden // model.heads
+    inter = model.intermediate or 4 * model.hidden
+    attention = model.hidden * head * (model.heads * 2 + kv_heads * 2)
+    mlp = 3 * model.hidden * inter
+    per_layer = attention + mlp + 2 * model.hidden
+    return model.layers * per_layer + 2 * model.vocab * model.hidden + model.hidden
+
+
+def _model_line(plan: Plan) -> str:
+    source = plan.model.source
+    if source.kind == "hf":
+        what = f"{source.id}" + (f" @{source.revision}" if source.revision else " (no revision pinned)")
+    elif source.kind == "local":
+        what = f"local {source.path}"
+    elif source.kind == "package":
+        what = f"package {source.name}"
+    else:
+        what = (f"scratch {source.arch} {source.layers}×{source.hidden} (heads {source.heads}, vocab "
+                f"{source.vocab}) ≈ {scratch_params(source) / 1e6:.2f} M params")
+    method = plan.method
+    lora = method if isinstance(method, LoraMethod) else (method.adapter if isinstance(method, DpoMethod) else None)
+    tuned = f"LoRA r={lora.rank} α={lora.alpha:g} on {','.join(lora.targets) or 'default modules'}" if lora \
+        else "all weights"
+    if isinstance(method, DpoMethod):
+        tuned = f"DPO β={method.beta:g} ({method.loss}), {tuned}"
+    flag = "   ⚠ trust_remote_code" if plan.model.trust_remote_code else ""
+    return f"  model    {what}; {tuned}{flag}"
+
+
+def summarize(plan: Plan) -> str:
+    lines = [f"{plan.recipe}  plan {plan_hash(plan)[:12]}…" + (f"  — {plan.description}" if plan.description else "")]
+    lines.append(_model_line(plan))
+    train_rows = None
+    for index, data in enumerate(plan.data):
+        rows = _count_rows(plan, data)
+        where = data.source.path if data.source.kind != "rows" else "inline rows"
+        pin = f" sha256 {data.source.sha256[:8]}…" if getattr(data.source, "sha256", None) else ""
+        parts = " · ".join(f"{name} {frac * 100:g}%" for name, frac in data.split.parts.items())
+        count = f"{rows:,} rows → " if rows is not None else ""
+        extra = (f", {len(data.where)} filter(s)" if data.where else "") + \
+                (f", dedupe {','.join(data.dedupe)}" if data.dedupe else "")
+        lines.append(f"  {'data' if index == 0 else '    '}     {data.name}  {where}{pin}  {count}{parts} "
+                     f"(seed {data.split.seed}){extra}")
+        if data.name == plan.train.data.data and rows is not None:
+            train_rows = int(rows * data.split.parts.get(plan.train.data.split or "", 1.0))
+    lines.append(f"  prompt   {plan.prompt.name}: {plan.prompt.task} using {', '.join(plan.prompt.fields)}")
+    t = plan.train
+    steps = ""
+    if t.max_steps:
+        steps = f" · {t.max_steps} steps"
+    elif train_rows:
+        steps = f" · ≈ {max(train_rows // t.batch, 1) * t.epochs} steps (before filters)"
+    warmup = f", warm-up {t.schedule.warmup * 100:g}%" if 0 < t.schedule.warmup < 1 else \
+        (f", warm-up {t.schedule.warmup:g} steps" if t.schedule.warmup else "")
+    micro = f" (micro-batch {t.micro_batch})" if t.micro_batch else ""
+    lines.append(f"  train    {t.epochs} epoch(s){steps} · lr {t.lr:g} {t.schedule.kind}{warmup} · batch "
+                 f"{t.batch}{micro} · max_len {t.max_len}{' · packed' if t.pack else ''} · seed {t.seed}")
+    if plan.eval:
+        e = plan.eval
+        on = f"{e.on.data}.{e.on.split}" if e.on.split else e.on.data
+        metrics = ", ".join(m.name + (f"({json.dumps(m.arg)})" if m.arg else "") for m in e.metrics)
+        base = "; before/after vs base" if e.compare_base else ""
+        guards = "".join(f"; guard {g.name} (max drop {g.max_drop * 100:g}%)" for g in e.guards)
+        lines.append(f"  eval     {metrics} on {on}{base}{guards}")
+        if e.require:
+            gates = ", ".join(f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}"
+                              for g in e.require)
+            lines.append(f"  gates    {gates}")
+    return "\n".join(lines) + "\n"

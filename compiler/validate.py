@@ -1,0 +1,89 @@
+"""Validate the assembled plan data with pydantic and turn its errors into our diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from . import nodes as n
+from .context import Context, Loc
+from .diagnostics import Diagnostic, error
+from .plan import Plan
+from .suggest import did_you_mean
+from .values import describe
+
+_TAGS = {"hf", "local", "package", "scratch", "jsonl", "csv", "parquet", "datasets", "rows",
+         "full", "lora", "dpo", "FileData", "InlineData"}
+
+_EXPECTED = {
+    "int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
+    "float_type": "a number", "float_parsing": "a number", "bool_type": "`true` or `false`",
+    "bool_parsing": "`true` or `false`", "string_type": "a string", "list_type": "a list",
+    "dict_type": "a record `{ … }`", "model_type": "a record `{ … }`", "model_attributes_type": "a record `{ … }`",
+}
+_BOUNDS = {"greater_than": ("greater than", "gt"), "greater_than_equal": ("at least", "ge"),
+           "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+
+
+def validate_plan(ctx: Context, data: dict[str, Any]) -> Plan | None:
+    try:
+        return Plan.model_validate(data, strict=True)
+    except ValidationError as exc:
+        for item in exc.errors():
+            ctx.report(translate(ctx, item))
+        return None
+
+
+def _clean(loc: tuple[Any, ...]) -> Loc:
+    return tuple(part for part in loc if part not in _TAGS and not str(part).startswith("function-"))
+
+
+def _origin(ctx: Context, loc: Loc) -> tuple[Loc, Any]:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in ctx.origins:
+            return loc[:end], ctx.origins[loc[:end]]
+    raise KeyError(loc)
+
+
+def _value_node(node: Any) -> n.Expr | None:
+    if isinstance(node, n.Field):
+        return node.value
+    if isinstance(node, n.Directive):
+        return node.value
+    if isinstance(node, n.Decl):
+        return None
+    return node
+
+
+def translate(ctx: Context, item: Any) -> Diagnostic:
+    loc = _clean(tuple(item["loc"]))
+    found_loc, node = _origin(ctx, loc)
+    field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "value")
+    value_node = _value_node(node)
+    span = value_node.span if value_node is not None and found_loc == loc else node.span
+    kind = item["type"]
+    ctx_values = item.get("ctx") or {}
+    if kind == "missing":
+        where = node.name_span if isinstance(node, n.Decl) else span
+        return error("E0106", f"missing field `{field}`", where, f"`{field}` is required here",
+                     help=f"add `{field} = …`")
+    if kind in _EXPECTED:
+        found = describe(value_node) if value_node is not None and found_loc == loc else "something else"
+        return error("E0201", f"`{field}` expects {_EXPECTED[kind]}, found {found}", span,
+                     f"expected {_EXPECTED[kind]}")
+    if kind in _BOUNDS:
+        words, key = _BOUNDS[kind]
+        return error("E0202", f"`{field}` must be {words} {ctx_values.get(key)}", span,
+                     f"this is {item.get('input')!r}".replace("'", "`"))
+    if kind == "literal_error":
+        expected = ctx_values.get("expected", "")
+        choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
+        value = item.get("input")
+        return error("E0203", f"`{value}` is not a valid `{field}`", span,
+                     "expected one of: " + ", ".join(choices), help=did_you_mean(str(value), choices))
+    if kind == "too_short":
+        return error("E0202", f"`{field}` must not be empty", span, "empty")
+    if kind == "extra_forbidden":
+        return error("E0102", f"unknown field `{field}`", span, "not a known field")
+    return error("E0201", f"`{field}` has an invalid value", span, item.get("msg", ""))

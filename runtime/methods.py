@@ -1,0 +1,77 @@
+"""Methods: decide which weights train — all of them (full) or LoRA adapters via peft."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ftlang.compiler.plan import DpoMethod, FullMethod, LoraMethod, MethodPlan
+
+from .errors import RunError
+
+# LoRA targets when the recipe names none. Families not listed fall back to peft's own
+# table (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
+DEFAULT_TARGETS: dict[str, list[str]] = {
+    "llama": ["q_proj", "v_proj"], "mistral": ["q_proj", "v_proj"],
+    "qwen2": ["q_proj", "v_proj"], "qwen3": ["q_proj", "v_proj"],
+    "bert": ["query", "value"], "roberta": ["query", "value"],
+}
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    kind: str
+    trainable: int
+    total: int
+    targets: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"kind": self.kind, "trainable": self.trainable, "total": self.total,
+                "targets": list(self.targets)}
+
+
+def _counts(model: torch.nn.Module) -> tuple[int, int]:
+    params = list(model.parameters())
+    return sum(p.numel() for p in params if p.requires_grad), sum(p.numel() for p in params)
+
+
+def linear_leaf_names(model: torch.nn.Module) -> list[str]:
+    """Names a LoRA target can take: the last part of each Linear module's path."""
+    return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules()
+                   if isinstance(m, torch.nn.Linear)})
+
+
+def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, MethodInfo]:
+    """Return the model to train (maybe a PeftModel) and what trains."""
+    if isinstance(method, DpoMethod):
+        raise RunError("method dpo is not implemented yet",
+                       help="use method full or lora with a chat or completion prompt")
+    if isinstance(method, FullMethod):
+        for p in model.parameters():
+            p.requires_grad_(True)
+        return model, MethodInfo("full", *_counts(model))
+    assert isinstance(method, LoraMethod)
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    family = model.config.model_type
+    targets = list(method.targets) or DEFAULT_TARGETS.get(family)
+    leaves = linear_leaf_names(model)
+    if method.targets:
+        unknown = [t for t in method.targets if t not in leaves
+                   and not any(n.endswith("." + t) for n, _ in model.named_modules())]
+        if unknown:
+            raise RunError(f"LoRA target `{unknown[0]}` is not a module of this {family} model",
+                           help=f"its linear layers are: {', '.join(leaves)}")
+    # For classification, SEQ_CLS makes peft train and save the new head (modules_to_save).
+    cfg = LoraConfig(r=method.rank, lora_alpha=method.alpha, lora_dropout=method.dropout,
+                     target_modules=targets,
+                     task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM)
+    try:
+        peft_model = get_peft_model(model, cfg)
+    except ValueError as e:  # peft: "Target modules ... not found in the base model"
+        raise RunError(f"LoRA cannot attach to this {family} model: {e}",
+                       help=f"name targets among: {', '.join(leaves)}") from None
+    resolved = peft_model.peft_config["default"].target_modules
+    return peft_model, MethodInfo("lora", *_counts(peft_model), tuple(sorted(resolved or ())))

@@ -1,0 +1,145 @@
+"""The run directory: plan, lock, metrics, checkpoints, model; its layout and atomic writes."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Iterable
+
+import torch
+
+from ftlang.compiler.canonical import load_plan, plan_hash, plan_json
+from ftlang.compiler.plan import Plan
+
+from .errors import RunError
+
+PLAN, LOCK, METRICS, SUMMARY = "plan.json", "lock.json", "metrics.jsonl", "summary.json"
+MODEL, BASE = "model", "base"
+LOCK_VERSION = 1
+
+
+def default_run_dir(plan: Plan, parent: Path | None = None) -> Path:
+    """`runs/<recipe>-<UTC YYYYmmdd-HHMMSS>-<plan hash 8>` under the current directory."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    base = (parent or Path.cwd() / "runs") / f"{plan.recipe}-{stamp}-{plan_hash(plan)[:8]}"
+    path, n = base, 1
+    while path.exists():  # two runs of one plan in the same second
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return path
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write to a temp file in the same folder, then rename over the target."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, data: Any) -> None:
+    write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+
+
+def create(run_dir: Path, plan: Plan) -> Path:
+    """A new run directory holding plan.json; refuses one that already holds a run."""
+    run_dir = Path(run_dir)
+    if (run_dir / PLAN).exists():
+        raise RunError(f"{run_dir} already holds a run", help="resume it, or pick another directory")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_atomic(run_dir / PLAN, plan_json(plan))
+    return run_dir
+
+
+def check_resumable(run_dir: Path, plan: Plan) -> None:
+    """A run resumes only under the exact plan it started with (root aside)."""
+    path = Path(run_dir) / PLAN
+    if not path.exists():
+        raise RunError(f"{run_dir} is not a run directory (no {PLAN})")
+    old = load_plan(path.read_text(encoding="utf-8"))
+    if plan_hash(old) != plan_hash(plan):
+        raise RunError(f"the plan differs from the one {run_dir} started with "
+                       f"({plan_hash(plan)[:8]} vs {plan_hash(old)[:8]})",
+                       help="resume with the same recipe and parameters, or start a new run")
+
+
+def read_lock(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / LOCK
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def package_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in ("torch", "transformers", "peft", "tokenizers", "ftlang"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def device_info(device: torch.device) -> dict[str, Any]:
+    info: dict[str, Any] = {"type": device.type, "threads": torch.get_num_threads(),
+                            "platform": platform.platform(), "machine": platform.machine()}
+    if device.type == "cuda":
+        info["name"] = torch.cuda.get_device_name(device)
+        info["cuda"] = torch.version.cuda
+    else:
+        info["name"] = platform.processor() or platform.machine()
+        info["deterministic"] = True
+    return info
+
+
+def build_lock(plan: Plan, data: Iterable[dict[str, Any]], model: dict[str, Any],
+               method: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    return {
+        "lock_version": LOCK_VERSION,
+        "recipe": plan.recipe,
+        "plan_hash": plan_hash(plan),
+        "sources": [s.model_dump() for s in plan.sources],
+        "data": list(data),
+        "model": model,
+        "method": method,
+        "versions": package_versions(),
+        "seed": plan.train.seed,
+        "split_seeds": {d.name: d.split.seed for d in plan.data},
+        "device": device_info(device),
+        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    }
+
+
+class MetricsLog:
+    """metrics.jsonl: one JSON object per line, flushed as written so a kill loses little."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def truncate_after(self, step: int) -> None:
+        """On resume: drop records past the checkpoint; the resumed run writes them again."""
+        if not self.path.exists():
+            return
+        keep = [line for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip() and json.loads(line).get("step", 0) <= step]
+        write_atomic(self.path, "".join(line + "\n" for line in keep))
+
+    def write(self, record: dict[str, Any]) -> None:
+        with open(self.path, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def read(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()
+                if line.strip()]
