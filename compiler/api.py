@@ -3,24 +3,39 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from .checker import check_recipe
 from .diagnostics import Diagnostic, error
 from .parser import parse
-from .plan import Plan
 from .source import SourceFile, Span
+
+if TYPE_CHECKING:
+    from .plan import Plan
 
 
 @dataclass
 class CheckResult:
-    plan: Plan | None
+    """Diagnostics and, for a recipe without errors, its plan data (a Plan on demand)."""
+
+    plan_data: dict[str, Any] | None
     diagnostics: list[Diagnostic]
     sources: dict[str, SourceFile] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.plan is not None and not any(d.severity == "error" for d in self.diagnostics)
+        return self.plan_data is not None and not any(d.severity == "error" for d in self.diagnostics)
+
+    @cached_property
+    def plan(self) -> Plan | None:
+        """The pydantic Plan; built only when asked, since `ft check` does not need pydantic."""
+        if not self.ok:
+            return None
+        from .plan import Plan
+
+        return Plan.model_validate(self.plan_data, strict=True)
 
 
 def check_source(source: SourceFile, overrides: dict[str, str] | None = None) -> CheckResult:
@@ -28,8 +43,8 @@ def check_source(source: SourceFile, overrides: dict[str, str] | None = None) ->
     sources = {source.path: source}
     if recipe is None:
         return CheckResult(None, problems, sources)
-    plan, diagnostics = check_recipe(recipe, source, overrides)
-    return CheckResult(plan, diagnostics, sources)
+    data, diagnostics = check_recipe(recipe, source, overrides)
+    return CheckResult(data, diagnostics, sources)
 
 
 def check_text(text: str, path: str = "recipe.ft", overrides: dict[str, str] | None = None) -> CheckResult:

@@ -11,7 +11,7 @@ from .calls import check_callee
 from .context import BlockShape, Context, read_block
 from .datapeek import Peek
 from .diagnostics import error
-from .plan import Generation
+from .schema_check import fields_of
 from .suggest import did_you_mean
 from .values import describe, plain, unwrap
 
@@ -180,7 +180,7 @@ def _generation(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
         ctx.report(error("E0201", "`generate` expects a record such as `{ max_new_tokens = 32 }`",
                          directive.value.span, "not a record"))
         return None
-    shape = BlockShape("`generate`", fields=frozenset(Generation.model_fields))
+    shape = BlockShape("`generate`", fields=fields_of("Generation"))
     entries = read_block(ctx, directive.value, shape)
     out = {}
     for key, entry in entries.fields.items():

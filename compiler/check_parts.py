@@ -8,7 +8,7 @@ from . import nodes as n
 from .calls import call_arguments, check_callee
 from .context import BlockShape, Context, read_block
 from .diagnostics import Label, error
-from .plan import DpoMethod, FullMethod, LoraMethod, Schedule, TrainPlan
+from .schema_check import fields_of
 from .suggest import did_you_mean
 from .templates import inspect_template, line_span
 from .values import Symbol, describe, plain, unwrap
@@ -18,8 +18,8 @@ PROMPT_SHAPE = BlockShape(
     "`prompt`", fields=frozenset({"labels"}),
     directives=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected"}),
     repeatable=frozenset({"user", "assistant"}))
-METHODS = {"full": FullMethod, "lora": LoraMethod, "dpo": DpoMethod}
-TRAIN_SHAPE = BlockShape("`train`", fields=frozenset(TrainPlan.model_fields))
+METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod"}
+TRAIN_SHAPE = BlockShape("`train`", fields=fields_of("TrainPlan"))
 SCHEDULES = ["constant", "linear", "cosine"]
 
 
@@ -96,8 +96,7 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
         ctx.report(error("E0203", f"unknown method `{kind}`", decl.name_span, "not a method",
                          help=did_you_mean(kind, METHODS), notes=["methods: " + ", ".join(METHODS)]))
         return None
-    model = METHODS[kind]
-    shape = BlockShape(f"`method {kind}`", fields=frozenset(model.model_fields) - {"kind"})
+    shape = BlockShape(f"`method {kind}`", fields=fields_of(METHODS[kind]) - {"kind"})
     entries = read_block(ctx, decl.body, shape)
     out: dict[str, Any] = {"kind": kind}
     for key, entry in entries.fields.items():
@@ -105,7 +104,7 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
         if key == "adapter" and isinstance(entry.value, n.Call):
             if check_callee(ctx, entry.value, ["lora"], "adapter"):
                 args = call_arguments(ctx, entry.value, ("method", "adapter"), [],
-                                      sorted(set(LoraMethod.model_fields) - {"kind"}))
+                                      sorted(fields_of("LoraMethod") - {"kind"}))
                 if args is not None:
                     out[key] = {"kind": "lora", **args}
             continue
@@ -199,7 +198,7 @@ def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
     if isinstance(node, n.Call):
         if not check_callee(ctx, node, SCHEDULES, "schedule"):
             return None
-        args = call_arguments(ctx, node, ("train", "schedule"), [], sorted(set(Schedule.model_fields) - {"kind"}))
+        args = call_arguments(ctx, node, ("train", "schedule"), [], sorted(fields_of("Schedule") - {"kind"}))
         return None if args is None else {"kind": node.func.dotted, **args}
     ctx.report(error("E0201", f"`schedule` expects a schedule such as `cosine(warmup = 3%)`, found {describe(node)}",
                      node.span, "not a schedule"))

@@ -14,7 +14,6 @@ from .context import Context
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
 from .params import resolve_params
-from .plan import Plan
 from .source import SourceFile, Span
 from .suggest import did_you_mean
 from .templates import span_in_literal
@@ -24,7 +23,8 @@ SINGLE = ("model", "prompt", "method", "train")
 
 
 def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str] | None = None
-                 ) -> tuple[Plan | None, list[Diagnostic]]:
+                 ) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
+    """The checked plan data (valid against the Plan's schema) or None, and all diagnostics."""
     root = Path(source.path).resolve().parent
     ctx = Context(root=root)
     header = _header(ctx, recipe, source)

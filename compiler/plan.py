@@ -12,7 +12,7 @@ PLAN_FORMAT_VERSION = 1
 class Node(BaseModel):
     """Base of every Plan model: closed (unknown keys rejected) and immutable."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
 
 
 # --- model -----------------------------------------------------------------

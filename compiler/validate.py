@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import ValidationError
-
 from . import nodes as n
 from .context import Context, Loc
 from .diagnostics import Diagnostic, error
-from .plan import Plan
+from .schema_check import validate
 from .suggest import did_you_mean
 from .values import describe
 
@@ -26,13 +24,12 @@ _BOUNDS = {"greater_than": ("greater than", "gt"), "greater_than_equal": ("at le
            "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
 
 
-def validate_plan(ctx: Context, data: dict[str, Any]) -> Plan | None:
-    try:
-        return Plan.model_validate(data, strict=True)
-    except ValidationError as exc:
-        for item in exc.errors():
-            ctx.report(translate(ctx, item))
-        return None
+def validate_plan(ctx: Context, data: dict[str, Any]) -> dict[str, Any] | None:
+    """The plan data if it fits the Plan's schema; else each problem becomes a diagnostic."""
+    problems = validate(data)
+    for item in problems:
+        ctx.report(translate(ctx, item))
+    return None if problems else data
 
 
 def _clean(loc: tuple[Any, ...]) -> Loc:

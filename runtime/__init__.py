@@ -1,0 +1,20 @@
+"""The ftlang runtime: executes a Plan (never the syntax tree) and writes a run directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import RunError
+
+__all__ = ["RunError", "RunResult", "evaluate_loss", "run_plan"]
+
+
+def __getattr__(name: str) -> Any:
+    # torch and transformers load only when a run needs them: importing RunError stays cheap.
+    if name in ("run_plan", "RunResult"):
+        from . import run
+        return getattr(run, name)
+    if name == "evaluate_loss":
+        from .loop import evaluate_loss
+        return evaluate_loss
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

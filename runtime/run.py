@@ -1,0 +1,279 @@
+"""Run a Plan end to end: data, prompts, model, method, loop, checkpoints and the run directory."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from ftlang.compiler.plan import DpoMethod, Plan, ScratchModel
+
+from . import checkpoint as ckpt
+from . import rundir
+from .batching import Collator, pack, singles
+from .data import LoadedData, load_data, select
+from .errors import RunError
+from .loop import (Hooks, LoopConfig, LoopState, DataOrder, evaluate_loss, make_optimizer,
+                   make_scheduler, train, warmup_steps)
+from .methods import apply_method
+from .models import (ModelSource, build_scratch_model, load_pretrained, load_tokenizer,
+                     max_positions, model_identity, resolve_source, train_scratch_tokenizer)
+from .progress import Progress
+from .prompts import Rendered, Renderer, infer_labels, plain_text, tokenize
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """What `ft run` reports: where the run lives, its last training loss, and a summary."""
+
+    run_dir: Path
+    final_loss: float
+    steps: int
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+
+
+def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = None,
+             quiet: bool = False) -> RunResult:
+    """Execute `plan`; with `resume`, continue the run in that directory from its last checkpoint.
+
+    User-facing failures raise RunError before any model loads where they can (bad data,
+    missing files, unsupported method); anything else is a bug.
+    """
+    if isinstance(plan.method, DpoMethod) or plan.prompt.task == "preference":
+        raise RunError("method dpo is not implemented yet",
+                       help="use method full or lora with a chat, completion or classification prompt")
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    try:
+        return _run(plan, out_dir, resume, quiet)
+    finally:
+        torch.use_deterministic_algorithms(deterministic)
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def _check_labels(rendered: list[Rendered], labels: list[str], skip: bool,
+                  skipped: list[dict[str, str]]) -> list[Rendered]:
+    known = set(labels)
+    out = []
+    for r in rendered:
+        if r.label in known:
+            out.append(r)
+            continue
+        reason = f"label `{r.label}` is not one of the prompt's labels ({', '.join(labels)})"
+        if not skip:
+            raise RunError(reason, location=r.origin, help="fix the row, or add the label to the prompt")
+        skipped.append({"location": r.origin, "reason": reason})
+    return out
+
+
+def _load_all(plan: Plan) -> tuple[dict[str, LoadedData], list[Rendered], list[Rendered],
+                                   list[str] | None, list[dict[str, str]]]:
+    """Data and templates: every row-level failure surfaces here, before a model loads."""
+    root = Path(plan.root)
+    by_name = {d.name: d for d in plan.data}
+    refs = [plan.train.data] + ([plan.eval.on] if plan.eval else [])
+    loaded: dict[str, LoadedData] = {}
+    for ref in refs:
+        if ref.data not in by_name:
+            raise RunError(f"no data named `{ref.data}`", help=f"declared: {', '.join(by_name)}")
+        if ref.data not in loaded:
+            loaded[ref.data] = load_data(by_name[ref.data], root, plan.prompt.fields)
+    renderer = Renderer(plan.prompt)
+    skipped: list[dict[str, str]] = []
+    train_skip = by_name[plan.train.data.data].bad_rows == "skip"
+    train_r, s = renderer.render_all(select(loaded, plan.train.data), train_skip)
+    skipped += s
+    eval_r: list[Rendered] = []
+    eval_skip = False
+    if plan.eval:
+        eval_skip = by_name[plan.eval.on.data].bad_rows == "skip"
+        eval_r, s = renderer.render_all(select(loaded, plan.eval.on), eval_skip)
+        skipped += s
+    labels = None
+    if plan.prompt.task == "classification":
+        labels = list(plan.prompt.labels) if plan.prompt.labels else infer_labels(train_r)
+        train_r = _check_labels(train_r, labels, train_skip, skipped)
+        eval_r = _check_labels(eval_r, labels, eval_skip, skipped)
+        if len(labels) < 2:
+            raise RunError(f"classification needs at least two labels, the training rows have "
+                           f"{len(labels)}", location=f"prompt `{plan.prompt.name}`")
+    if not train_r:
+        raise RunError(f"no training rows left in `{plan.train.data.data}` after filters and splits",
+                       help="check the where filters and the split fractions")
+    return loaded, train_r, eval_r, labels, skipped
+
+
+def _check_same_data(run_dir: Path, loaded: dict[str, LoadedData]) -> None:
+    lock = rundir.read_lock(run_dir)
+    if not lock:
+        return
+    before = {(f["path"], f["sha256"]) for d in lock.get("data", []) for f in d.get("files", [])}
+    now = {(f["path"], f["sha256"]) for d in loaded.values() for f in d.files}
+    if before != now:
+        raise RunError("the data changed since this run started; resuming would mix two datasets",
+                       location=str(run_dir), help="restore the data, or start a new run")
+
+
+def _save_dir_atomic(target: Path, write) -> None:
+    tmp = target.with_name(f".tmp-{target.name}")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    write(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.rename(target)
+
+
+def _load_model(plan: Plan, run_dir: Path, task: str, labels: list[str] | None,
+                train_r: list[Rendered]) -> tuple[Any, Any, dict[str, Any]]:
+    seed = plan.train.seed
+    src = plan.model.source
+    if isinstance(src, ScratchModel):
+        base = run_dir / rundir.BASE
+        if not (base / "config.json").exists():  # a resumed run reuses the saved base
+            tok = train_scratch_tokenizer([plain_text(r) for r in train_r], src.vocab)
+            model = build_scratch_model(src, tok, task, seed, labels)
+            _save_dir_atomic(base, lambda d: (model.save_pretrained(d), tok.save_pretrained(d)))
+        # Fresh and resumed runs both train the model read back from base/: one code path.
+        ms = ModelSource(str(base), None, {})
+        tok = load_tokenizer(plan.model, ms)
+        model = load_pretrained(plan.model, ms, task, seed, labels)
+        return model, tok, model_identity(plan.model, None, model, base)
+    ms = resolve_source(plan.model, Path(plan.root))
+    assert ms is not None
+    tok = load_tokenizer(plan.model, ms)
+    model = load_pretrained(plan.model, ms, task, seed, labels)
+    return model, tok, model_identity(plan.model, ms, model, None)
+
+
+class _RunHooks(Hooks):
+    def __init__(self, metrics: rundir.MetricsLog, progress: Progress, evaluate, save):
+        self.metrics, self.bar, self._evaluate, self._save = metrics, progress, evaluate, save
+
+    def log(self, record: dict[str, Any]) -> None:
+        self.metrics.write(record)
+
+    def evaluate(self, step: int) -> dict[str, float] | None:
+        return self._evaluate() if self._evaluate else None
+
+    def checkpoint(self, state: LoopState) -> None:
+        self._save(state)
+
+    def progress(self, state: LoopState, loss: float | None, tok_s: float | None) -> None:
+        self.bar.update(state.step, loss, tok_s)
+
+
+def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> RunResult:
+    task = plan.prompt.task
+    loaded, train_r, eval_r, labels, skipped = _load_all(plan)
+
+    if resume is not None:
+        run_dir = Path(resume)
+        rundir.check_resumable(run_dir, plan)
+        _check_same_data(run_dir, loaded)
+    else:
+        run_dir = rundir.create(Path(out_dir) if out_dir else rundir.default_run_dir(plan), plan)
+
+    seed_everything(plan.train.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)  # bit-identical reruns and resumes on CPU
+    model, tok, identity = _load_model(plan, run_dir, task, labels, train_r)
+    if hasattr(model.config, "use_cache"):
+        model.config.use_cache = False  # training never generates; no KV cache to build
+
+    limit = max_positions(model)
+    max_len = min(plan.train.max_len, limit) if limit else plan.train.max_len
+    train_ex, tstats = tokenize(train_r, tok, task, max_len, labels)
+    eval_ex, estats = tokenize(eval_r, tok, task, max_len, labels)
+    if not train_ex:
+        raise RunError(f"every training example lost its target to truncation at max_len {max_len}",
+                       help="raise max_len or shorten the prompt")
+
+    model.to(device)
+    model, minfo = apply_method(model, plan.method, task)
+    packed = plan.train.pack and task != "classification"
+    items = pack(train_ex, max_len) if packed else singles(train_ex)
+    pad_id = next(i for i in (tok.pad_token_id, tok.eos_token_id, 0) if i is not None)
+    attn = getattr(model.config, "_attn_implementation", None)
+    collator = Collator(task, pad_id, packed, attn, next(model.parameters()).dtype)
+    cfg = LoopConfig.from_plan(plan.train, len(items))
+    optimizer = make_optimizer(model, plan.train.lr, plan.train.weight_decay)
+    scheduler = make_scheduler(optimizer, cfg.total_steps,
+                               warmup_steps(plan.train.schedule, cfg.total_steps),
+                               plan.train.schedule.kind)
+    state = LoopState(DataOrder(len(items), plan.train.seed))
+
+    data_lock = [{"name": d.name, "files": d.files, "stats": d.stats, "skipped": d.skipped}
+                 for d in loaded.values()]
+    if resume is None or rundir.read_lock(run_dir) is None:
+        rundir.write_json(run_dir / rundir.LOCK,
+                          rundir.build_lock(plan, data_lock, identity, minfo.as_dict(), device))
+
+    metrics = rundir.MetricsLog(run_dir / rundir.METRICS)
+    found = ckpt.latest_checkpoint(run_dir) if resume is not None else None
+    if found is not None:
+        ckpt.load_checkpoint(found, model, optimizer, scheduler, state, device)
+        metrics.truncate_after(state.step)
+    elif resume is not None:
+        metrics.truncate_after(-1)  # nothing to continue from: start over in the same place
+
+    eval_bs = plan.train.micro_batch or plan.train.batch
+    run_eval = (lambda: evaluate_loss(model, eval_ex, task=task, collator=collator,
+                                      batch_size=eval_bs, device=device)) if eval_ex else None
+    if run_eval and found is None and plan.eval and plan.eval.compare_base:
+        metrics.write({"step": 0, "epoch": 0.0, **run_eval()})  # the base model, before any step
+
+    def save(st: LoopState) -> None:
+        ckpt.save_checkpoint(run_dir, model, optimizer, scheduler, st,
+                             round(st.step / cfg.steps_per_epoch, 4))
+
+    progress = Progress(plan.recipe, cfg.total_steps, state.step, quiet=quiet)
+    with progress:
+        state = train(model, items, task=task, collator=collator, cfg=cfg, optimizer=optimizer,
+                      scheduler=scheduler, state=state, device=device,
+                      hooks=_RunHooks(metrics, progress, run_eval, save))
+
+    def write_model(d: Path) -> None:
+        model.save_pretrained(d)
+        tok.save_pretrained(d)
+    _save_dir_atomic(run_dir / rundir.MODEL, write_model)
+
+    records = metrics.read()
+    evals = [r for r in records if "eval_loss" in r]
+    summary: dict[str, Any] = {
+        "final_loss": state.last_loss, "steps": state.step, "total_steps": cfg.total_steps,
+        "epochs": round(state.step / cfg.steps_per_epoch, 4), "tokens": state.tokens,
+        "elapsed": round(state.elapsed, 3), "tok_s": round(state.tokens / max(state.elapsed, 1e-9), 1),
+        "train_examples": len(train_ex), "eval_examples": len(eval_ex), "sequences": len(items),
+        "packed": packed, "max_len": max_len, "truncated": tstats.truncated + estats.truncated,
+        "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target,
+        "bad_rows_skipped": sum(d.stats["bad_rows_skipped"] for d in loaded.values()) + len(skipped),
+        "method": minfo.as_dict(), "labels": labels,
+    }
+    if evals:
+        summary.update({k: v for k, v in evals[-1].items() if k.startswith("eval_")})
+        if evals[0]["step"] == 0 and len(evals) > 1:
+            summary.update({"base_" + k: v for k, v in evals[0].items() if k.startswith("eval_")})
+    rundir.write_json(run_dir / rundir.SUMMARY, summary)
+    progress.final_line(_final_line(plan.recipe, summary, run_dir))
+    return RunResult(run_dir, float(state.last_loss or 0.0), state.step, summary)
+
+
+def _final_line(recipe: str, s: dict[str, Any], run_dir: Path) -> str:
+    parts = [f"{recipe}: {s['steps']} steps in {s['elapsed']:.1f}s", f"loss {s['final_loss']:.4f}"]
+    if "eval_loss" in s:
+        parts.append(f"eval_loss {s['eval_loss']:.4f}")
+    if "eval_accuracy" in s:
+        base = f" (base {s['base_eval_accuracy']:.3f})" if "base_eval_accuracy" in s else ""
+        parts.append(f"eval_accuracy {s['eval_accuracy']:.3f}{base}")
+    return ", ".join(parts) + f" -> {run_dir}"
