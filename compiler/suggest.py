@@ -33,9 +33,26 @@ def suggest(name: str, candidates: Iterable[str]) -> list[str]:
     return [c for _, c in sorted(scored)]
 
 
+# What other fine-tuning tools call our fields: people bring these names along.
+ALIASES = {
+    "learning_rate": "lr", "num_epochs": "epochs", "num_train_epochs": "epochs", "batch_size": "batch",
+    "per_device_train_batch_size": "micro_batch", "micro_batch_size": "micro_batch",
+    "gradient_accumulation_steps": "micro_batch", "max_seq_length": "max_len", "sequence_len": "max_len",
+    "max_length": "max_len", "lr_scheduler": "schedule", "lr_scheduler_type": "schedule",
+    "warmup_ratio": "schedule", "warmup_steps": "schedule", "r": "rank", "lora_r": "rank",
+    "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "targets",
+    "lora_target_modules": "targets", "sample_packing": "pack", "packing": "pack",
+    "max_grad_norm": "grad_clip", "save_steps": "checkpoint_every", "eval_steps": "eval_every",
+    "logging_steps": "log_every", "num_labels": "labels",
+}
+
+
 def did_you_mean(name: str, candidates: Iterable[str]) -> str | None:
     """A ready `help` line, or None when nothing is close."""
+    candidates = list(candidates)
     found = suggest(name, candidates)
+    if not found:
+        found = [ALIASES[alias] for alias in suggest(name, ALIASES) if ALIASES[alias] in candidates][:1]
     if not found:
         return None
     return "did you mean " + " or ".join(f"`{c}`" for c in found[:2]) + "?"
