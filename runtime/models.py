@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import importlib.metadata
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
 import torch
-import transformers
-from transformers import (AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification,
+from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification,
                           AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           LlamaForSequenceClassification, PreTrainedTokenizerFast)
 
@@ -155,7 +152,6 @@ def load_pretrained(mp: ModelPlan, ms: ModelSource, task: str, seed: int,
     """from_pretrained for causal LM, or sequence classification with a new labelled head."""
     kw = _common_kwargs(mp, ms)
     kw["dtype"] = _DTYPES.get(mp.dtype, "auto")
-    transformers.logging.set_verbosity_error()  # "newly initialised head" is expected here
     torch.manual_seed(seed)  # the new head's initial weights follow the run's seed
     try:
         if task == "classification":
@@ -186,17 +182,6 @@ def model_identity(mp: ModelPlan, ms: ModelSource | None, model: Any, saved: Pat
     return ident
 
 
-def config_summary(model: Any) -> dict[str, Any]:
-    cfg = json.loads(model.config.to_json_string())
-    keep = ("model_type", "hidden_size", "num_hidden_layers", "num_attention_heads",
-            "vocab_size", "max_position_embeddings")
-    return {k: cfg[k] for k in keep if k in cfg}
-
-
 def max_positions(model: Any) -> int | None:
     """Absolute-position models (BERT) cannot go past this; we clamp max_len to it."""
     return getattr(model.config, "max_position_embeddings", None)
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import random
 import shutil
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -48,10 +50,33 @@ def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = N
         raise RunError("method dpo is not implemented yet",
                        help="use method full or lora with a chat, completion or classification prompt")
     deterministic = torch.are_deterministic_algorithms_enabled()
+    threads = torch.get_num_threads()
     try:
-        return _run(plan, out_dir, resume, quiet)
+        with _quiet_libraries():
+            return _run(plan, out_dir, resume, quiet)
     finally:
         torch.use_deterministic_algorithms(deterministic)
+        torch.set_num_threads(threads)
+
+
+@contextlib.contextmanager
+def _quiet_libraries():
+    """Our progress bar is the only one: no tqdm bars, load reports or deprecation chatter."""
+    import transformers
+
+    was_bar = transformers.utils.logging.is_progress_bar_enabled()
+    verbosity = transformers.utils.logging.get_verbosity()
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=FutureWarning)
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"(peft|transformers)\.")
+            yield
+    finally:
+        transformers.utils.logging.set_verbosity(verbosity)
+        if was_bar:
+            transformers.utils.logging.enable_progress_bar()
 
 
 def seed_everything(seed: int) -> None:
@@ -180,6 +205,10 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
         run_dir = Path(resume)
         rundir.check_resumable(run_dir, plan)
         _check_same_data(run_dir, loaded)
+        lock = rundir.read_lock(run_dir)
+        if lock and lock.get("device", {}).get("type") == "cpu":
+            # The same intra-op thread count as the start keeps CPU float sums bit-identical.
+            torch.set_num_threads(int(lock["device"]["threads"]))
     else:
         run_dir = rundir.create(Path(out_dir) if out_dir else rundir.default_run_dir(plan), plan)
 
