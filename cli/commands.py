@@ -67,6 +67,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     result = checked(args.file, args.set)
     print_diagnostics(result, args.file)
+    if result.is_library:
+        print(f"{args.file} is a library of reusable pieces (no model or data): nothing to plan", file=sys.stderr)
+        return 1
     if not result.ok or result.plan is None:
         return 1
     sys.stdout.write(plan_json(result.plan) if args.json else summarize(result.plan))
@@ -93,7 +96,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def dispatch(args: argparse.Namespace) -> int:
     from .fmt_command import cmd_fmt
     from .run_command import cmd_run
+    from .share_commands import cmd_diff, cmd_lock
 
     table = {"check": cmd_check, "plan": cmd_plan, "explain": cmd_explain, "schema": cmd_schema,
-             "fmt": cmd_fmt, "run": cmd_run}
+             "fmt": cmd_fmt, "run": cmd_run, "lock": cmd_lock, "diff": cmd_diff}
     return table[args.command](args)

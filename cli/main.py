@@ -46,6 +46,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("code")
 
     sub.add_parser("schema", help="print the JSON Schema of the Plan")
+
+    p = sub.add_parser("lock", help="write RECIPE.lock with the hash of every imported file")
+    p.add_argument("file", metavar="RECIPE")
+    with_set(p)
+
+    p = sub.add_parser("diff", help="the semantic difference of two recipes' resolved plans")
+    p.add_argument("old", metavar="A", help="a recipe file, or REV:path in git")
+    p.add_argument("new", metavar="B", help="a recipe file, or REV:path in git")
+    p.add_argument("--format", choices=["text", "md"], default="text")
+    with_set(p)
     return parser
 
 

@@ -10,7 +10,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .checker import check_recipe
+from .checker import Resolution, check_recipe
 from .diagnostics import Diagnostic, error
 from .parser import parse
 from .source import SourceFile, Span
@@ -26,15 +26,22 @@ class CheckResult:
     plan_data: dict[str, Any] | None
     diagnostics: list[Diagnostic]
     sources: dict[str, SourceFile] = field(default_factory=dict)
+    resolution: Resolution | None = None
+
+    @property
+    def is_library(self) -> bool:
+        return self.resolution is not None and self.resolution.library
 
     @property
     def ok(self) -> bool:
-        return self.plan_data is not None and not any(d.severity == "error" for d in self.diagnostics)
+        """No errors, and a plan (or, for a library file, nothing more to build)."""
+        no_errors = not any(d.severity == "error" for d in self.diagnostics)
+        return no_errors and (self.plan_data is not None or self.is_library)
 
     @cached_property
     def plan(self) -> Plan | None:
         """The pydantic Plan; built only when asked, since `ft check` does not need pydantic."""
-        if not self.ok:
+        if not self.ok or self.plan_data is None:
             return None
         from .plan import Plan
 
@@ -60,8 +67,8 @@ def check_source(source: SourceFile, overrides: dict[str, str] | None = None) ->
         sources = {source.path: source}
         if recipe is None:
             return CheckResult(None, problems, sources)
-        data, diagnostics = check_recipe(recipe, source, overrides)
-    return CheckResult(data, diagnostics, sources)
+        data, diagnostics, resolution = check_recipe(recipe, source, overrides)
+    return CheckResult(data, diagnostics, {**sources, **resolution.sources}, resolution)
 
 
 def check_text(text: str, path: str = "recipe.ft", overrides: dict[str, str] | None = None) -> CheckResult:
@@ -76,3 +83,18 @@ def check_path(path: str | Path, overrides: dict[str, str] | None = None) -> Che
         reason = getattr(exc, "strerror", None) or str(exc)
         return CheckResult(None, [error("E0005", f"cannot read `{path}`: {reason}", span, "")])
     return check_source(source, overrides)
+
+
+def sweep_variants(path: str | Path, overrides: dict[str, str] | None = None
+                   ) -> tuple[CheckResult, list[tuple[dict[str, str], CheckResult]]]:
+    """The recipe, and one checked variant per point of its `sweep` grid.
+
+    Command-line values win over the sweep's: a `--set` of a swept field pins it.
+    """
+    overrides = overrides or {}
+    base = check_path(path, overrides)
+    variants = []
+    for point in base.resolution.sweep if base.resolution else []:
+        values = dict(item.split("=", 1) for item in point)
+        variants.append((values, check_path(path, {**values, **overrides})))
+    return base, variants

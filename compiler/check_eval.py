@@ -29,7 +29,9 @@ ALL_METRICS = sorted({m for ms in METRICS_BY_TASK.values() for m in ms})
 
 
 def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], task: str | None,
-               model_name: str | None) -> tuple[dict[str, Any], list[tuple[n.Call, Peek | None]]]:
+               model_name: str | None, *, library: bool = False
+               ) -> tuple[dict[str, Any], list[tuple[n.Call, Peek | None]]]:
+    """`library`: a reusable piece in a file without data or model to refer to."""
     ctx.origin(("eval",), decl)
     entries = read_block(ctx, decl.body, EVAL_SHAPE)
     out: dict[str, Any] = {}
@@ -38,18 +40,21 @@ def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], tas
         ref = data_ref(ctx, on.value, data_names)
         if ref is not None:
             out["on"] = ref
-    else:
+    elif not library:
         default = _default_eval_data(data_names)
-        if default is None:
+        if len(ctx.data_declared) > 1 or (default is None and data_names):
+            first = sorted(ctx.data_declared)[0]
             ctx.report(error("E0106", "`eval` must say which data it evaluates on", decl.name_span,
-                             "no `on` here", help="add `on <data>.<split>`, e.g. `on tickets.eval`"))
-        else:
+                             "no `on` here", help=f"add `on <data>.<split>`, e.g. `on {first}.eval`",
+                             notes=["with one data declaration, `eval` uses its `eval`, `test` or "
+                                    "`validation` split when there is one"]))
+        elif default is not None:
             out["on"] = default
     allowed = METRICS_BY_TASK.get(task or "", ALL_METRICS)
     if (metrics := entries.one("metrics")) is not None:
         out["metrics"] = _metrics(ctx, metrics.value, allowed, task)
     if (compare := entries.one("compare")) is not None:
-        if isinstance(compare.value, n.Name) and compare.value.dotted == model_name:
+        if isinstance(compare.value, n.Name) and (compare.value.dotted == model_name or library):
             out["compare_base"] = True
         else:
             ctx.report(error("E0303", f"`compare` names the model to compare with; found {describe(compare.value)}",
@@ -134,6 +139,7 @@ def _guard(ctx: Context, directive: n.Directive, index: int, allowed: list[str],
         return None
     path = source.get("path", f"rows{index}")
     out: dict[str, Any] = {"name": str(path).rsplit("/", 1)[-1].split(".")[0], "source": source}
+    misspelt = False
     for qualifier in directive.qualifiers:
         if qualifier.name == "max_drop":
             out["max_drop"] = plain(qualifier.value, ctx.params)
@@ -143,11 +149,13 @@ def _guard(ctx: Context, directive: n.Directive, index: int, allowed: list[str],
             if metric is not None:
                 out["metric"] = metric
         else:
+            misspelt = True
             ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `guard`", qualifier.name_span,
                              "not an option", help=did_you_mean(qualifier.name, ["max_drop", "metric"])))
     if "max_drop" not in out:
-        ctx.report(error("E0106", "`guard` needs `max_drop`", directive.span, "how much may it drop?",
-                         help=f"append `max_drop 2%` to this line"))
+        if not misspelt:  # a misspelt `max_drop` was just reported; its absence follows from that
+            ctx.report(error("E0106", "`guard` needs `max_drop`", directive.name_span, "this guard has no `max_drop`",
+                             help="append `max_drop 2%` to this line: how far its metric may fall"))
         return None
     return out, found
 
@@ -163,9 +171,13 @@ def _gate(ctx: Context, directive: n.Directive, metrics: list[str]) -> dict[str,
     if isinstance(subject, n.Call) and subject.func.dotted == "delta" and len(subject.args) == 1:
         subject, delta = subject.args[0], True
     value = plain(node.right, ctx.params)
-    if not isinstance(subject, n.Name) or isinstance(value, bool) or not isinstance(value, int | float):
-        ctx.report(error("E0201", "`require` compares a metric (or `delta(metric)`) with a number", node.span,
-                         "expected `metric >= number`"))
+    if not isinstance(subject, n.Name):
+        ctx.report(error("E0201", "`require` compares a metric (or `delta(metric)`) with a number", subject.span,
+                         "not a metric name", help="write e.g. `require accuracy >= 0.8`"))
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        ctx.report(error("E0201", f"`require` compares `{subject.dotted}` with a number, found {describe(node.right)}",
+                         node.right.span, "not a number", help=f"write e.g. `require {subject.dotted} {node.op} 0.8`"))
         return None
     if subject.dotted not in metrics:
         ctx.report(error("E0208", f"`require` uses `{subject.dotted}`, which this eval does not measure",

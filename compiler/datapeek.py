@@ -20,6 +20,7 @@ class Peek:
     sha256: str | None = None
     problem: str | None = None  # a message; `problem_line` says where, when known
     problem_line: int | None = None
+    problem_text: str | None = None  # the offending line, to quote in the diagnostic
     sample: tuple[dict[str, object], ...] = field(default=())
 
 
@@ -37,16 +38,24 @@ def sha256_path(path: Path) -> str:
 
 
 def peek(kind: str, path: Path) -> Peek:
-    if not path.exists():
+    try:
+        if not path.exists():
+            return Peek(problem="not found")
+    except (OSError, ValueError):  # a name no file can have (too long, a NUL byte)
         return Peek(problem="not found")
     try:
         digest = sha256_path(path)
         reader = {"jsonl": _peek_jsonl, "csv": _peek_csv, "parquet": _peek_parquet,
                   "datasets": _peek_datasets}[kind]
         result = reader(path)
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        return Peek(problem=f"is not UTF-8 text (byte {exc.start} cannot be decoded)")
+    except OSError as exc:
         return Peek(problem=f"cannot be read: {exc.strerror or exc}")
-    return Peek(result.fields, result.rows_read, digest, result.problem, result.problem_line, result.sample)
+    except (ValueError, csv.Error) as exc:  # a CSV with NUL bytes, a broken dataset_info.json
+        return Peek(problem=f"is malformed: {exc}")
+    return Peek(result.fields, result.rows_read, digest, result.problem, result.problem_line,
+                result.problem_text, result.sample)
 
 
 def _fields_of(rows: list[dict[str, object]]) -> tuple[str, ...]:
@@ -67,13 +76,14 @@ def _peek_jsonl(path: Path) -> Peek:
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
+                row = json.loads(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
             except json.JSONDecodeError as exc:
-                return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not valid JSON: {exc.msg}",
-                            problem_line=number)
+                reason = exc.msg[:1].lower() + exc.msg[1:]
+                return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not valid JSON: {reason} "
+                            f"at column {exc.colno}", problem_line=number, problem_text=line)
             if not isinstance(row, dict):
                 return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not a JSON object",
-                            problem_line=number)
+                            problem_line=number, problem_text=line)
             rows.append(row)
     if not rows:
         return Peek(problem="holds no rows")

@@ -254,8 +254,18 @@ class _Builder:
         # block holding one is laid out like a record value (one line when it fits).
         glued = frozenset() if bracketed else frozenset(
             id(e) for e in block.entries if _first_word(e) in _DECLARATION_KEYWORDS)
+        if glued and not declaration and self._comment_before_glued(block, glued):
+            # A comment must end its line, but a glued entry may not begin one: a record value
+            # (unlike a declaration block) can go in parentheses, where newlines are free.
+            return ["(", self.block(block, bracketed=True), ")"]
         return self.sequence(block, "{", "}", docs, edge=LINE, comma="," if bracketed else "",
                              force=declaration and not glued, glued=glued)
+
+    def _comment_before_glued(self, block: n.Block, glued: frozenset[int]) -> bool:
+        c = self.comments
+        entries = block.entries
+        return any(id(e) in c.leading or (id(entries[i - 1]) in c.trailing if i else id(block) in c.opening)
+                   for i, e in enumerate(entries) if id(e) in glued)
 
     def entry(self, entry: n.Entry, bracketed: bool) -> Doc:
         if isinstance(entry, n.Field):

@@ -160,7 +160,7 @@ def _fits(first: tuple[int, int, Doc], rest: list[tuple[int, int, Doc]], width: 
 # the file (its items), a block (entries), a list (items) or a call (arguments). A comment
 # lying between two elements of its innermost sequence is
 #   trailing  - code precedes it on a line where the previous element ends,
-#   open      - code precedes it and no element does (it follows the `{`, `[` or `(`),
+#   open      - code precedes it on the line of the `{`, `[` or `(` and no element does,
 #   leading   - otherwise, of the next element, or
 #   dangling  - when no element follows (it stays before the closing bracket / at the end).
 # A comment inside an element but in none of its sequences (`(a  # c` + newline + `and b)`)
@@ -231,6 +231,15 @@ def _sequences(node: object) -> list[Container]:
     return []
 
 
+def _opener_line(container: Container) -> int:
+    """The line of a sequence's `{`, `[` or `(` (0 for the file)."""
+    if isinstance(container, n.Recipe):
+        return 0
+    if isinstance(container, n.Call):
+        return container.func.span.end_line
+    return container.span.line
+
+
 def _start(span) -> tuple[int, int]:
     return (span.line, span.col)
 
@@ -269,7 +278,7 @@ def _place(found: Comments, container: Container, comment: n.Comment) -> None:
     after = [e for e in elems if _start(e.span) > pos]
     if not own_line and before and before[-1].span.end_line == line:
         found.trailing.setdefault(id(before[-1]), []).append(note)
-    elif not own_line and not before and not isinstance(container, n.Recipe):
+    elif not own_line and not before and line == _opener_line(container):
         found.opening.setdefault(id(container), []).append(note)
     elif after:
         found.leading.setdefault(id(after[0]), []).append(note)

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Label, error
 from .nodes import Comment, Recipe
 from .source import SourceFile, Span
+from .suggest import did_you_mean
 from .transform import ToNodes
 
 _OPENERS = {"LPAR": 1, "LSQB": 1, "RPAR": -1, "RSQB": -1}
@@ -70,28 +72,44 @@ def _comments(text: str) -> Iterator[tuple[int, str]]:
 
 
 # A line that begins a top-level item; parsing item by item lets one run report an error
-# in each broken item instead of stopping at the first.
-_ITEM_START = re.compile(r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b", re.M)
+# in each broken item instead of stopping at the first. A keyword followed by `=`, `:` or
+# `.` is a field or a reference inside a block (`data = tickets.train`), not a new item.
+_ITEM_START = re.compile(r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b(?![ \t]*[=:.])",
+                         re.M)
+
+_KEYWORD = re.compile(r"(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b")
+
+
+@dataclass(frozen=True)
+class _Chunk:
+    """The text of one top-level item: offsets in the file, and whether it ends the file."""
+
+    begin: int
+    end: int
+    last: bool
 
 
 def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
-    starts = [m.start() for m in _ITEM_START.finditer(source.text)] or [0]
+    text = source.text
+    starts = [m.start() for m in _ITEM_START.finditer(text)] or [0]
     if starts[0] != 0:
         starts.insert(0, 0)
     diagnostics: list[Diagnostic] = []
     parser = _cached_parser()
-    for begin, end in zip(starts, [*starts[1:], len(source.text)]):
-        # Padding with newlines keeps every line and column where it is in the file.
-        chunk = "\n" * source.text.count("\n", 0, begin) + source.text[begin:end]
+    for begin, end in zip(starts, [*starts[1:], len(text)]):
+        # Padding with newlines keeps every line and column where it is in the file;
+        # offsets in the chunk are `shift` less than in the file.
+        padding = "\n" * text.count("\n", 0, begin)
         try:
-            parser.parse(chunk)
+            parser.parse(padding + text[begin:end])
         except UnexpectedInput as exc:
-            diagnostics.append(_to_diagnostic(exc, source))
+            chunk = _Chunk(begin, end, end == len(text))
+            diagnostics.append(_to_diagnostic(exc, source, chunk, begin - len(padding)))
     if not diagnostics:  # the whole failed but no item alone did: report the whole's error
         try:
-            parser.parse(source.text)
+            parser.parse(text)
         except UnexpectedInput as exc:
-            diagnostics.append(_to_diagnostic(exc, source))
+            diagnostics.append(_to_diagnostic(exc, source, _Chunk(0, len(text), True), 0))
     return diagnostics
 
 
@@ -103,25 +121,59 @@ _HUMAN = {
     "$END": "the end of the file", "COMPARE": "a comparison", "ADD": "`+`", "SUB": "`-`",
     "MUL": "`*` or `/`", "_SHA256": "`sha256`", "AS": "`as`", "EXTENDS": "`extends`",
 }
+# The order words appear in "expected …": what completes the construct first, a new line last.
+_ORDER = ["EQUAL", "COLON", "NAME", "STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE",
+          "LBRACE", "LSQB", "LPAR", "DOT", "COMMA", "RPAR", "RSQB", "RBRACE", "EXTENDS", "_SHA256", "AS",
+          "_NL", "$END"]
 _VALUE_STARTS = {"STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE", "LSQB", "NAME"}
+_OPERATORS = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "IN", "NOT"}
+_ENDINGS = {"COMMA", "RPAR", "RSQB", "RBRACE", "_NL", "$END"}
 _DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep")
+_FORMS = {
+    "recipe": 'recipe support_reply "what it is for"', "import": 'import "lib/lora.ft" as house',
+    "param": "param lr: float = 2e-4", "model": 'model base = hf("Qwen/Qwen2.5-0.5B-Instruct")',
+    "data": 'data tickets = jsonl("data/tickets.jsonl") { … }', "prompt": "prompt reply { … }",
+    "method": "method lora { … }", "train": "train { … }", "eval": "eval { … }", "sweep": "sweep { … }",
+}
+_PAIRS = {"(": ")", "[": "]", "{": "}"}
+_OPENER_OF = {v: k for k, v in _PAIRS.items()}
+_CLOSER_TOKENS = {")": "RPAR", "]": "RSQB", "}": "RBRACE"}
+
+
+def _expected(exc: UnexpectedInput) -> set[str]:
+    """The tokens that could really come next; LALR's own set has spurious lookaheads."""
+    interactive = getattr(exc, "interactive_parser", None)
+    if interactive is not None:
+        try:
+            return set(interactive.accepts())
+        except Exception:  # accepts() replays the parser; its own failure must not hide the user's
+            pass
+    return set(getattr(exc, "expected", None) or ())
 
 
 def _describe_expected(expected: set[str]) -> str:
     names = set(expected)
     words: list[str] = []
+    if {"RECIPE", "MODEL", "DATA"} <= names:
+        words.append("a declaration (" + ", ".join(f"`{d}`" for d in _DECLARATIONS) + ")")
+        names -= {d.upper() for d in _DECLARATIONS} | {"_NL", "$END"}
     if len(names & _VALUE_STARTS) >= 4:
         words.append("a value")
         names -= _VALUE_STARTS | {"LBRACE", "LPAR", "SUB", "NOT"}
-    if {"RECIPE", "MODEL", "DATA"} <= names:
-        words.append("a declaration (" + ", ".join(f"`{d}`" for d in _DECLARATIONS) + ")")
-        names -= {d.upper() for d in _DECLARATIONS}
-    for name in sorted(names):
+    operators = bool(names & _OPERATORS) and bool(names & _ENDINGS)
+    if operators:  # after a whole value: how the entry may end matters, not how it may go on
+        names -= _OPERATORS | {"DOT", "LPAR", "NAME"}
+    if "_NL" in names:
+        names.discard("$END")
+    ordered = [t for t in _ORDER if t in names] + sorted(names - set(_ORDER))
+    for name in ordered:
         word = _HUMAN.get(name) or (f"`{name.lower()}`" if name.isalpha() else name)
         if word not in words:
             words.append(word)
-    if len(words) > 4:
-        words = words[:4] + ["…"]
+    if operators:
+        words.append("an operator")
+    if len(words) > 5:
+        words = words[:5] + ["…"]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1] if words else "something else"
 
 
@@ -135,17 +187,58 @@ def _found(token: Token) -> str:
     return f"`{token.value}`"
 
 
-def _to_diagnostic(exc: UnexpectedInput, source: SourceFile) -> Diagnostic:
+# Strings, comments, runs of space, or one character: enough to match brackets.
+_SCAN = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*|\s+|.', re.S)
+
+
+def _open_brackets(text: str, begin: int, end: int) -> tuple[list[tuple[str, int]], int | None]:
+    """Brackets still open at `end` (outermost first), and where the last non-blank character is."""
+    stack: list[tuple[str, int]] = []
+    last = None
+    for match in _SCAN.finditer(text, begin, end):
+        piece = match.group(0)
+        if piece[0] == "#" or piece.isspace():
+            continue
+        last = match.end() - 1
+        if piece in _PAIRS:
+            stack.append((piece, match.start()))
+        elif piece in _OPENER_OF and stack and stack[-1][0] == _OPENER_OF[piece]:
+            stack.pop()
+    return stack, last
+
+
+def _to_diagnostic(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk, shift: int) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        return _bad_character(exc, source)
+        return _bad_character(exc, source, exc.pos_in_stream + shift)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
-        offset = len(source.text.rstrip())
-        span = source.span_at(max(offset - 1, 0))
-        expected = getattr(exc, "expected", set())
-        help_ = "every `{` needs a matching `}`" if "RBRACE" in expected else None
-        return error("E0002", "the recipe ends too early", span,
-                     f"expected {_describe_expected(set(expected))} after this", help=help_)
+        return _ends_early(exc, source, chunk)
     assert isinstance(exc, UnexpectedToken)
+    return _unexpected_token(exc, source, chunk, shift)
+
+
+def _ends_early(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk) -> Diagnostic:
+    stack, last = _open_brackets(source.text, chunk.begin, chunk.end)
+    span = source.span_at(last if last is not None else chunk.begin)
+    expected = _expected(exc)
+    if not stack:
+        return error("E0002", "the recipe ends too early" if chunk.last else "this declaration ends too early",
+                     span, f"expected {_describe_expected(expected)} after this")
+    opener, at = stack[-1]
+    closer = _PAIRS[opener]
+    wanted = f"`{closer}`" if _CLOSER_TOKENS[closer] in expected else _describe_expected(expected)
+    opened = source.span_at(at)
+    if chunk.last:
+        return error("E0002", "the recipe ends too early", span, f"expected {wanted} after this",
+                     secondary=[Label(opened, f"this `{opener}` is never closed")],
+                     help=f"every `{opener}` needs a matching `{closer}`")
+    keyword = _ITEM_START.match(source.text, chunk.end)
+    following = source.span_at(chunk.end, len(keyword.group(1)) if keyword else 1)
+    return error("E0002", f"`{opener}` is not closed before the next declaration", opened, "never closed",
+                 secondary=[Label(following, "the next declaration starts here")],
+                 help=f"add `{closer}` before line {following.line}")
+
+
+def _unexpected_token(exc: UnexpectedToken, source: SourceFile, chunk: _Chunk, shift: int) -> Diagnostic:
     token = exc.token
     line = token.line or 1
     col = token.column or 1
@@ -155,31 +248,59 @@ def _to_diagnostic(exc: UnexpectedInput, source: SourceFile) -> Diagnostic:
         span = Span(source.path, line, len(text) + 1, line, len(text) + 2)
     else:
         span = Span(source.path, line, col, token.end_line or line, token.end_column or col + 1)
-    expected = set(exc.expected)
-    return error("E0001", f"unexpected {_found(token)}", span,
-                 f"expected {_describe_expected(expected)}", help=_parse_help(token, expected))
+    expected = _expected(exc)
+    offset = (token.start_pos or 0) + shift
+    secondary: list[Label] = []
+    help_ = _parse_help(token, expected, source, chunk, offset)
+    if token.type in ("RPAR", "RSQB", "RBRACE"):
+        stack, _ = _open_brackets(source.text, chunk.begin, offset)
+        opener = _OPENER_OF[str(token.value)]
+        if not stack or all(o != opener for o, _ in stack):
+            help_ = f"this `{token.value}` has no matching `{opener}`; remove it"
+        elif stack[-1][0] != opener:
+            inner, at = stack[-1]
+            secondary.append(Label(source.span_at(at), f"this `{inner}` is not closed"))
+            help_ = f"close the `{inner}` with `{_PAIRS[inner]}` first"
+    return error("E0001", f"unexpected {_found(token)}", span, f"expected {_describe_expected(expected)}",
+                 help=help_, secondary=secondary)
 
 
-def _parse_help(token: Token, expected: set[str]) -> str | None:
-    if token.type == "COLON" or (token.type == "NAME" and "EQUAL" in expected and token.value == ":"):
+def _parse_help(token: Token, expected: set[str], source: SourceFile, chunk: _Chunk, offset: int) -> str | None:
+    line_text = source.line_text(token.line or 1).strip()
+    if token.type == "COLON" and "EQUAL" in expected:
         return "fields are written `name = value`"
-    if token.type == "NAME" and ("COMMA" in expected or "_NL" in expected) and "EQUAL" not in expected:
-        return "put a new line or a `,` between two entries"
-    if token.type == "EQUAL" and "COLON" in expected:
-        return "a parameter is declared `param name: type = default`"
-    if token.type == "_NL" and "RBRACE" in expected:
-        return None
-    if token.type == "NAME" and {"RECIPE", "MODEL"} <= expected:
+    if {"RECIPE", "MODEL"} <= expected:
+        if token.type == "NAME":
+            guess = did_you_mean(str(token.value), _DECLARATIONS)
+            if guess:
+                return guess
         return "a recipe is made of declarations; each starts a line with one of the keywords above"
+    keyword = _KEYWORD.match(source.text, chunk.begin)
+    head_end = source.text.find("{", chunk.begin, chunk.end)
+    line_end = source.text.find("\n", chunk.begin, chunk.end)
+    head_end = min(x for x in (head_end, line_end, chunk.end) if x >= 0)
+    if keyword and offset < head_end:
+        kind = keyword.group(1)
+        return f"a `{kind}` declaration is written `{_FORMS[kind]}`"
+    if re.match(r"split\b(?!\s*[{=])", line_text):
+        return "write the parts as a record: `split { train = 90%, eval = 10% } seed 7`"
+    if token.type == "NAME" and expected & {"COMMA", "_NL"} and "EQUAL" not in expected:
+        return "put a new line or a `,` between two entries"
     return None
 
 
-def _bad_character(exc: UnexpectedCharacters, source: SourceFile) -> Diagnostic:
-    char = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
+def _bad_character(exc: UnexpectedCharacters, source: SourceFile, offset: int) -> Diagnostic:
+    text = source.text
+    char = text[offset] if offset < len(text) else ""
     line, col = exc.line, exc.column
     if char == '"':
-        text = source.line_text(line)
-        span = Span(source.path, line, col, line, len(text) + 1)
+        if text[max(offset - 2, 0):offset] == '""':
+            # `"""` without its closing `"""` lexes as an empty string and a lone quote.
+            span = Span(source.path, line, max(col - 2, 1), line, col + 1)
+            return error("E0003", 'this `"""` text is never closed', span, "the text starts here",
+                         help='close it with `"""`')
+        line_text = source.line_text(line)
+        span = Span(source.path, line, col, line, len(line_text) + 1)
         return error("E0003", "this string is never closed", span, "the string starts here",
                      help='close it with `"` on the same line, or use `"""` for text over several lines')
     span = Span(source.path, line, col, line, col + 1)
@@ -188,4 +309,7 @@ def _bad_character(exc: UnexpectedCharacters, source: SourceFile) -> Diagnostic:
         help_ = 'strings use double quotes: "…"'
     elif char == ";":
         help_ = "entries are separated by new lines or commas"
-    return error("E0001", f"unexpected character `{char}`", span, "not valid here", help=help_)
+    elif char.isalpha():
+        help_ = "names are made of ASCII letters, digits and `_`; other text goes in a string"
+    shown = char if char.isprintable() else f"U+{ord(char):04X}" if char else "end of file"
+    return error("E0001", f"unexpected character `{shown}`", span, "not valid here", help=help_)

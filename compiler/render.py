@@ -42,40 +42,87 @@ def summary_line(diagnostics: list[Diagnostic], path: str) -> str:
 
 
 def _render_one(d: Diagnostic, sources: Mapping[str, SourceFile], paint: _Paint) -> str:
-    labels = [d.primary, *d.secondary]
-    width = max(len(str(label.span.line)) for label in labels)
+    labels = [(d.primary, True), *((label, False) for label in d.secondary)]
+    shown = [(label, primary) for label, primary in labels if label.span.file in sources]
+    width = max((len(str(label.span.line)) for label, _ in shown), default=1)
     pad = " " * width
     out = [paint(d.severity, f"{d.severity}[{d.code}]") + paint("bold", f": {d.message}")]
-    out.append(f"{pad}{paint('gutter', '-->')} {d.span.file}:{d.span.line}:{d.span.col}")
-    out.append(f"{pad} {paint('gutter', '|')}")
-    shown_file = d.span.file
-    for index, label in enumerate(labels):
-        if label.span.file != shown_file:
-            out.append(f"{pad}{paint('gutter', ':::')} {label.span.file}:{label.span.line}:{label.span.col}")
+    # A span in no source file (the command line, an unreadable file) has no line to show.
+    where = f"{d.span.file}:{d.span.line}:{d.span.col}" if d.span.file in sources else d.span.file
+    out.append(f"{pad}{paint('gutter', '-->')} {where}")
+    if shown:
+        out.append(f"{pad} {paint('gutter', '|')}")
+    files = list(dict.fromkeys(label.span.file for label, _ in shown))
+    for file in files:
+        in_file = [(label, primary) for label, primary in shown if label.span.file == file]
+        if file != d.span.file:
+            first = min(label.span.line for label, _ in in_file)
+            out.append(f"{pad}{paint('gutter', ':::')} {file}:{first}")
             out.append(f"{pad} {paint('gutter', '|')}")
-            shown_file = label.span.file
-        out.extend(_snippet(label, sources.get(label.span.file), width, paint,
-                            primary=index == 0, severity=d.severity))
+        previous = None
+        for line in sorted({label.span.line for label, _ in in_file}):
+            if previous is not None and line > previous + 1:
+                out.append(paint("gutter", "..."))
+            on_line = [(label, primary) for label, primary in in_file if label.span.line == line]
+            out.extend(_snippet(sources[file], line, on_line, width, paint, d.severity))
+            previous = line
     if d.notes or d.help:
         out.append(f"{pad} {paint('gutter', '|')}")
-    for note in d.notes:
-        out.append(f"{pad} {paint('gutter', '=')} {paint('bold', 'note')}: {note}")
-    if d.help:
-        out.append(f"{pad} {paint('gutter', '=')} {paint('help', 'help')}: {d.help}")
+    # Text over several lines continues under the first line's text, not under the `=`.
+    for word, text, style in [*(("note", n, "bold") for n in d.notes), *([("help", d.help, "help")] if d.help else [])]:
+        lead = f"{pad} {paint('gutter', '=')} {paint(style, word)}: "
+        indent = " " * (len(pad) + len(f" = {word}: "))
+        out.append(lead + ("\n" + indent).join(text.split("\n")))
     return "\n".join(out) + "\n"
 
 
-def _snippet(label: Label, source: SourceFile | None, width: int, paint: _Paint, *,
-             primary: bool, severity: str) -> list[str]:
-    span = label.span
-    text = source.line_text(span.line) if source else ""
-    end_col = span.end_col if span.end_line == span.line else len(text) + 1
-    start = max(span.col, 1)
-    length = max(end_col - start, 1)
-    gutter = paint("gutter", f"{span.line:>{width}} |")
-    caret = ("^" if primary else "-") * length
-    marker = paint(severity if primary else "secondary", f"{caret} {label.text}".rstrip())
-    return [f"{gutter} {text}".rstrip(), f"{' ' * width} {paint('gutter', '|')} {' ' * (start - 1)}{marker}"]
+def _display(text: str) -> str:
+    """A source line as shown: tabs as four spaces, control characters as one visible mark."""
+    return "".join("    " if c == "\t" else c if c.isprintable() else "\ufffd" for c in text)
+
+
+def _snippet(source: SourceFile, line: int, labels: list[tuple[Label, bool]], width: int, paint: _Paint,
+             severity: str) -> list[str]:
+    """One source line and its marks; several labels on a line share it, rustc-style."""
+    text = source.line_text(line)
+    marks = []  # (display column, length, label text, primary), left to right
+    for label, primary in labels:
+        span = label.span
+        end_col = span.end_col if span.end_line == span.line else len(text) + 1
+        start = len(_display(text[:max(span.col, 1) - 1])) + 1
+        end = len(_display(text[:max(end_col, 1) - 1])) + 1
+        marks.append((start, max(end - start, 1), label.text, primary))
+    marks.sort(key=lambda m: (m[0], not m[3]))
+    gutter = paint("gutter", f"{line:>{width}} |")
+    empty = f"{' ' * width} {paint('gutter', '|')} "
+    style = {True: severity, False: "secondary"}
+    row, at = "", 1
+    for start, length, _, primary in marks:
+        if start < at:  # overlapping marks: the first one drawn wins
+            continue
+        row += " " * (start - at) + paint(style[primary], ("^" if primary else "-") * length)
+        at = start + length
+    last = marks[-1]
+    if last[2]:
+        row += " " + paint(style[last[3]], last[2])
+    rows = [f"{gutter} {_display(text)}".rstrip(), (empty + row).rstrip()]
+    hanging = [m for m in marks[:-1] if m[2]]
+    if hanging:
+        rows.append((empty + _pipes([m[0] for m in hanging], paint)).rstrip())
+    for index in range(len(hanging) - 1, -1, -1):
+        start, _, label_text, primary = hanging[index]
+        left = _pipes([m[0] for m in hanging[:index]], paint)
+        visible = len(_pipes([m[0] for m in hanging[:index]], _Paint(False)))
+        rows.append(empty + left + " " * (start - 1 - visible) + paint(style[primary], label_text))
+    return rows
+
+
+def _pipes(columns: list[int], paint: _Paint) -> str:
+    row, at = "", 1
+    for column in columns:
+        row += " " * (column - at) + paint("gutter", "|")
+        at = column + 1
+    return row
 
 
 def to_json(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile]) -> str:

@@ -36,9 +36,11 @@ def plan_schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def validate(data: Any) -> list[Error]:
+def validate(data: Any, model: str | None = None, loc: tuple[Any, ...] = ()) -> list[Error]:
+    """Errors of `data` against the whole Plan, or against one of its models (e.g. "TrainPlan")."""
     schema = plan_schema()
-    return _check(data, schema, (), schema["$defs"])
+    target = schema if model is None else schema["$defs"][model]
+    return _check(data, target, loc, schema["$defs"])
 
 
 def _choices(values: list[Any]) -> str:

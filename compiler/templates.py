@@ -16,8 +16,10 @@ from .source import Span
 @dataclass(frozen=True)
 class TemplateInfo:
     fields: tuple[str, ...]
-    error: str | None = None
+    error: str | None = None  # jinja2's first sentence, in our style: lowercase, no full stop
     error_line: int | None = None  # 1-based line inside the template
+    details: tuple[str, ...] = ()  # jinja2's further sentences
+    unclosed: str | None = None  # the block (`if`, `for`) that the template ends inside
 
 
 @lru_cache(maxsize=1)
@@ -28,9 +30,34 @@ def _environment() -> Environment:
 def inspect_template(text: str) -> TemplateInfo:
     try:
         ast = _environment().parse(text)
+        # Compiling (no rendering) also finds unknown filters and tests, which parsing lets pass.
+        _environment().compile(ast)
     except TemplateSyntaxError as exc:
-        return TemplateInfo((), exc.message or "invalid template", exc.lineno)
+        sentences = [_our_style(s) for s in re.split(r"(?<=[.'])\s+(?=[A-Z])", exc.message or "") if s.strip()]
+        unclosed = re.search(r"innermost block that needs to be closed is '(\w+)'", exc.message or "")
+        ends = bool(sentences) and sentences[0].startswith("unexpected end of template")
+        return TemplateInfo((), sentences[0] if sentences else "invalid template", exc.lineno,
+                            tuple(sentences[1:]), unclosed.group(1) if unclosed and ends else None)
     return TemplateInfo(tuple(sorted(meta.find_undeclared_variables(ast))))
+
+
+def jinja_names(kind: str) -> list[str]:
+    """The filters or tests a template may use, for "did you mean"."""
+    return sorted(_environment().filters if kind == "filter" else _environment().tests)
+
+
+def _our_style(sentence: str) -> str:
+    sentence = sentence.strip().rstrip(".")
+    return sentence[:1].lower() + sentence[1:]
+
+
+def block_span(literal: Literal, block: str) -> Span | None:
+    """The last `{% block … %}` tag of a template: the one left open when the template ends."""
+    tags = list(re.finditer(rf"\{{%-?\s*{re.escape(block)}\b.*?%\}}", literal.raw, re.S))
+    if not tags:
+        return None
+    tag = tags[-1]
+    return _offset_span(literal, tag.start(), len(tag.group(0).split("\n")[0]))
 
 
 def span_in_literal(literal: Literal, needle: str) -> Span:
@@ -48,13 +75,18 @@ def span_in_literal(literal: Literal, needle: str) -> Span:
 
 
 def line_span(literal: Literal, template_line: int) -> Span:
-    """The span of one line of a template, for syntax errors jinja2 locates by line."""
+    """The text of one line of a template, for syntax errors jinja2 locates by line."""
     raw = literal.raw
-    body_start = 4 if raw.startswith('"""\n') else (3 if raw.startswith('"""') else 1)
-    lines = raw[body_start:].split("\n")
+    quote = 3 if raw.startswith('"""') else 1
+    body_start = quote + 1 if raw.startswith('"""\n') else quote
+    lines = raw[body_start:len(raw) - quote].split("\n")
     index = min(max(template_line, 1), len(lines)) - 1
-    offset = body_start + sum(len(line) + 1 for line in lines[:index])
-    return _offset_span(literal, offset, max(len(lines[index].rstrip()), 1))
+    while index > 0 and not lines[index].strip():  # an error "at" a blank last line: show the text
+        index -= 1
+    text = lines[index]
+    indent = len(text) - len(text.lstrip())
+    offset = body_start + sum(len(line) + 1 for line in lines[:index]) + indent
+    return _offset_span(literal, offset, max(len(text.strip()), 1))
 
 
 def _offset_span(literal: Literal, offset: int, length: int) -> Span:

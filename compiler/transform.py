@@ -83,10 +83,10 @@ class ToNodes(Transformer[Token, n.Recipe]):
         return self._decl("method", meta, c[0], None, c[1], c[2])
 
     def train_decl(self, meta: Meta, c: list[Any]) -> n.Decl:
-        return self._decl("train", meta, None, None, c[0], c[1])
+        return self._decl("train", meta, c[0], None, c[1], c[2])
 
     def eval_decl(self, meta: Meta, c: list[Any]) -> n.Decl:
-        return self._decl("eval", meta, None, None, c[0], c[1])
+        return self._decl("eval", meta, c[0], None, c[1], c[2])
 
     def sweep_decl(self, meta: Meta, c: list[Any]) -> n.Decl:
         return self._decl("sweep", meta, None, None, None, c[0])

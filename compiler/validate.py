@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from . import nodes as n
 from .context import Context, Loc
-from .diagnostics import Diagnostic, error
+from .diagnostics import Diagnostic, Label, error
 from .schema_check import validate
 from .suggest import did_you_mean
 from .values import describe
@@ -28,8 +29,22 @@ def validate_plan(ctx: Context, data: dict[str, Any]) -> dict[str, Any] | None:
     """The plan data if it fits the Plan's schema; else each problem becomes a diagnostic."""
     problems = validate(data)
     for item in problems:
-        ctx.report(translate(ctx, item))
+        ctx.report(with_replaced(ctx, item, translate(ctx, item)))
     return None if problems else data
+
+
+def with_replaced(ctx: Context, item: Any, diagnostic: Diagnostic) -> Diagnostic:
+    """A wrong value set by `extends` or `--set` also shows the value it replaced."""
+    loc = _clean(tuple(item["loc"]))
+    try:
+        _, node = _origin(ctx, loc)
+    except KeyError:
+        return diagnostic
+    old = ctx.replaced.get(getattr(node, "span", None))  # type: ignore[arg-type]
+    if old is None:
+        return diagnostic
+    label = Label(old.span, "replaces the value set here")
+    return replace(diagnostic, secondary=(*diagnostic.secondary, label))
 
 
 def _clean(loc: tuple[Any, ...]) -> Loc:
@@ -67,6 +82,8 @@ def translate(ctx: Context, item: Any) -> Diagnostic:
                      help=f"add `{field} = …`")
     if kind in _EXPECTED:
         found = describe(value_node) if value_node is not None and found_loc == loc else "something else"
+        if isinstance(value_node, n.Name) and value_node.dotted in ctx.params and found_loc == loc:
+            found = f"the parameter `{value_node.dotted}` (= {ctx.params[value_node.dotted]!r})"
         return error("E0201", f"`{field}` expects {_EXPECTED[kind]}, found {found}", span,
                      f"expected {_EXPECTED[kind]}")
     if kind in _BOUNDS:

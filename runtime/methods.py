@@ -10,6 +10,7 @@ import torch
 from ftlang.compiler.plan import DpoMethod, FullMethod, LoraMethod, MethodPlan
 
 from .errors import RunError
+from .quiet import quiet_libraries
 
 # LoRA targets when the recipe names none. Families not listed fall back to peft's own
 # table (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
@@ -69,7 +70,8 @@ def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, Method
                      target_modules=targets,
                      task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM)
     try:
-        peft_model = get_peft_model(model, cfg)
+        with quiet_libraries():
+            peft_model = get_peft_model(model, cfg)
     except ValueError as e:  # peft: "Target modules ... not found in the base model"
         raise RunError(f"LoRA cannot attach to this {family} model: {e}",
                        help=f"name targets among: {', '.join(leaves)}") from None

@@ -18,6 +18,7 @@ from ftlang.compiler.plan import HfModel, LocalModel, ModelPlan, PackageModel, S
 from .data import file_sha256, resolve
 from .errors import RunError
 from .prompts import ROLE_MARKERS
+from .quiet import quiet_libraries
 
 # Special tokens of a scratch tokenizer; the role markers of the plain chat format are
 # single tokens so a chat never splits them.
@@ -154,12 +155,13 @@ def load_pretrained(mp: ModelPlan, ms: ModelSource, task: str, seed: int,
     kw["dtype"] = _DTYPES.get(mp.dtype, "auto")
     torch.manual_seed(seed)  # the new head's initial weights follow the run's seed
     try:
-        if task == "classification":
-            labels = list(labels or [])
-            return AutoModelForSequenceClassification.from_pretrained(
-                ms.ref, num_labels=len(labels), id2label=dict(enumerate(labels)),
-                label2id={n: i for i, n in enumerate(labels)}, **kw)
-        return AutoModelForCausalLM.from_pretrained(ms.ref, **kw)
+        with quiet_libraries():
+            if task == "classification":
+                labels = list(labels or [])
+                return AutoModelForSequenceClassification.from_pretrained(
+                    ms.ref, num_labels=len(labels), id2label=dict(enumerate(labels)),
+                    label2id={n: i for i, n in enumerate(labels)}, **kw)
+            return AutoModelForCausalLM.from_pretrained(ms.ref, **kw)
     except (OSError, ConnectionError) as e:
         raise _hub_error(mp, ms, e) from None
     except ValueError as e:  # e.g. a config no Auto class knows for this task

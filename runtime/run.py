@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import random
 import shutil
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -26,6 +24,7 @@ from .methods import apply_method
 from .models import (ModelSource, build_scratch_model, load_pretrained, load_tokenizer,
                      max_positions, model_identity, resolve_source, train_scratch_tokenizer)
 from .progress import Progress
+from .quiet import quiet_libraries
 from .prompts import Rendered, Renderer, infer_labels, plain_text, tokenize
 
 
@@ -52,31 +51,11 @@ def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = N
     deterministic = torch.are_deterministic_algorithms_enabled()
     threads = torch.get_num_threads()
     try:
-        with _quiet_libraries():
+        with quiet_libraries():
             return _run(plan, out_dir, resume, quiet)
     finally:
         torch.use_deterministic_algorithms(deterministic)
         torch.set_num_threads(threads)
-
-
-@contextlib.contextmanager
-def _quiet_libraries():
-    """Our progress bar is the only one: no tqdm bars, load reports or deprecation chatter."""
-    import transformers
-
-    was_bar = transformers.utils.logging.is_progress_bar_enabled()
-    verbosity = transformers.utils.logging.get_verbosity()
-    transformers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.set_verbosity_error()
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", category=FutureWarning)
-            warnings.filterwarnings("ignore", category=UserWarning, module=r"(peft|transformers)\.")
-            yield
-    finally:
-        transformers.utils.logging.set_verbosity(verbosity)
-        if was_bar:
-            transformers.utils.logging.enable_progress_bar()
 
 
 def seed_everything(seed: int) -> None:

@@ -70,8 +70,8 @@ WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", 
 MONTHS = ["January", "February", "March", "April", "May", "June", "July",
           "August", "September", "October", "November", "December"]
 
-GREETINGS = ["", "", "Hi,", "Hello,", "Hi team,", "Hello support,", "Hey there,",
-             "Good morning,", "Dear support,"]
+GREETINGS = ["", "", "", "Hi,", "Hello,", "Hi team,", "Hello support,", "Hey there,",
+             "Good morning,", "Dear support,", "Hi!", "Hello."]
 CLOSINGS = ["", "", "", "Thanks.", "Thank you!", "Please help.", "Any help appreciated.",
             "Thanks, {first}", "Regards, {first} {last}", "Cheers, {first}",
             "Please get back to me soon.", "Thanks in advance."]
@@ -110,36 +110,53 @@ def _fill(template: str, slots: dict[str, str]) -> str:
 # --------------------------------------------------------------------------
 # tickets.jsonl: team-specific template pools
 # --------------------------------------------------------------------------
-# Each team has (subjects, bodies). Bodies are the core sentence(s); a greeting,
-# an optional extra detail and a closing are attached around them.
+# Each team has body templates, each paired with subjects that fit it, plus a
+# few team-level generic subjects and details. A greeting, an optional detail
+# and a closing are attached around the core body. Some subjects are shared by
+# all teams ("Need help", "Urgent"), so the subject alone is not always enough.
 
-TICKET_POOLS: dict[str, dict[str, list[str]]] = {
+SHARED_SUBJECTS = [
+    "Need help", "Urgent", "Problem", "Question", "Please help", "Issue with my order",
+    "Help needed asap", "Still waiting for an answer", "Support request", "Hello?",
+]
+
+TICKET_POOLS: dict[str, dict] = {
     "billing": {
-        "subjects": [
-            "Double charge on my card", "Refund request", "Wrong amount on invoice",
-            "Question about invoice {invoice}", "Charged after cancelling", "Billing issue",
-            "Need a refund for {product}", "Unexpected charge", "VAT missing on invoice",
-            "Payment declined", "Overcharged this month", "Receipt for {order}",
-            "Subscription price went up?", "Charge I don't recognise",
-        ],
         "bodies": [
-            "I was charged {amount} twice for the {product} this month. Please refund the duplicate charge.",
-            "My invoice {invoice} shows {amount} but the price on your website was lower. Can you correct the invoice?",
-            "I cancelled my {product} on {date} but my card was still charged {amount}. I would like a refund.",
-            "Could you send me a proper invoice with our VAT number for {order}? Our accounting team needs it.",
-            "There is a charge of {amount} on my credit card statement that I don't recognise. What is it for?",
-            "My payment keeps getting declined even though the card is valid. Can I pay the invoice by bank transfer instead?",
-            "I was billed for the annual {product} instead of monthly. Please refund the difference of {amount}.",
-            "The refund for {order} was promised {days} days ago and it still hasn't appeared on my statement.",
-            "Why did my subscription fee go up to {amount}? Nobody told me about a price change.",
-            "I need a copy of every invoice from {month} for my expense report.",
-            "You charged me {amount} for {product} after the free trial, but I cancelled before it ended.",
-            "Please update the billing address on my invoices and reissue invoice {invoice}.",
-            "I was overcharged on invoice {invoice}: the discount code was not applied. Please credit {amount}.",
-            "Can I get a partial refund? I was charged for {n} seats but we only use one.",
-            "Your payment page took {amount} from my card but the order {order} was never confirmed. Please refund.",
-            "Is it possible to switch the payment method from PayPal to a credit card for the next charge?",
+            ("I was charged {amount} twice for the {product} this month. Please refund the duplicate charge.",
+             ["Double charge on my card", "Charged twice", "Duplicate payment"]),
+            ("My invoice {invoice} shows {amount} but the price on your website was lower. Can you correct the invoice?",
+             ["Wrong amount on invoice", "Question about invoice {invoice}", "Invoice {invoice} is wrong"]),
+            ("I cancelled my {product} on {date} but my card was still charged {amount}. I would like a refund.",
+             ["Charged after cancelling", "Refund request", "Cancelled but still billed"]),
+            ("Could you send me a proper invoice with our VAT number for {order}? Our accounting team needs it.",
+             ["VAT missing on invoice", "Invoice for {order}", "Need a VAT invoice"]),
+            ("There is a charge of {amount} on my credit card statement that I don't recognise. What is it for?",
+             ["Charge I don't recognise", "Unknown charge", "What is this payment?"]),
+            ("My payment keeps getting declined even though the card is valid. Can I pay the invoice by bank transfer instead?",
+             ["Payment declined", "Card keeps getting declined", "Pay by bank transfer?"]),
+            ("I was billed for the annual {product} instead of monthly. Please refund the difference of {amount}.",
+             ["Billed annually by mistake", "Wrong billing period", "Refund the difference please"]),
+            ("The refund for {order} was promised {days} days ago and it still hasn't appeared on my statement.",
+             ["Refund not received", "Where is my refund?", "Refund for {order}"]),
+            ("Why did my subscription fee go up to {amount}? Nobody told me about a price change.",
+             ["Subscription price went up?", "Price increase", "Higher fee this month"]),
+            ("I need a copy of every invoice from {month} for my expense report.",
+             ["Invoices for {month}", "Copy of invoices", "Receipts needed"]),
+            ("You charged me {amount} for {product} after the free trial, but I cancelled before it ended.",
+             ["Charged after free trial", "Trial charge refund", "Unexpected charge"]),
+            ("Please update the billing address on my invoices and reissue invoice {invoice}.",
+             ["Billing address on invoice", "Reissue invoice {invoice}", "Invoice correction"]),
+            ("I was overcharged on invoice {invoice}: the discount code was not applied. Please credit {amount}.",
+             ["Discount not applied", "Overcharged this month", "Missing discount on invoice"]),
+            ("Can I get a partial refund? I was charged for {n} seats but we only use one.",
+             ["Partial refund", "Charged for {n} seats", "Too many seats billed"]),
+            ("Your payment page took {amount} from my card but the order {order} was never confirmed. Please refund.",
+             ["Paid but no confirmation", "Money taken, no order", "Refund for unconfirmed order"]),
+            ("Is it possible to switch the payment method from PayPal to a credit card for the next charge?",
+             ["Change payment method", "Switch from PayPal", "Payment method question"]),
         ],
+        "subjects": ["Billing issue", "Billing question", "Refund", "Invoice problem", "Payment problem"],
         "details": [
             "The charge is dated {date}.", "I pay with a Visa card.", "This is the second time it happened.",
             "Our finance team is waiting on this.", "I have attached the bank statement.",
@@ -147,30 +164,43 @@ TICKET_POOLS: dict[str, dict[str, list[str]]] = {
         ],
     },
     "technical": {
-        "subjects": [
-            "App crashes on startup", "Error {code} when saving", "{item} not connecting",
-            "Bug in {platform}", "Sync not working", "Page won't load", "App keeps freezing",
-            "Firmware update failed", "Error message after update", "Feature broken since {version}",
-            "Notifications not working", "Export fails", "Login screen bug",
-        ],
         "bodies": [
-            "{platform} crashes every time I open it since the update to version {version}.",
-            "I get error {code} whenever I try to save a file in {platform}. Restarting did not help.",
-            "My {item} will not connect to wifi after the firmware update. The light keeps blinking red.",
-            "The sync between {platform} and the web dashboard stopped working on {day}. Changes are not showing up.",
-            "The dashboard page just shows a blank white screen in Chrome and Firefox.",
-            "{platform} freezes for about a minute when I upload photos larger than a few megabytes.",
-            "The firmware update for my {item} failed halfway and now it will not boot at all.",
-            "Push notifications stopped working on {platform} after version {version}. Settings look correct.",
-            "Exporting a report to PDF throws error {code} and the file is empty.",
-            "The login button on {platform} does nothing when I tap it, the spinner just loops forever.",
-            "Bluetooth pairing with the {item} fails with error {code} on my phone.",
-            "After the latest update the app is extremely slow and the battery drains in a few hours.",
-            "The search feature returns a server error {code} for any query longer than two words.",
-            "My {item} disconnects from the hub every few minutes and the logs show timeout errors.",
-            "The API returns error {code} for every request since this morning, our integration is down.",
-            "Dark mode makes the text invisible on the settings screen of {platform}. Looks like a display bug.",
+            ("{platform} crashes every time I open it since the update to version {version}.",
+             ["App crashes on startup", "Crash after update", "App won't open"]),
+            ("I get error {code} whenever I try to save a file in {platform}. Restarting did not help.",
+             ["Error {code} when saving", "Cannot save files", "Error {code}"]),
+            ("My {item} will not connect to wifi after the firmware update. The light keeps blinking red.",
+             ["{item} not connecting", "Wifi connection problem", "Blinking red light"]),
+            ("The sync between {platform} and the web dashboard stopped working on {day}. Changes are not showing up.",
+             ["Sync not working", "Changes not syncing", "Sync broken since {day}"]),
+            ("The dashboard page just shows a blank white screen in Chrome and Firefox.",
+             ["Page won't load", "Blank dashboard", "White screen"]),
+            ("{platform} freezes for about a minute when I upload photos larger than a few megabytes.",
+             ["App keeps freezing", "Upload freezes", "Freezing on upload"]),
+            ("The firmware update for my {item} failed halfway and now it will not boot at all.",
+             ["Firmware update failed", "{item} won't boot", "Bricked after update"]),
+            ("Push notifications stopped working on {platform} after version {version}. Settings look correct.",
+             ["Notifications not working", "No push notifications", "Notifications broken in {version}"]),
+            ("Exporting a report to PDF throws error {code} and the file is empty.",
+             ["Export fails", "PDF export error", "Empty PDF export"]),
+            ("The login button on {platform} does nothing when I tap it, the spinner just loops forever.",
+             ["Login screen bug", "Login button not working", "Endless spinner"]),
+            ("Bluetooth pairing with the {item} fails with error {code} on my phone.",
+             ["Bluetooth pairing fails", "Cannot pair {item}", "Pairing error {code}"]),
+            ("After the latest update the app is extremely slow and the battery drains in a few hours.",
+             ["App very slow", "Battery drain after update", "Performance problem"]),
+            ("The search feature returns a server error {code} for any query longer than two words.",
+             ["Search is broken", "Server error in search", "Search error {code}"]),
+            ("My {item} disconnects from the hub every few minutes and the logs show timeout errors.",
+             ["{item} keeps disconnecting", "Timeout errors", "Connection drops"]),
+            ("The API returns error {code} for every request since this morning, our integration is down.",
+             ["API down", "API error {code}", "Integration broken"]),
+            ('The app shows the message "Something went wrong ({code})" and closes itself.',
+             ["Something went wrong", "App closes by itself", "Error {code} popup"]),
+            ("Dark mode makes the text invisible on the settings screen of {platform}. Looks like a display bug.",
+             ["Dark mode bug", "Invisible text in settings", "Display bug"]),
         ],
+        "subjects": ["Bug report", "Technical issue", "Something is broken", "Error message", "App not working"],
         "details": [
             "I already reinstalled the app.", "I am on version {version}.", "Screenshot attached.",
             "It worked fine last week.", "I tried two different devices.", "Clearing the cache did not help.",
@@ -178,30 +208,41 @@ TICKET_POOLS: dict[str, dict[str, list[str]]] = {
         ],
     },
     "account": {
-        "subjects": [
-            "Reset my password", "Change email address", "Delete my account", "2FA problem",
-            "Locked out of my account", "Update username", "Merge two accounts",
-            "Can't receive verification code", "Close account please", "Change account owner",
-            "Security question", "Remove old phone number", "Account suspended?",
-        ],
         "bodies": [
-            "I forgot my password and the reset link never arrives in my inbox. Can you reset it for me?",
-            "Please change the email on my profile from {email} to my new work address.",
-            "I want to delete my account and all my personal data permanently. Please confirm once done.",
-            "I lost my phone and can no longer get the two-factor authentication codes. How do I log in now?",
-            "My account was locked after too many sign-in attempts. Please unlock it.",
-            "How do I change my username? The profile settings page does not let me edit it.",
-            "I accidentally created two accounts with {email} and another address. Can you merge them?",
-            "The verification code for 2FA never arrives by SMS, so I cannot sign in.",
-            "Please close my account, I no longer need it. I am {first} {last}.",
-            "Our admin left the company. How do we transfer ownership of the workspace account to me?",
-            "I think someone else logged into my account from {city}. Please help me secure it.",
-            "I want to remove my old phone number from my profile and add a new one for 2FA.",
-            "My account says it is suspended, but I never received any email explaining why.",
-            "Can you turn off two-factor authentication on my profile? I want to set it up again with a new authenticator app.",
-            "The password reset page says my email {email} is not registered, but I have used it for years.",
-            "Please update the name on my profile to {first} {last}, I recently got married.",
+            ("I forgot my password and the reset link never arrives in my inbox. Can you reset it for me?",
+             ["Reset my password", "Forgot password", "Reset link not arriving"]),
+            ("Please change the email on my profile from {email} to my new work address.",
+             ["Change email address", "New email for my profile", "Update my email"]),
+            ("I want to delete my account and all my personal data permanently. Please confirm once done.",
+             ["Delete my account", "Remove my data", "Account deletion request"]),
+            ("I lost my phone and can no longer get the two-factor authentication codes. How do I log in now?",
+             ["2FA problem", "Lost phone, can't log in", "Two-factor codes"]),
+            ("My account was locked after too many sign-in attempts. Please unlock it.",
+             ["Locked out of my account", "Account locked", "Unlock my account"]),
+            ("How do I change my username? The profile settings page does not let me edit it.",
+             ["Update username", "Change username", "Can't edit profile"]),
+            ("I accidentally created two accounts with {email} and another address. Can you merge them?",
+             ["Merge two accounts", "Duplicate accounts", "Two accounts"]),
+            ("The verification code for 2FA never arrives by SMS, so I cannot sign in.",
+             ["Can't receive verification code", "No SMS code", "2FA code missing"]),
+            ("Please close my account, I no longer need it. I am {first} {last}.",
+             ["Close account please", "Cancel my account", "Close my profile"]),
+            ("Our admin left the company. How do we transfer ownership of the workspace account to me?",
+             ["Change account owner", "Transfer ownership", "New admin for workspace"]),
+            ("I think someone else logged into my account from {city}. Please help me secure it.",
+             ["Suspicious login", "Account hacked?", "Security concern"]),
+            ("I want to remove my old phone number from my profile and add a new one for 2FA.",
+             ["Remove old phone number", "New phone for 2FA", "Update phone number"]),
+            ("My account says it is suspended, but I never received any email explaining why.",
+             ["Account suspended?", "Why is my account suspended", "Suspended profile"]),
+            ("Can you turn off two-factor authentication on my profile? I want to set it up again with a new authenticator app.",
+             ["Disable 2FA", "Reset two-factor", "New authenticator app"]),
+            ("The password reset page says my email {email} is not registered, but I have used it for years.",
+             ["Email not recognised", "Password reset problem", "Account not found"]),
+            ("Please update the name on my profile to {first} {last}, I recently got married.",
+             ["Name change", "Update my name", "Change profile name"]),
         ],
+        "subjects": ["Account question", "Login help", "Profile settings", "Account access", "Privacy request"],
         "details": [
             "My login email is {email}.", "I have had this account for years.",
             "I can verify my identity if needed.", "I already tried the reset link twice.",
@@ -209,30 +250,41 @@ TICKET_POOLS: dict[str, dict[str, list[str]]] = {
         ],
     },
     "shipping": {
-        "subjects": [
-            "Where is my order {order}?", "Parcel not delivered", "Tracking not updating",
-            "Change delivery address", "Package damaged", "Wrong item received",
-            "Delivery delayed", "Parcel marked delivered but missing", "Return label needed",
-            "Shipping to {city}", "Express delivery question", "Missing item in box",
-        ],
         "bodies": [
-            "My order {order} was supposed to arrive on {day} but the tracking has not updated for {days} days.",
-            "The parcel with my {item} shows as delivered but nothing arrived at my door. Can you check with {carrier}?",
-            "Please change the delivery address for {order} to my office in {city} before it ships.",
-            "The box arrived crushed and the {item} inside is damaged. I would like a replacement sent out.",
-            "I ordered a {item} but received a completely different product in the package.",
-            "The tracking number for {order} says label created but {carrier} has not picked it up yet.",
-            "My package is stuck in customs in {city}. Do I need to provide any documents?",
-            "Can you send me a return label? I want to send the {item} back.",
-            "Do you deliver to {city}, and how long does standard shipping usually take?",
-            "I paid for express delivery but the parcel still has not shipped after {days} days.",
-            "The courier from {carrier} left a note but I was home all day. How do I rebook the delivery?",
-            "One item is missing from my order {order}, the {item} was not in the box.",
-            "The delivery estimate for my {item} keeps moving back. When will it actually arrive?",
-            "My parcel was sent back to your warehouse because the address label was wrong. Please reship it to {city}.",
-            "Can I pick up my order {order} from a {carrier} point instead of home delivery?",
-            "The tracking link for {order} shows an error page, so I have no idea where my package is.",
+            ("My order {order} was supposed to arrive on {day} but the tracking has not updated for {days} days.",
+             ["Where is my order {order}?", "Tracking not updating", "Delivery delayed"]),
+            ("The parcel with my {item} shows as delivered but nothing arrived at my door. Can you check with {carrier}?",
+             ["Parcel marked delivered but missing", "Package not received", "Delivered but not here"]),
+            ("Please change the delivery address for {order} to my office in {city} before it ships.",
+             ["Change delivery address", "New address for {order}", "Ship to {city} instead"]),
+            ("The box arrived crushed and the {item} inside is damaged. I would like a replacement sent out.",
+             ["Package damaged", "Crushed box", "Damaged {item}"]),
+            ("I ordered a {item} but received a completely different product in the package.",
+             ["Wrong item received", "Not what I ordered", "Wrong product in package"]),
+            ("The tracking number for {order} says label created but {carrier} has not picked it up yet.",
+             ["Not shipped yet", "Label created only", "Tracking for {order}"]),
+            ("My package is stuck in customs in {city}. Do I need to provide any documents?",
+             ["Stuck in customs", "Customs documents", "Package held in {city}"]),
+            ("Can you send me a return label? I want to send the {item} back.",
+             ["Return label needed", "Return the {item}", "How to send back"]),
+            ("Do you deliver to {city}, and how long does standard shipping usually take?",
+             ["Shipping to {city}", "Delivery times", "Do you ship to {city}?"]),
+            ("I paid for express delivery but the parcel still has not shipped after {days} days.",
+             ["Express delivery question", "Express not so express", "Parcel not shipped"]),
+            ("The courier from {carrier} left a note but I was home all day. How do I rebook the delivery?",
+             ["Missed delivery", "Rebook delivery", "Courier didn't ring"]),
+            ("One item is missing from my order {order}, the {item} was not in the box.",
+             ["Missing item in box", "Incomplete order", "{item} missing from parcel"]),
+            ("The delivery estimate for my {item} keeps moving back. When will it actually arrive?",
+             ["Delivery delayed", "When will it arrive?", "Estimate keeps changing"]),
+            ("My parcel was sent back to your warehouse because the address label was wrong. Please reship it to {city}.",
+             ["Parcel returned to sender", "Please reship", "Wrong address label"]),
+            ("Can I pick up my order {order} from a {carrier} point instead of home delivery?",
+             ["Pickup point", "Collect instead of delivery", "Pick up {order}"]),
+            ("The tracking link for {order} shows an error page, so I have no idea where my package is.",
+             ["Tracking link broken", "Where is my package?", "Can't track {order}"]),
         ],
+        "subjects": ["Delivery question", "Shipping issue", "Parcel problem", "Order status", "Tracking"],
         "details": [
             "I ordered it on {date}.", "The tracking number is {n}Z{n}{n}{n}8{n}.",
             "It was shipped with {carrier}.", "I live in {city}.", "It is a gift, so timing matters.",
@@ -320,16 +372,41 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
+_KEEP_CAPITAL = ("I", "I'm", "I'd", "I've", "API", "PDF", "Bluetooth", "DHL", "UPS", "FedEx", "DPD", "GLS")
+
+
+def _sentence(core: str) -> str:
+    return core[0].upper() + core[1:]
+
+
+def _with_greeting(greeting: str, core: str) -> str:
+    """'Hi,' + 'My order…' -> 'Hi, my order…' (keeps 'I', acronyms and names)."""
+    core = _sentence(core)
+    if not greeting:
+        return core
+    first = core.split(" ", 1)[0]
+    if greeting.endswith(",") and first not in _KEEP_CAPITAL and first not in FIRST_NAMES:
+        core = core[0].lower() + core[1:]
+    return f"{greeting} {core}"
+
+
+def _pick_subject(rng: random.Random, team: str, specific: list[str], slots: dict[str, str]) -> str:
+    r = rng.random()
+    if r < 0.72:
+        subject = rng.choice(specific)
+    elif r < 0.88:
+        subject = rng.choice(TICKET_POOLS[team]["subjects"])
+    else:
+        subject = rng.choice(SHARED_SUBJECTS)
+    return _sentence(_fill(subject, slots))
+
+
 def _compose_ticket(rng: random.Random, team: str) -> tuple[str, str]:
     pool = TICKET_POOLS[team]
     for _ in range(100):
         s = _slots(rng)
-        subject = _fill(rng.choice(pool["subjects"]), s)
-        parts = []
-        greeting = rng.choice(GREETINGS)
-        if greeting:
-            parts.append(greeting)
-        parts.append(_fill(rng.choice(pool["bodies"]), s))
+        body_t, subjects = rng.choice(pool["bodies"])
+        parts = [_with_greeting(rng.choice(GREETINGS), _fill(body_t, s))]
         if rng.random() < 0.45:
             parts.append(_fill(rng.choice(pool["details"]), s))
         closing = _fill(rng.choice(CLOSINGS), s)
@@ -337,16 +414,15 @@ def _compose_ticket(rng: random.Random, team: str) -> tuple[str, str]:
             parts.append(closing)
         body = " ".join(parts)
         if 10 <= _word_count(body) <= 40:
-            return subject, body
+            return _pick_subject(rng, team, subjects, s), body
     raise RuntimeError(f"could not compose a {team} ticket within the word limits")
 
 
 def _compose_hard(rng: random.Random, team: str, index: int) -> tuple[str, str]:
     subj_t, body_t = HARD_TICKETS[team][index % len(HARD_TICKETS[team])]
     s = _slots(rng)
-    greeting = rng.choice(GREETINGS)
-    body = (greeting + " " if greeting else "") + _fill(body_t, s)
-    return _fill(subj_t, s), body
+    body = _with_greeting(rng.choice(GREETINGS), _fill(body_t, s))
+    return _pick_subject(rng, team, [subj_t], s), body
 
 
 def make_tickets(rng: random.Random) -> list[dict]:
@@ -374,7 +450,8 @@ def make_tickets(rng: random.Random) -> list[dict]:
     rng.shuffle(rows)
 
     # A few very long bodies (> 400 chars): extend some existing tickets.
-    long_idx = rng.sample(range(len(rows)), 6)
+    # One of them lands in the first 50 rows, so tickets.csv has a long field too.
+    long_idx = [rng.randrange(50)] + rng.sample(range(50, len(rows)), 5)
     for k, i in enumerate(sorted(long_idx)):
         subject, body, team = rows[i]
         extra = LONG_TICKET_EXTRA[k % len(LONG_TICKET_EXTRA)] + LONG_TICKET_EXTRA[(k + 1) % len(LONG_TICKET_EXTRA)]
@@ -567,16 +644,18 @@ def make_prefs(rng: random.Random) -> list[dict]:
         "Whatever. Nobody here cares.",
     ]
     routing_topics = {
-        "billing": ["a double charge", "a refund", "a wrong invoice", "a declined payment"],
-        "technical": ["an app crash", "an error code", "a sync bug", "a failed firmware update"],
-        "account": ["a password reset", "an email change", "deleting an account", "a 2FA problem"],
-        "shipping": ["a late parcel", "a damaged delivery", "a tracking number", "a delivery address change"],
+        "billing": ["a double charge", "a refund", "a wrong invoice", "a declined payment", "a missing receipt"],
+        "technical": ["an app crash", "an error code", "a sync bug", "a failed firmware update", "a blank screen"],
+        "account": ["a password reset", "an email change", "deleting an account", "a 2FA problem", "a locked profile"],
+        "shipping": ["a late parcel", "a damaged delivery", "a tracking number", "a delivery address change", "a lost package"],
     }
     routing_questions = [
         "Which team handles {topic}?",
         "Who should I contact about {topic}?",
         "Which department deals with {topic}?",
         "Where should a ticket about {topic} go?",
+        "Who takes care of {topic}?",
+        "I have {topic}. Which team do I ask?",
     ]
 
     def support():
@@ -602,7 +681,7 @@ def make_prefs(rng: random.Random) -> list[dict]:
     rows: list[tuple[str, str, str]] = []
     for make, count in ((support, 120), (math, 100), (routing, 80)):
         seen_prompts: set[str] = set()
-        while len(seen_prompts) < count:
+        while len(seen_prompts) < count:  # each kind has well over `count` distinct prompts
             prompt, chosen, rejected = make()
             if prompt in seen_prompts:  # unique prompts within each kind
                 continue

@@ -304,8 +304,9 @@ def block(draw, depth: int, bracketed: bool) -> str:
             text += " "
         text += draw(entry(depth, bracketed, keyword))
     if count and not bracketed and draw(st.booleans()):
-        text += "  " + draw(comment())
-    text += draw(st.sampled_from([" ", "\n", ",\n", "\n\n"]) if count else st.sampled_from(["", " ", "\n"]))
+        text += "  " + draw(comment()) + "\n"
+    else:
+        text += draw(st.sampled_from([" ", "\n", ",\n", "\n\n"]) if count else st.sampled_from(["", " ", "\n"]))
     if not bracketed and draw(st.booleans()):
         text += "  " + draw(comment()) + "\n"
     return text + "}"
