@@ -73,7 +73,26 @@ def cmd_plan(args: argparse.Namespace) -> int:
     if not result.ok or result.plan is None:
         return 1
     sys.stdout.write(plan_json(result.plan) if args.json else summarize(result.plan))
+    if result.resolution and result.resolution.sweep and not args.json:
+        return _print_sweep(args)
     return 0
+
+
+def _print_sweep(args: argparse.Namespace) -> int:
+    from ftlang.compiler.api import sweep_variants
+    from ftlang.compiler.canonical import plan_hash
+
+    _, variants = sweep_variants(args.file, overrides(args.set))
+    print(f"  sweep    {len(variants)} plans")
+    status = 0
+    for values, variant in variants:
+        point = ", ".join(f"{k}={v}" for k, v in values.items())
+        if variant.ok and variant.plan is not None:
+            print(f"           {plan_hash(variant.plan)[:12]}…  {point}")
+        else:
+            print_diagnostics(variant, args.file)
+            status = 1
+    return status
 
 
 def cmd_explain(args: argparse.Namespace) -> int:

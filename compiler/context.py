@@ -28,6 +28,10 @@ class Context:
     replaced: dict[Span, n.Entry] = field(default_factory=dict)
     # Every file a diagnostic may quote: the recipe, its imports, `--set` lines.
     extra_sources: dict[str, SourceFile] = field(default_factory=dict)
+    # Aliases of imports that failed (already reported): uses of them stay quiet.
+    broken_imports: set[str] = field(default_factory=set)
+    # Declaration kinds whose `extends` failed, so "missing declaration" is not said too.
+    unresolved: set[str] = field(default_factory=set)
 
     def source_text(self, path: str) -> str:
         source = self.extra_sources.get(path)

@@ -78,16 +78,19 @@ def _load_one(ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph,
         chain = " → ".join(_shown(p, ctx.root) for p in (*stack[stack.index(path):], path))
         ctx.report(error("E0402", "these imports form a cycle", item.path.span, "imports a file that imports this one",
                          notes=[f"cycle: {chain}"], help="move what both files need into a third file"))
+        ctx.broken_imports.add(item.alias)
         return None
     if not path.is_file():
         ctx.report(error("E0401", f"imported file `{text}` not found", item.path.span, "no such file",
-                         notes=[f"imports resolve against {here.parent}"]))
+                         notes=[f"imports resolve against the folder of {item.span.file}"]))
+        ctx.broken_imports.add(item.alias)
         return None
     source = SourceFile(_shown(path, ctx.root), path.read_text(encoding="utf-8"))
     graph.sources[source.path] = source
     recipe, problems = parse(source)
     if recipe is None:
         ctx.sink.extend(problems)
+        ctx.broken_imports.add(item.alias)
         return None
     digest = normalised_hash(recipe)
     graph.digests[_shown(path, ctx.root)] = digest

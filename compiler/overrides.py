@@ -49,7 +49,11 @@ def resolve_extends(ctx: Context, decl: n.Decl, libraries: dict[str, Library]) -
         return decl
     parts = decl.extends.parts
     library = libraries.get(parts[0])
+    if library is None and parts[0] in ctx.broken_imports:
+        ctx.unresolved.add(decl.kind)
+        return None
     if library is None or len(parts) != 2:
+        ctx.unresolved.add(decl.kind)
         ctx.report(error("E0405", f"`{decl.extends.dotted}` names no imported declaration", decl.extends.span,
                          "not found", help=did_you_mean(parts[0], libraries) if library is None else
                          "write `<import name>.<declaration name>`, e.g. `house.lora`",
@@ -60,12 +64,14 @@ def resolve_extends(ctx: Context, decl: n.Decl, libraries: dict[str, Library]) -
     if base is None or base.kind != decl.kind:
         same_kind = [name for name, d in exported.items() if d.kind == decl.kind]
         what = "no declaration" if base is None else f"a `{base.kind}`, not a `{decl.kind}`"
+        ctx.unresolved.add(decl.kind)
         ctx.report(error("E0405", f"`{library.source.path}` has {what} named `{parts[1]}`", decl.extends.span,
                          f"cannot extend this {decl.kind}", help=did_you_mean(parts[1], same_kind),
                          notes=[f"`{decl.kind}` declarations there: {', '.join(same_kind) or 'none'}"]))
         return None
     base = resolve_extends(ctx, base, library.imports)
     if base is None:
+        ctx.unresolved.add(decl.kind)
         return None
     body = amend(ctx, base.body, decl.body.entries if decl.body else ())
     name = decl.name if decl.kind != "method" else base.name

@@ -185,6 +185,8 @@ def tokenize(rendered: Sequence[Rendered], tokenizer: Any, task: str, max_len: i
              labels: Sequence[str] | None = None) -> tuple[list[Example], TokenStats]:
     """Turn rendered rows into Examples, truncated to `max_len` tokens, counting what was cut."""
     stats = TokenStats()
+    if not rendered:  # fast tokenizers fail on an empty batch
+        return [], stats
     if task == "classification":
         examples = _tokenize_classification(rendered, tokenizer, max_len, labels or [], stats)
     else:
