@@ -6,7 +6,7 @@ from typing import Any
 
 from . import nodes as n
 from .context import Context, Loc
-from .diagnostics import error
+from .diagnostics import Label, error
 from .suggest import did_you_mean
 from .values import describe, plain, unwrap
 
@@ -42,7 +42,11 @@ def call_arguments(ctx: Context, call: n.Call, loc: Loc, positional: list[str],
                              notes=[f"`{name}` takes: " + ", ".join(positional + keywords)]))
             return None
         if kw.name in out:
-            ctx.report(error("E0103", f"argument `{kw.name}` is given twice", kw.name_span, "given again"))
+            first = next((k.name_span for k in call.kwargs if k.name == kw.name), None) \
+                if kw.name not in positional[:len(call.args)] else call.args[positional.index(kw.name)].span
+            ctx.report(error("E0103", f"argument `{kw.name}` is given twice", kw.name_span, "given again",
+                             secondary=[Label(first, "first given here")] if first and first != kw.name_span else [],
+                             help="remove one of them"))
             return None
         out[kw.name] = unwrap(plain(kw.value, ctx.params))
         ctx.origin((*loc, kw.name), kw.value)

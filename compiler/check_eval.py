@@ -44,10 +44,11 @@ def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], tas
         default = _default_eval_data(data_names)
         if len(ctx.data_declared) > 1 or (default is None and data_names):
             first = sorted(ctx.data_declared)[0]
+            several = len(ctx.data_declared) > 1
             ctx.report(error("E0106", "`eval` must say which data it evaluates on", decl.name_span,
                              "no `on` here", help=f"add `on <data>.<split>`, e.g. `on {first}.eval`",
-                             notes=["with one data declaration, `eval` uses its `eval`, `test` or "
-                                    "`validation` split when there is one"]))
+                             notes=["declared data: " + ", ".join(sorted(ctx.data_declared)) if several else
+                                    f"`{first}` has no `eval`, `test` or `validation` split to default to"]))
         elif default is not None:
             out["on"] = default
     allowed = METRICS_BY_TASK.get(task or "", ALL_METRICS)
@@ -57,9 +58,11 @@ def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], tas
         if isinstance(compare.value, n.Name) and (compare.value.dotted == model_name or library):
             out["compare_base"] = True
         else:
-            ctx.report(error("E0303", f"`compare` names the model to compare with; found {describe(compare.value)}",
+            what = f"`{compare.value.dotted}`" if isinstance(compare.value, n.Name) else describe(compare.value)
+            ctx.report(error("E0303", f"`compare` names {what}, which is not the recipe's model",
                              compare.value.span, "not the recipe's model",
-                             help=f"write `compare {model_name}`" if model_name else None))
+                             help=f"write `compare {model_name}` to compare with the model before tuning"
+                             if model_name else None))
     out["guards"] = []
     for index, guard in enumerate(entries.all("guard")):
         parsed = _guard(ctx, guard, index, allowed, task)

@@ -255,5 +255,5 @@ def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[s
         total = f"{sum(numbers) * 100:.6g}%"
         ctx.report(error("E0204", f"the split parts add up to {total}, not 100%", directive.value.span,
                          f"these add up to {total}", help="make the percentages add up to 100%"))
-        return None
+    # Returned even when wrong: references to its parts (`tickets.eval`) are still valid names.
     return out

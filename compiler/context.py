@@ -82,8 +82,10 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
             ctx.report(_unknown_key(name, name_span, shape))
             continue
         if isinstance(entry, n.Field) and name not in shape.fields:
-            ctx.report(error("E0109", f"`{name}` is a statement and takes no `=`", _between(name_span, entry.value.span),
-                             "remove this `=`", help=f"write `{name} <value>`, as in `{_EXAMPLES.get(name, name + ' …')}`"))
+            example = _EXAMPLES.get(name, f"{name} …")
+            ctx.report(error("E0109", f"`{name}` is a statement and takes no `=`",
+                             _between(name_span, entry.value.span), "remove this `=`",
+                             help=f"write `{name} <value>`, as in `{example}`"))
             continue
         if isinstance(entry, n.Directive) and name not in shape.directives:
             ctx.report(error("E0109", f"`{name}` is a field and needs `=`", entry.name_span,
@@ -109,8 +111,9 @@ def _unknown_key(name: str, span: Span, shape: BlockShape) -> Diagnostic:
                  notes=[f"{shape.title} takes: {', '.join(known)}"] if known else [])
 
 
-_EXAMPLES = {"on": "on tickets.eval", "metrics": "metrics [loss, accuracy]", "split": "split { train = 90%, eval = 10% }",
-             "where": "where len(body) < 4000", "dedupe": "dedupe body", "compare": "compare base",
+_EXAMPLES = {"on": "on tickets.eval", "metrics": "metrics [loss, accuracy]",
+             "split": "split { train = 90%, eval = 10% }", "where": "where len(body) < 4000",
+             "dedupe": "dedupe body", "compare": "compare base",
              "guard": 'guard jsonl("general.jsonl") max_drop 2%', "require": "require accuracy >= 0.8",
              "input": 'input "{{ body }}"', "label": 'label "{{ team }}"', "target": 'target "{{ reply }}"',
              "user": 'user "{{ question }}"', "assistant": 'assistant "{{ answer }}"'}

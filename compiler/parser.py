@@ -113,6 +113,7 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
     return diagnostics
 
 
+_DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep")
 _HUMAN = {
     "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "INT": "a number",
     "FLOAT": "a number", "PERCENT": "a percentage", "TRUE": "`true`", "FALSE": "`false`",
@@ -120,15 +121,16 @@ _HUMAN = {
     "EQUAL": "`=`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`", "_NL": "a new line",
     "$END": "the end of the file", "COMPARE": "a comparison", "ADD": "`+`", "SUB": "`-`",
     "MUL": "`*` or `/`", "_SHA256": "`sha256`", "AS": "`as`", "EXTENDS": "`extends`",
+    "VALUE": "a value", "OPERATOR": "an operator",
+    "DECLARATION": "a declaration (" + ", ".join(f"`{d}`" for d in _DECLARATIONS) + ")",
 }
 # The order words appear in "expected …": what completes the construct first, a new line last.
-_ORDER = ["EQUAL", "COLON", "NAME", "STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE",
-          "LBRACE", "LSQB", "LPAR", "DOT", "COMMA", "RPAR", "RSQB", "RBRACE", "EXTENDS", "_SHA256", "AS",
-          "_NL", "$END"]
+_ORDER = ["DECLARATION", "EQUAL", "COLON", "VALUE", "NAME", "STRING", "LONG_STRING", "INT", "FLOAT",
+          "PERCENT", "TRUE", "FALSE", "LBRACE", "LSQB", "LPAR", "DOT", "COMMA", "RPAR", "RSQB", "RBRACE",
+          "EXTENDS", "_SHA256", "AS", "_NL", "OPERATOR", "$END"]
 _VALUE_STARTS = {"STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE", "LSQB", "NAME"}
 _OPERATORS = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "IN", "NOT"}
 _ENDINGS = {"COMMA", "RPAR", "RSQB", "RBRACE", "_NL", "$END"}
-_DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep")
 _FORMS = {
     "recipe": 'recipe support_reply "what it is for"', "import": 'import "lib/lora.ft" as house',
     "param": "param lr: float = 2e-4", "model": 'model base = hf("Qwen/Qwen2.5-0.5B-Instruct")',
@@ -153,25 +155,25 @@ def _expected(exc: UnexpectedInput) -> set[str]:
 
 def _describe_expected(expected: set[str]) -> str:
     names = set(expected)
-    words: list[str] = []
     if {"RECIPE", "MODEL", "DATA"} <= names:
-        words.append("a declaration (" + ", ".join(f"`{d}`" for d in _DECLARATIONS) + ")")
         names -= {d.upper() for d in _DECLARATIONS} | {"_NL", "$END"}
+        names.add("DECLARATION")
     if len(names & _VALUE_STARTS) >= 4:
-        words.append("a value")
         names -= _VALUE_STARTS | {"LBRACE", "LPAR", "SUB", "NOT"}
+        names.add("VALUE")
     operators = bool(names & _OPERATORS) and bool(names & _ENDINGS)
     if operators:  # after a whole value: how the entry may end matters, not how it may go on
         names -= _OPERATORS | {"DOT", "LPAR", "NAME"}
+        names.add("OPERATOR")
     if "_NL" in names:
         names.discard("$END")
-    ordered = [t for t in _ORDER if t in names] + sorted(names - set(_ORDER))
-    for name in ordered:
+    if len(names) > 2:  # `.` and `(` continue a name; they are rarely what was missing
+        names -= {"DOT", "LPAR"}
+    words: list[str] = []
+    for name in [t for t in _ORDER if t in names] + sorted(names - set(_ORDER)):
         word = _HUMAN.get(name) or (f"`{name.lower()}`" if name.isalpha() else name)
         if word not in words:
             words.append(word)
-    if operators:
-        words.append("an operator")
     if len(words) > 5:
         words = words[:5] + ["…"]
     return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1] if words else "something else"

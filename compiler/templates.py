@@ -43,7 +43,8 @@ def inspect_template(text: str) -> TemplateInfo:
 
 def jinja_names(kind: str) -> list[str]:
     """The filters or tests a template may use, for "did you mean"."""
-    return sorted(_environment().filters if kind == "filter" else _environment().tests)
+    names = _environment().filters if kind == "filter" else _environment().tests
+    return sorted(name for name in names if len(name) > 1)  # not the one-letter aliases `e` and `d`
 
 
 def _our_style(sentence: str) -> str:

@@ -309,6 +309,10 @@ HARD_TICKETS: dict[str, list[tuple[str, str]]] = {
          "I paid {amount} extra for express delivery but the order came by standard post. Can you refund the express fee?"),
         ("Login issue and renewal charge",
          "I could not log in for weeks, and meanwhile the {product} renewed automatically. Please cancel and refund the renewal."),
+        ("Tracking fee?",
+         "The tracking page for {order} says everything is fine, my question is only why the receipt lists a {amount} handling fee."),
+        ("Error but money gone",
+         "I got error {code} at checkout, yet my bank shows {amount} was taken. Either complete the order or give the money back."),
     ],
     "technical": [
         ("Invoice page broken",
@@ -323,6 +327,10 @@ HARD_TICKETS: dict[str, list[tuple[str, str]]] = {
          "The address autocomplete on the checkout form freezes the browser tab every time I type a street name."),
         ("2FA screen crash",
          "{platform} crashes with error {code} right after I enter the 2FA code. The code itself is accepted."),
+        ("Refund button does nothing",
+         "I want my refund, but the request refund button in {platform} does nothing when I tap it. The console shows error {code}."),
+        ("Parcel map not loading",
+         "The delivery map in {platform} never loads, it just spins. My parcel is fine, it is the map feature that is broken."),
     ],
     "account": [
         ("Email for invoices",
@@ -337,6 +345,10 @@ HARD_TICKETS: dict[str, list[tuple[str, str]]] = {
          "Shipping notifications go to an old address. How do I update the email on my profile? I cannot find the setting."),
         ("Hacked account, strange orders",
          "Someone logged into my account and placed orders I did not make. Please lock the account and reset my password."),
+        ("Second card holder",
+         "My wife pays our invoices. Can she get her own login to the same account, with her own password?"),
+        ("Change sign-in email after move",
+         "I moved to {city} and changed provider, so I need the email I sign in with changed. The delivery address is already updated."),
     ],
     "shipping": [
         ("Address on invoice vs delivery",
@@ -351,6 +363,10 @@ HARD_TICKETS: dict[str, list[tuple[str, str]]] = {
          "The app shows my package as delivered on {day} but it is not here and the neighbours don't have it either."),
         ("Charged for delivery but not delivered",
          "Where is my parcel? It was paid on {date} and the {carrier} tracking has been stuck at the depot since."),
+        ("Invoice says shipped",
+         "The invoice says my {item} shipped on {date}, but {carrier} has no record of the parcel. Can you find out where it is?"),
+        ("Error code on tracking",
+         "The courier's SMS gave me a code {code} that I should quote for redelivery. Who can arrange a new delivery slot for me?"),
     ],
 }
 
