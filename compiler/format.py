@@ -26,6 +26,13 @@ There are no options. The layout, item by item:
   `1_000`), strings their escapes, and a triple-quoted string its every character - only
   where its opening `\"\"\"` stands may move. Only the first line of such a string counts
   toward the width. `\\r\\n` line ends are read as `\\n` (in strings too); output uses `\\n`.
+* Calls keep their arguments in source order (a keyword may come before a positional one).
+* Work-around for a parser bug (see `_Builder.block`): inside a block outside brackets an
+  entry whose first word is a declaration keyword (`train.lr = ...`, `eval = 10%`) may not
+  begin a line, so it follows the `{` or the previous entry's comma on the same line, and a
+  declaration block holding one is laid out like a record value
+  (`sweep { train.lr = [1e-4, 2e-4] }`). A record value that would need a comment right
+  before such an entry is put in parentheses, where newlines are free.
 * Blank lines: at most one anywhere; none right after an opening bracket or at the start
   of the file. Inside blocks, lists and calls a blank line between two entries is kept (one)
   when the sequence is split; blank lines between comments and around them are kept (one).
@@ -70,6 +77,7 @@ class FormatterBug(Exception):
 
 
 def format_source(text: str, path: str = "<recipe>") -> FormatResult:
+    """Parse and format; on parse errors, no text and the diagnostics (FormatterBug is ours)."""
     text = text.replace("\r\n", "\n")
     recipe, diagnostics = parse(SourceFile(path, text))
     if recipe is None:
@@ -100,9 +108,8 @@ def strip_spans(node: Any) -> Any:
 def _check(recipe: n.Recipe, text: str) -> None:
     again, diagnostics = parse(SourceFile(recipe.file, text))
     if again is None:
-        where = diagnostics[0].span if diagnostics else None
-        raise FormatterBug(f"formatted text does not parse ({diagnostics[0].message if diagnostics else '?'}"
-                           f" at {where.line}:{where.col})" if where else "formatted text does not parse")
+        first = diagnostics[0]
+        raise FormatterBug(f"formatted text does not parse: {first.message} at line {first.span.line}")
     if strip_spans(again) != strip_spans(recipe):
         raise FormatterBug("formatting changed the syntax tree")
     if sorted(c.text for c in again.comments) != sorted(c.text for c in recipe.comments):

@@ -195,10 +195,6 @@ class Comments:
         """Whether a blank source line lies strictly between lines `lo` and `hi`."""
         return any(not self.lines[i - 1].strip() for i in range(max(lo + 1, 1), min(hi, len(self.lines) + 1)))
 
-    def forces_break(self, container: object, elems: list) -> bool:
-        key = id(container)
-        return key in self.opening or key in self.dangling or any(
-            id(e) in self.leading or id(e) in self.trailing for e in elems)
 
 
 def elements(container: Container) -> list:
@@ -306,7 +302,7 @@ def _blank_lines(found: Comments, container: Container, opener_line: int) -> Non
             found.blank_after_comments.add(id(elem))
         prev = elem.span.end_line
         for seq in _sequences(elem):
-            _blank_lines(found, seq, seq.span.line)
+            _blank_lines(found, seq, _opener_line(seq))
     for j, note in enumerate(found.dangling.get(id(container), [])):
         note.blank = (j > 0 or bool(elems)) and found.blank_between(prev, note.line)
         prev = note.line

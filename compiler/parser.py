@@ -77,6 +77,7 @@ def _comments(text: str) -> Iterator[tuple[int, str]]:
 _ITEM_START = re.compile(r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b(?![ \t]*[=:.])",
                          re.M)
 
+_LONG_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""', re.S)
 _KEYWORD = re.compile(r"(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b")
 
 
@@ -91,7 +92,10 @@ class _Chunk:
 
 def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
     text = source.text
-    starts = [m.start() for m in _ITEM_START.finditer(text)] or [0]
+    # A line of a `"""` text block may begin with a keyword too; it starts no item.
+    blocks = [m.span() for m in _LONG_STRING.finditer(text)]
+    starts = [m.start() for m in _ITEM_START.finditer(text)
+              if not any(a < m.start() < b for a, b in blocks)] or [0]
     if starts[0] != 0:
         starts.insert(0, 0)
     diagnostics: list[Diagnostic] = []
@@ -181,11 +185,11 @@ def _describe_expected(expected: set[str]) -> str:
 
 def _found(token: Token) -> str:
     if token.type == "$END":
-        return "the end of the file"
+        return "end of file"
     if token.type == "_NL":
-        return "the end of the line"
+        return "end of line"
     if token.type in ("STRING", "LONG_STRING"):
-        return "a string"
+        return "string"
     return f"`{token.value}`"
 
 
@@ -229,6 +233,9 @@ def _ends_early(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk) -> Diag
     closer = _PAIRS[opener]
     wanted = f"`{closer}`" if _CLOSER_TOKENS[closer] in expected else _describe_expected(expected)
     opened = source.span_at(at)
+    if chunk.last and opened == span:  # the file ends right after the opener
+        return error("E0002", "the recipe ends too early", span, f"this `{opener}` is never closed",
+                     help=f"every `{opener}` needs a matching `{closer}`")
     if chunk.last:
         return error("E0002", "the recipe ends too early", span, f"expected {wanted} after this",
                      secondary=[Label(opened, f"this `{opener}` is never closed")],
@@ -281,7 +288,7 @@ def _parse_help(token: Token, expected: set[str], source: SourceFile, chunk: _Ch
     head_end = source.text.find("{", chunk.begin, chunk.end)
     line_end = source.text.find("\n", chunk.begin, chunk.end)
     head_end = min(x for x in (head_end, line_end, chunk.end) if x >= 0)
-    if keyword and offset < head_end:
+    if keyword and offset <= head_end:
         kind = keyword.group(1)
         return f"a `{kind}` declaration is written `{_FORMS[kind]}`"
     if re.match(r"split\b(?!\s*[{=])", line_text):

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 from .canonical import plan_hash
-from .plan import DataPlan, LoraMethod, DpoMethod, Plan, ScratchModel
+from .modelpeek import estimated_params, model_facts
+from .plan import DataPlan, DpoMethod, LoraMethod, Plan
 
 
 def _count_rows(plan: Plan, data: DataPlan) -> int | None:
@@ -23,17 +24,6 @@ def _count_rows(plan: Plan, data: DataPlan) -> int | None:
     return None
 
 
-def scratch_params(model: ScratchModel) -> int:
-    """Parameters of a llama-style model from its config (embeddings tied off, as built)."""
-    kv_heads = model.kv_heads or model.heads
-    head = model.hidden // model.heads
-    inter = model.intermediate or 4 * model.hidden
-    attention = model.hidden * head * (model.heads * 2 + kv_heads * 2)
-    mlp = 3 * model.hidden * inter
-    per_layer = attention + mlp + 2 * model.hidden
-    return model.layers * per_layer + 2 * model.vocab * model.hidden + model.hidden
-
-
 def _model_line(plan: Plan) -> str:
     source = plan.model.source
     if source.kind == "hf":
@@ -43,8 +33,11 @@ def _model_line(plan: Plan) -> str:
     elif source.kind == "package":
         what = f"package {source.name}"
     else:
-        what = (f"scratch {source.arch} {source.layers}×{source.hidden} (heads {source.heads}, vocab "
-                f"{source.vocab}) ≈ {scratch_params(source) / 1e6:.2f} M params")
+        what = f"scratch {source.arch} {source.layers}×{source.hidden} (heads {source.heads}, vocab {source.vocab})"
+    facts = model_facts(source.model_dump(), Path(plan.root))
+    params = estimated_params(facts) if facts else None
+    if params:
+        what += f" ≈ {params / 1e6:.2f} M params"
     method = plan.method
     lora = method if isinstance(method, LoraMethod) else (method.adapter if isinstance(method, DpoMethod) else None)
     tuned = f"LoRA r={lora.rank} α={lora.alpha:g} on {','.join(lora.targets) or 'default modules'}" if lora \

@@ -1,0 +1,97 @@
+"""What a model's config says, read without torch: its family, sizes and module names."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+_LLAMA_LIKE = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# Names of the linear layers LoRA can target, per `model_type` of a transformers config.
+MODULES: dict[str, tuple[str, ...]] = {
+    "llama": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE, "qwen3": _LLAMA_LIKE,
+    "gemma": _LLAMA_LIKE, "gemma2": _LLAMA_LIKE, "olmo": _LLAMA_LIKE,
+    "bert": ("query", "key", "value", "dense"), "roberta": ("query", "key", "value", "dense"),
+    "xlm-roberta": ("query", "key", "value", "dense"), "electra": ("query", "key", "value", "dense"),
+    "gpt2": ("c_attn", "c_proj", "c_fc"), "t5": ("q", "k", "v", "o", "wi", "wo", "wi_0", "wi_1"),
+}
+
+
+@dataclass(frozen=True)
+class ModelFacts:
+    model_type: str
+    config: dict[str, Any]
+    where: str  # the config file read
+
+    @property
+    def modules(self) -> tuple[str, ...] | None:
+        return MODULES.get(self.model_type)
+
+
+def _package_config(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name.replace("-", "_"))
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = sorted(Path(folder).rglob("config.json"), key=lambda p: len(p.parts))
+        if found:
+            return found[0]
+    return None
+
+
+def _hub_cache_config(model_id: str, revision: str | None) -> Path | None:
+    """The config of a hub model already in the local cache (the hub itself is not asked)."""
+    home = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub")
+    snapshots = home / f"models--{model_id.replace('/', '--')}" / "snapshots"
+    if not snapshots.is_dir():
+        return None
+    candidates = [snapshots / revision] if revision else sorted(snapshots.iterdir())
+    for snapshot in candidates:
+        if (snapshot / "config.json").is_file():
+            return snapshot / "config.json"
+    return None
+
+
+def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
+    """Facts about the model a `model` declaration names, where its config can be read cheaply."""
+    kind = source.get("kind")
+    if kind == "scratch":
+        return ModelFacts("llama", {k: v for k, v in source.items() if k != "kind"}, "scratch(…)")
+    path: Path | None = None
+    if kind == "local" and isinstance(source.get("path"), str):
+        path = root / source["path"] / "config.json"
+    elif kind == "package" and isinstance(source.get("name"), str):
+        path = _package_config(source["name"])
+    elif kind == "hf" and isinstance(source.get("id"), str):
+        path = _hub_cache_config(source["id"], source.get("revision"))
+    if path is None or not path.is_file():
+        return None
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return ModelFacts(str(config.get("model_type", "")), config, str(path))
+
+
+def estimated_params(facts: ModelFacts) -> int | None:
+    """Parameters of an encoder or decoder from its config (embeddings included)."""
+    c = facts.config
+    hidden = c.get("hidden_size") or c.get("hidden")
+    layers = c.get("num_hidden_layers") or c.get("layers")
+    vocab = c.get("vocab_size") or c.get("vocab")
+    if not (hidden and layers and vocab):
+        return None
+    inter = c.get("intermediate_size") or c.get("intermediate") or 4 * hidden
+    if facts.model_type in ("bert", "roberta", "xlm-roberta", "electra"):
+        per_layer = 4 * hidden * hidden + 2 * hidden * inter + 9 * hidden + inter
+        positions = c.get("max_position_embeddings", 512) + c.get("type_vocab_size", 2)
+        return layers * per_layer + (vocab + positions) * hidden + hidden * hidden + 3 * hidden
+    heads = c.get("num_attention_heads") or c.get("heads") or 1
+    kv = c.get("num_key_value_heads") or c.get("kv_heads") or heads
+    head = hidden // heads
+    per_layer = hidden * head * (2 * heads + 2 * kv) + 3 * hidden * inter + 2 * hidden
+    tied = c.get("tie_word_embeddings", False)
+    return layers * per_layer + (1 if tied else 2) * vocab * hidden + hidden
