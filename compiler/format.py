@@ -158,14 +158,6 @@ def _blank_between_items(a: n.Item, b: n.Item) -> bool:
     return keyword is None or keyword != _blockless_keyword(b)
 
 
-_DECLARATION_KEYWORDS = frozenset(
-    {"recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep"})
-
-
-def _first_word(entry: n.Entry) -> str:
-    return entry.key.parts[0] if isinstance(entry, n.Field) else entry.name
-
-
 class _Builder:
     """Builds the document of a recipe; `bracketed` means inside `( )` or `[ ]` in the output."""
 
@@ -221,31 +213,23 @@ class _Builder:
         return parts
 
     def sequence(self, node: object, opener: str, closer: str, docs: list[Doc], *, edge: Doc,
-                 comma: str, force: bool = False, glued: frozenset[int] = frozenset()) -> Doc:
+                 comma: str, force: bool = False) -> Doc:
         """A bracketed sequence: one line if it fits (and holds no comment), else one element a line.
 
         `edge` is the line inside each bracket (a space or nothing when flat); `comma` ends each
-        element when split (elements are always comma-separated when flat). Elements in `glued`
-        (ids) never start a line: they follow the bracket or the previous element's comma.
+        element when split (elements are always comma-separated when flat).
         """
         elems = elements(node)  # type: ignore[arg-type]
         comments = self.comments
         inner: list[Doc] = []
-        moved: list[Doc] = []  # comments that cannot lead a glued element go before the closer
         for i, (elem, doc) in enumerate(zip(elems, docs)):
-            if id(elem) in glued:
-                inner.append(" ")
-                moved += [[HARD, note.text] for note in comments.leading.get(id(elem), [])]
+            if i == 0:
+                inner.append(edge)
             else:
-                if i == 0:
-                    inner.append(edge)
-                else:
-                    inner.append([LINE, IfBreak(HARD)] if id(elem) in comments.blank_before else LINE)
-                inner += self.leading(elem)
+                inner.append([LINE, IfBreak(HARD)] if id(elem) in comments.blank_before else LINE)
+            inner += self.leading(elem)
             last = i == len(elems) - 1
-            end = "," if not last and id(elems[i + 1]) in glued else IfBreak(comma, "" if last else ",")
-            inner += [doc, end, *self.trailing(elem)]
-        inner += moved
+            inner += [doc, IfBreak(comma, "" if last else ","), *self.trailing(elem)]
         for note in comments.dangling.get(id(node), []):
             inner += [HARD, HARD, note.text] if note.blank else [HARD, note.text]
         if not elems:
@@ -255,24 +239,8 @@ class _Builder:
 
     def block(self, block: n.Block, *, bracketed: bool, declaration: bool = False) -> Doc:
         docs = [self.entry(entry, bracketed) for entry in block.entries]
-        # Work-around for a parser bug: after a new line inside a block, the lexer reads a
-        # declaration keyword as that keyword, so `eval = 10%` or `train.lr = [...]` may not
-        # begin a line there. Such entries are glued after `{` or a comma, and a declaration
-        # block holding one is laid out like a record value (one line when it fits).
-        glued = frozenset() if bracketed else frozenset(
-            id(e) for e in block.entries if _first_word(e) in _DECLARATION_KEYWORDS)
-        if glued and not declaration and self._comment_before_glued(block, glued):
-            # A comment must end its line, but a glued entry may not begin one: a record value
-            # (unlike a declaration block) can go in parentheses, where newlines are free.
-            return ["(", self.block(block, bracketed=True), ")"]
         return self.sequence(block, "{", "}", docs, edge=LINE, comma="," if bracketed else "",
-                             force=declaration and not glued, glued=glued)
-
-    def _comment_before_glued(self, block: n.Block, glued: frozenset[int]) -> bool:
-        c = self.comments
-        entries = block.entries
-        return any(id(e) in c.leading or (id(entries[i - 1]) in c.trailing if i else id(block) in c.opening)
-                   for i, e in enumerate(entries) if id(e) in glued)
+                             force=declaration)
 
     def entry(self, entry: n.Entry, bracketed: bool) -> Doc:
         if isinstance(entry, n.Field):

@@ -46,10 +46,9 @@ class ImportGraph:
     digests: dict[str, str] = field(default_factory=dict)  # path relative to the root recipe → hash
 
 
-def load_imports(ctx: Context, recipe: n.Recipe, source: SourceFile, graph: ImportGraph,
+def load_imports(ctx: Context, recipe: n.Recipe, here: Path, graph: ImportGraph,
                  stack: tuple[Path, ...] = ()) -> dict[str, Library]:
-    """The libraries `recipe` imports, loaded recursively; problems become diagnostics."""
-    here = Path(source.path).resolve()
+    """The libraries `recipe` (the file `here`, absolute) imports, loaded recursively."""
     stack = (*stack, here)
     libraries: dict[str, Library] = {}
     for item in recipe.items:
@@ -73,19 +72,29 @@ def _load_one(ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph,
         ctx.report(error("E0401", "imports take a path relative to the importing file", item.path.span,
                          "not a relative path", help="write the path from this file's folder, e.g. \"lib/lora.ft\""))
         return None
-    path = (here.parent / text).resolve()
+    try:
+        path = (here.parent / text).resolve()
+        exists = path.is_file()
+    except (OSError, ValueError):  # a NUL byte or an over-long name: no such file either way
+        path, exists = here.parent / "?", False
     if path in stack:
         chain = " → ".join(_shown(p, ctx.root) for p in (*stack[stack.index(path):], path))
         ctx.report(error("E0402", "these imports form a cycle", item.path.span, "imports a file that imports this one",
                          notes=[f"cycle: {chain}"], help="move what both files need into a third file"))
         ctx.broken_imports.add(item.alias)
         return None
-    if not path.is_file():
+    if not exists:
         ctx.report(error("E0401", f"imported file `{text}` not found", item.path.span, "no such file",
                          notes=[f"imports resolve against the folder of {item.span.file}"]))
         ctx.broken_imports.add(item.alias)
         return None
-    source = SourceFile(_shown(path, ctx.root), path.read_text(encoding="utf-8"))
+    try:
+        source = SourceFile(display_path(path), path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        reason = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
+        ctx.report(error("E0401", f"imported file `{text}` {reason}", item.path.span, "this import"))
+        ctx.broken_imports.add(item.alias)
+        return None
     graph.sources[source.path] = source
     recipe, problems = parse(source)
     if recipe is None:
@@ -99,8 +108,16 @@ def _load_one(ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph,
                          notes=[f"its normalised sha256 is now {digest}"],
                          help="review the change, then update the pin (`ft lock` prints the hashes)"))
     library = Library(item.alias, path, source, recipe, digest)
-    library.imports = load_imports(ctx, recipe, source, graph, stack)
+    library.imports = load_imports(ctx, recipe, path, graph, stack)
     return library
+
+
+def display_path(path: Path) -> str:
+    """How diagnostics name a file: relative to the working folder when it lies inside it."""
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 def _shown(path: Path, root: Path) -> str:

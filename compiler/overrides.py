@@ -9,11 +9,11 @@ from . import nodes as n
 from .context import Context
 from .diagnostics import error
 from .imports import Library
+from .params import cli_source
 from .parser import parse
 from .source import SourceFile
 from .suggest import did_you_mean
 
-CLI_FILE = "<command line>"
 OVERRIDABLE = ("model", "prompt", "method", "train", "eval")
 # Chat turns replace rather than add: extending a chat format swaps its texts.
 REPEATABLE = {"where", "guard", "require"}
@@ -88,11 +88,11 @@ class FieldOverride:
 
 def parse_field_override(ctx: Context, text: str, index: int) -> FieldOverride | None:
     """Parse `block.field=value` as recipe syntax; positions refer to a `--set …` line."""
-    shown = f"--set {text}"
+    name, _, value = text.partition("=")
+    display = cli_source(index, name, value)
+    path = display.path
     # "sweep{" has the length of "--set ", so columns of the parsed text match the shown line.
-    path = CLI_FILE if index == 0 else f"<command line {index + 1}>"
     parsed, problems = parse(SourceFile(path, f"sweep{{{text}}}"))
-    display = SourceFile(path, shown)
     ctx.extra_sources[display.path] = display
     if parsed is None:
         quoted = text.partition("=")

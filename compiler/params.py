@@ -6,8 +6,8 @@ from typing import Any
 
 from . import nodes as n
 from .context import Context
-from .diagnostics import error
-from .source import Span
+from .diagnostics import Label, error
+from .source import SourceFile, Span
 from .suggest import did_you_mean
 from .values import describe, plain
 
@@ -40,12 +40,26 @@ def _fits(value: Any, type_name: str) -> bool:
     return isinstance(value, types) and (type_name == "bool" or not isinstance(value, bool))
 
 
+def cli_source(index: int, name: str, value: str) -> SourceFile:
+    """The `--set` item at `index` as a one-line source, so diagnostics can quote it."""
+    return SourceFile(CLI if index == 0 else f"<command line {index + 1}>", f"--set {name}={value}")
+
+
 def resolve_params(ctx: Context, decls: list[n.ParamDecl], overrides: dict[str, str]) -> dict[str, Any]:
     values: dict[str, Any] = {}
-    by_name = {d.name: d for d in decls}
-    cli_span = Span(CLI, 1, 1, 1, 2)
-    for name in overrides:
-        if name not in by_name:
+    by_name: dict[str, n.ParamDecl] = {}
+    for decl in decls:
+        if decl.name in by_name:
+            ctx.report(error("E0104", f"the parameter `{decl.name}` is declared twice", decl.name_span,
+                             "declared again", secondary=[Label(by_name[decl.name].name_span, "first declared here")]))
+            continue
+        by_name[decl.name] = decl
+    decls = list(by_name.values())
+    for index, (name, value) in enumerate(overrides.items()):
+        if name not in by_name and "." not in name:
+            shown = cli_source(index, name, value)
+            ctx.extra_sources[shown.path] = shown
+            cli_span = Span(shown.path, 1, 7, 1, 7 + len(name))
             ctx.report(error("E0403", f"`--set {name}=…` names no parameter of this recipe", cli_span,
                              f"`{name}`", help=did_you_mean(name, by_name),
                              notes=["parameters: " + (", ".join(by_name) or "none")]))

@@ -16,20 +16,25 @@ from .source import SourceFile, Span
 from .suggest import did_you_mean
 from .transform import ToNodes
 
-_OPENERS = {"LPAR": 1, "LSQB": 1, "RPAR": -1, "RSQB": -1}
+_OPENERS = {"LPAR", "LSQB", "LBRACE"}
+_CLOSERS = {"RPAR", "RSQB", "RBRACE"}
 
 
 class _WrapLines:
-    """Drop newlines inside ( ) and [ ] so calls and lists may span lines."""
+    """Drop newlines inside ( ) and [ ] so calls and lists may span lines; inside { } they
+    separate entries, also in a record that stands within brackets."""
 
     always_accept = ("_NL",)
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        depth = 0
+        open_brackets: list[str] = []
         for token in stream:
-            if token.type == "_NL" and depth > 0:
+            if token.type == "_NL" and open_brackets and open_brackets[-1] != "LBRACE":
                 continue
-            depth = max(0, depth + _OPENERS.get(token.type, 0))
+            if token.type in _OPENERS:
+                open_brackets.append(token.type)
+            elif token.type in _CLOSERS and open_brackets:
+                open_brackets.pop()
             yield token
 
 

@@ -22,13 +22,15 @@ def edit_distance(a: str, b: str) -> int:
 
 def suggest(name: str, candidates: Iterable[str]) -> list[str]:
     """Close candidates, nearest first: distance <= 1 for short names, else <= 2."""
-    limit = 1 if len(name) < 4 else 2
+    # Two edits in a word of four letters leave half of it: `rank` is not a typo of `pack`.
+    limit = 1 if len(name) <= 4 else 2
     lowered = name.lower()
     scored = []
     for candidate in set(candidates):
         distance = edit_distance(lowered, candidate.lower())
         # A candidate that contains the name whole (lr ⊂ lr_scale) is a good guess too.
-        if distance <= limit or (len(name) >= 3 and (lowered in candidate.lower() or candidate.lower() in lowered)):
+        contains = len(name) >= 3 and len(candidate) >= 3 and (lowered in candidate.lower() or candidate.lower() in lowered)
+        if distance <= limit or contains:
             scored.append((distance, candidate))
     return [c for _, c in sorted(scored)]
 

@@ -29,8 +29,22 @@ def validate_plan(ctx: Context, data: dict[str, Any]) -> dict[str, Any] | None:
     """The plan data if it fits the Plan's schema; else each problem becomes a diagnostic."""
     problems = validate(data)
     for item in problems:
-        ctx.report(with_replaced(ctx, item, translate(ctx, item)))
+        if not is_knock_on(ctx, item):
+            ctx.report(with_replaced(ctx, item, translate(ctx, item)))
     return None if problems else data
+
+
+def is_knock_on(ctx: Context, item: Any) -> bool:
+    """An error caused by one already reported: a missing field after other errors, or the
+    use of a parameter whose own declaration failed."""
+    if item["type"] == "missing" and ctx.sink.has_errors:
+        return True
+    try:
+        _, node = _origin(ctx, _clean(tuple(item["loc"])))
+    except KeyError:
+        return False
+    value = _value_node(node)
+    return isinstance(value, n.Name) and value.dotted in ctx.declared_params and value.dotted not in ctx.params
 
 
 def with_replaced(ctx: Context, item: Any, diagnostic: Diagnostic) -> Diagnostic:

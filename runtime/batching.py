@@ -23,6 +23,11 @@ class Batch:
     n_targets: int  # loss tokens (LM) or examples (classification): the loss denominator
     n_tokens: int  # real (non-pad) tokens, for tokens/s
 
+    @property
+    def n_positions(self) -> int:
+        """Positions the model computes, padding included."""
+        return self.input_ids.numel()
+
     def to(self, device: torch.device) -> "Batch":
         move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
         return Batch(move(self.input_ids), move(self.attention_mask), move(self.targets),

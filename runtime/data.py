@@ -193,6 +193,16 @@ def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str
     return _READERS[src.kind](path, src.path), [{"path": src.path, "sha256": digest}]
 
 
+def _decoded(raw: Iterator[Raw], dp: DataPlan) -> Iterator[Raw]:
+    """Pass rows through, turning a file that is not UTF-8 into a located RunError."""
+    try:
+        yield from raw
+    except UnicodeDecodeError as e:
+        shown = dp.source.path if isinstance(dp.source, FileData) else dp.name
+        raise RunError(f"the file is not UTF-8 text (byte {e.start}: {e.reason})",
+                       location=shown, help="re-save it as UTF-8") from None
+
+
 def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> LoadedData:
     """Read, validate, filter, dedupe and split one data declaration.
 
@@ -214,7 +224,7 @@ def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> L
         if len(skipped) < _KEEP_BAD:
             skipped.append({"location": where, "reason": reason})
 
-    for where, values, reason in raw:
+    for where, values, reason in _decoded(raw, dp):
         stats["read"] += 1
         if values is None:
             bad(where, reason)

@@ -118,13 +118,16 @@ def loss_sum(model: torch.nn.Module, batch: Batch, task: str) -> tuple[torch.Ten
 
 @torch.no_grad()
 def evaluate_loss(model: torch.nn.Module, examples: Sequence[Example], *, task: str,
-                  collator: Collator, batch_size: int = 8,
+                  collator: Collator | None = None, batch_size: int = 8,
                   device: torch.device | str = "cpu") -> dict[str, float]:
     """Mean loss per target token (LM) or per example (classification), plus accuracy.
 
     Runs in eval mode (no dropout, so no RNG draws) without packing; restores train mode.
+    The pad id does not change the loss (padding is masked), so the default collator
+    pads with 0.
     """
     device = torch.device(device)
+    collator = collator or Collator(task, 0, False, None, torch.float32)
     was_training = model.training
     model.eval()
     total = torch.zeros((), dtype=torch.float64, device=device)
@@ -178,6 +181,7 @@ class LoopState:
     order: DataOrder
     step: int = 0
     tokens: int = 0
+    positions: int = 0  # tokens + padding: 1 - tokens/positions is the padding share
     elapsed: float = 0.0
     window_loss: torch.Tensor = field(default_factory=lambda: torch.zeros((), dtype=torch.float64))
     window_steps: int = 0
@@ -186,13 +190,14 @@ class LoopState:
 
     def state_dict(self) -> dict[str, Any]:
         return {"order": self.order.state_dict(), "step": self.step, "tokens": self.tokens,
-                "elapsed": self.elapsed, "window_loss": self.window_loss.cpu(),
+                "positions": self.positions, "elapsed": self.elapsed, "window_loss": self.window_loss.cpu(),
                 "window_steps": self.window_steps, "window_tokens": self.window_tokens,
                 "last_loss": self.last_loss}
 
     def load_state_dict(self, s: dict[str, Any], device: torch.device) -> None:
         self.order.load_state_dict(s["order"])
         self.step, self.tokens, self.elapsed = s["step"], s["tokens"], s["elapsed"]
+        self.positions = s["positions"]
         self.window_loss = s["window_loss"].to(device)
         self.window_steps, self.window_tokens = s["window_steps"], s["window_tokens"]
         self.last_loss = s["last_loss"]
@@ -231,6 +236,7 @@ def train(model: torch.nn.Module, items: Sequence[Item], *, task: str, collator:
             (loss / denom).backward()
             step_loss += loss.detach().double() / denom
             state.tokens += b.n_tokens
+            state.positions += b.n_positions
             state.window_tokens += b.n_tokens
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
@@ -56,6 +57,19 @@ def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = N
     finally:
         torch.use_deterministic_algorithms(deterministic)
         torch.set_num_threads(threads)
+
+
+def cpu_threads() -> int:
+    """Intra-op threads for a CPU run: all usable cores but one, unless OMP_NUM_THREADS says.
+
+    On a 2-core machine that other processes also use, two OpenMP threads wait on each
+    other at every barrier: the quickstart measured 3x slower with 2 threads than with 1.
+    Leaving a core free costs little on a quiet machine and avoids that cliff.
+    """
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(torch.get_num_threads(), cores - 1))
 
 
 def seed_everything(seed: int) -> None:
@@ -127,14 +141,18 @@ def _check_same_data(run_dir: Path, loaded: dict[str, LoadedData]) -> None:
                        location=str(run_dir), help="restore the data, or start a new run")
 
 
-def _save_dir_atomic(target: Path, write) -> None:
-    tmp = target.with_name(f".tmp-{target.name}")
-    if tmp.exists():
-        shutil.rmtree(tmp)
+def _save_dir_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    """Write a folder beside the target, then swap it in: a kill never leaves half a model."""
+    tmp, old = target.with_name(f".tmp-{target.name}"), target.with_name(f".old-{target.name}")
+    for stale in (tmp, old):
+        if stale.exists():
+            shutil.rmtree(stale)
     write(tmp)
     if target.exists():
-        shutil.rmtree(target)
+        target.rename(old)
     tmp.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
 
 
 def _load_model(plan: Plan, run_dir: Path, task: str, labels: list[str] | None,
@@ -180,6 +198,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     task = plan.prompt.task
     loaded, train_r, eval_r, labels, skipped = _load_all(plan)
 
+    threads = None
     if resume is not None:
         run_dir = Path(resume)
         rundir.check_resumable(run_dir, plan)
@@ -187,7 +206,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
         lock = rundir.read_lock(run_dir)
         if lock and lock.get("device", {}).get("type") == "cpu":
             # The same intra-op thread count as the start keeps CPU float sums bit-identical.
-            torch.set_num_threads(int(lock["device"]["threads"]))
+            threads = int(lock["device"]["threads"])
     else:
         run_dir = rundir.create(Path(out_dir) if out_dir else rundir.default_run_dir(plan), plan)
 
@@ -195,6 +214,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)  # bit-identical reruns and resumes on CPU
+        torch.set_num_threads(threads or cpu_threads())
     model, tok, identity = _load_model(plan, run_dir, task, labels, train_r)
     if hasattr(model.config, "use_cache"):
         model.config.use_cache = False  # training never generates; no KV cache to build
@@ -262,6 +282,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
         "final_loss": state.last_loss, "steps": state.step, "total_steps": cfg.total_steps,
         "epochs": round(state.step / cfg.steps_per_epoch, 4), "tokens": state.tokens,
         "elapsed": round(state.elapsed, 3), "tok_s": round(state.tokens / max(state.elapsed, 1e-9), 1),
+        "padding": round(1 - state.tokens / max(1, state.positions), 4),
         "train_examples": len(train_ex), "eval_examples": len(eval_ex), "sequences": len(items),
         "packed": packed, "max_len": max_len, "truncated": tstats.truncated + estats.truncated,
         "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target,

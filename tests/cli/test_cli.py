@@ -38,7 +38,7 @@ def broken(tmp_path):
 def test_check_clean_recipes_exits_0():
     result = ft("check", *[str(p) for p in sorted(RECIPES.glob("*.ft"))])
     assert result.returncode == 0, result.stderr
-    assert result.stderr.count(": ok") == 3
+    assert result.stderr.count(": ok") == len(list(RECIPES.glob("*.ft")))
 
 
 def test_check_reports_every_error_with_location(broken):

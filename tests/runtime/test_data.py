@@ -178,3 +178,10 @@ def test_missing_file_and_changed_pin(tmp_path: Path):
     dp = DataPlan(name="d", source=FileData(kind="jsonl", path="t.jsonl", sha256="0" * 64))
     with pytest.raises(RunError, match="changed since"):
         load_data(dp, tmp_path)
+
+
+def test_non_utf8_file_is_a_run_error(tmp_path: Path):
+    (tmp_path / "t.jsonl").write_bytes(b'{"body": "caf\xe9"}\n')
+    with pytest.raises(RunError, match="not UTF-8") as e:
+        load_data(plan_for("jsonl", "t.jsonl"), tmp_path)
+    assert e.value.location == "t.jsonl"

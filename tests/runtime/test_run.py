@@ -166,3 +166,24 @@ def test_quiet_prints_one_line(tmp_path: Path, capsys):
     out, err = capsys.readouterr()
     assert out.count("\n") == 1 and "2 steps" in out and str(tmp_path / "run") in out
     assert err == ""
+
+
+def test_completion_and_scratch_classification_runs(tmp_path: Path):
+    from ftlang.compiler.plan import PromptPlan, ScratchModel
+
+    base = chat_plan(tmp_path, split={"train": 0.75, "eval": 0.25}, eval_on="eval",
+                     train={"pack": True, "max_len": 96, "epochs": 1})
+    completion = base.model_copy(update={"prompt": PromptPlan(
+        name="p", task="completion", input="Q: {{ q }}\nA:", target=" {{ a }}", fields=["a", "q"])})
+    done = run_plan(completion, tmp_path / "completion", quiet=True)
+    assert done.metrics["packed"] and done.metrics["eval_tokens"] > 0
+
+    rows = tickets(40)
+    cls = classify_plan(tmp_path, rows, method=FullMethod(), train={"epochs": 1, "max_len": 32})
+    cls = cls.model_copy(update={"model": cls.model.model_copy(update={
+        "source": ScratchModel(hidden=32, layers=1, heads=4, vocab=200)})})
+    result = run_plan(cls, tmp_path / "cls", quiet=True)
+    assert 0.0 <= result.metrics["eval_accuracy"] <= 1.0 and result.metrics["labels"][0] == "account"
+    from transformers import AutoModelForSequenceClassification
+    loaded = AutoModelForSequenceClassification.from_pretrained(result.run_dir / "model")
+    assert loaded.config.id2label[3] == "technical"
