@@ -12,6 +12,7 @@ from .check_eval import check_eval
 from .check_parts import check_method, check_prompt, check_train
 from .check_sources import check_data, check_model
 from .context import Context
+from .modelpeek import model_facts
 from .imports import ImportGraph, Library, check_lock, load_imports
 from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
 from .schema_check import validate as validate_part
@@ -157,7 +158,41 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         for ref in _refs(plan):
             _check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
         _check_method_fit(ctx, plan, method, prompt_decl)
+    _check_model_fit(ctx, plan)
     return plan
+
+
+def _check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
+    """LoRA targets must be modules of the model, and a scratch model's shape must be sound.
+
+    The model's config is read (from its folder, package or the hub cache), never its weights."""
+    model, method = plan.get("model"), plan.get("method")
+    if not isinstance(model, dict) or not isinstance(model.get("source"), dict):
+        return
+    source = model["source"]
+    if source["kind"] == "scratch":
+        hidden, heads = source.get("hidden", 64), source.get("heads", 4)
+        if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
+            node = ctx.origins.get(("model", "source", "heads")) or ctx.origins[("model", "source")]
+            ctx.report(error("E0312", f"`hidden` ({hidden}) is not a multiple of `heads` ({heads})", node.span,
+                             "each head gets hidden / heads dimensions", help="pick `heads` that divides `hidden`"))
+    adapter = method.get("adapter") if isinstance(method, dict) and method.get("kind") == "dpo" else method
+    targets = adapter.get("targets") if isinstance(adapter, dict) else None
+    if not targets or not isinstance(targets, list):
+        return
+    facts = model_facts(source, ctx.root)
+    known = facts.modules if facts else None
+    if not known:
+        return
+    loc = ("method", "adapter", "targets") if adapter is not method else ("method", "targets")
+    entry = ctx.origins.get(loc)
+    items = entry.value.items if isinstance(entry, n.Field) and isinstance(entry.value, n.ListExpr) else ()
+    for index, target in enumerate(targets):
+        if isinstance(target, str) and target not in known:
+            span = items[index].span if index < len(items) else (entry.span if entry else ctx.origins[("method",)].span)
+            ctx.report(error("E0312", f"the model has no module `{target}` for LoRA", span, "not a module of this model",
+                             help=did_you_mean(target, known),
+                             notes=[f"{facts.model_type} models have: {', '.join(known)} (read from {facts.where})"]))
 
 
 def _all_libraries(libraries: dict[str, Library]) -> list[Library]:

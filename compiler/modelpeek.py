@@ -24,7 +24,7 @@ MODULES: dict[str, tuple[str, ...]] = {
 class ModelFacts:
     model_type: str
     config: dict[str, Any]
-    where: str  # the config file read
+    where: str  # where the config came from, in words for a diagnostic
 
     @property
     def modules(self) -> tuple[str, ...] | None:
@@ -62,18 +62,18 @@ def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
         return ModelFacts("llama", {k: v for k, v in source.items() if k != "kind"}, "scratch(…)")
     path: Path | None = None
     if kind == "local" and isinstance(source.get("path"), str):
-        path = root / source["path"] / "config.json"
+        path, where = root / source["path"] / "config.json", f"{source['path']}/config.json"
     elif kind == "package" and isinstance(source.get("name"), str):
-        path = _package_config(source["name"])
+        path, where = _package_config(source["name"]), f"the config of package `{source['name']}`"
     elif kind == "hf" and isinstance(source.get("id"), str):
-        path = _hub_cache_config(source["id"], source.get("revision"))
+        path, where = _hub_cache_config(source["id"], source.get("revision")), f"the cached config of `{source['id']}`"
     if path is None or not path.is_file():
         return None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return ModelFacts(str(config.get("model_type", "")), config, str(path))
+    return ModelFacts(str(config.get("model_type", "")), config, where)
 
 
 def estimated_params(facts: ModelFacts) -> int | None:
