@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test check fmt bench clean
+.PHONY: setup run test check fmt bench clean schema
 
 setup: $(STAMP)
 
@@ -33,3 +33,8 @@ bench: setup
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache
+
+# The Plan's JSON Schema, which `ft check` validates against without importing pydantic.
+schema: setup
+	$(PY) -c "import json; from ftlang.compiler.plan import Plan; \
+	open('compiler/plan.schema.json', 'w').write(json.dumps(Plan.model_json_schema(), indent=2, sort_keys=True) + '\n')"

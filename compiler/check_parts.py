@@ -7,6 +7,7 @@ from typing import Any
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
+from .check_rewards import check_rewards
 from .context import BlockShape, Context, read_block
 from .diagnostics import Diagnostic, Label, error
 from .schema_check import fields_of
@@ -19,7 +20,7 @@ PROMPT_SHAPE = BlockShape(
     "`prompt`", fields=frozenset({"labels"}),
     directives=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected"}),
     repeatable=frozenset({"user", "assistant"}))
-METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod"}
+METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 TRAIN_SHAPE = BlockShape("`train`", fields=fields_of("TrainPlan"))
 SCHEDULES = ["constant", "linear", "cosine"]
 
@@ -80,7 +81,7 @@ def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
     if {"target", "label"} <= names:
         return _bad_prompt(ctx, decl, "a prompt has `target` (generate text) or `label` (classify), not both")
     if "input" in names:
-        return _bad_prompt(ctx, decl, "a prompt with `input` needs a `target` or a `label`: what the model learns")
+        return "generation"  # an input alone: methods that learn from rewards (grpo) need no target
     return _bad_prompt(ctx, decl, "this prompt says nothing the model should learn")
 
 
@@ -90,7 +91,8 @@ def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
         "chat:            system \"…\", user \"…\", assistant \"…\"",
         "completion:      input \"…\", target \"…\"",
         "classification:  input \"…\", label \"{{ field }}\"",
-        "preference:      input \"…\", chosen \"…\", rejected \"…\""])))
+        "preference:      input \"…\", chosen \"…\", rejected \"…\"",
+        "generation:      input \"…\" (for method grpo)"])))
     return None
 
 
@@ -117,9 +119,13 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
         ctx.report(error("E0203", f"unknown method `{kind}`", decl.name_span, "not a method",
                          help=did_you_mean(kind, METHODS), notes=["methods: " + ", ".join(METHODS)]))
         return None
-    shape = BlockShape(f"`method {kind}`", fields=fields_of(METHODS[kind]) - {"kind"})
+    rewards = frozenset({"reward"}) if kind == "grpo" else frozenset()
+    shape = BlockShape(f"`method {kind}`", fields=fields_of(METHODS[kind]) - {"kind", "rewards"},
+                       directives=rewards, repeatable=rewards)
     entries = read_block(ctx, decl.body, shape)
     out: dict[str, Any] = {"kind": kind}
+    if kind == "grpo" and (rewards_found := check_rewards(ctx, entries.all("reward"))):
+        out["rewards"] = rewards_found
     for key, entry in entries.fields.items():
         ctx.origin(("method", key), entry)
         if key == "adapter" and isinstance(entry.value, n.Call):
@@ -230,3 +236,16 @@ def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
     ctx.report(error("E0201", f"`schedule` expects a schedule such as `cosine(warmup = 3%)`, found {describe(node)}",
                      node.span, "not a schedule"))
     return None
+
+
+COMPUTE_SHAPE = BlockShape("`compute`", fields=fields_of("ComputePlan"))
+
+
+def check_compute(ctx: Context, decl: n.Decl) -> dict[str, Any]:
+    ctx.origin(("compute",), decl)
+    entries = read_block(ctx, decl.body, COMPUTE_SHAPE)
+    out: dict[str, Any] = {}
+    for key, entry in entries.fields.items():
+        ctx.origin(("compute", key), entry)
+        out[key] = _field_value(ctx, entry)
+    return out

@@ -9,10 +9,10 @@ from typing import Any
 
 from . import nodes as n
 from .check_eval import check_eval
-from .check_parts import check_method, check_prompt, check_train
+from .check_parts import check_compute, check_method, check_prompt, check_train
 from .check_sources import check_data, check_model
 from .context import Context
-from .modelpeek import model_facts
+from .check_fit import check_fields, check_method_fit, check_model_fit, check_reward_fields, check_train_choices
 from .imports import ImportGraph, Library, check_lock, load_imports
 from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
 from .schema_check import validate as validate_part
@@ -20,8 +20,6 @@ from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
 from .params import resolve_params
 from .source import SourceFile, Span
-from .suggest import did_you_mean
-from .templates import span_in_literal
 from .validate import is_knock_on, translate, validate_plan, with_replaced
 
 SINGLE = ("model", "prompt", "method", "train")
@@ -68,8 +66,9 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
     return (None if ctx.sink.has_errors else result), ctx.sink.sorted(), resolution
 
 
-_SECTIONS = {"model": "ModelPlan", "prompt": "PromptPlan", "train": "TrainPlan", "eval": "EvalPlan"}
-_METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod"}
+_SECTIONS = {"model": "ModelPlan", "prompt": "PromptPlan", "train": "TrainPlan", "eval": "EvalPlan",
+             "compute": "ComputePlan"}
+_METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 
 
 def _validate_sections(ctx: Context, plan: dict[str, Any]) -> None:
@@ -148,51 +147,26 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         plan["train"] = check_train(ctx, train, data_names)
     prompt = plan.get("prompt")
     task = prompt["task"] if prompt else None
+    if (compute := _one(decls, "compute")) is not None:
+        plan["compute"] = check_compute(ctx, compute)
     if (evaluation := _one(decls, "eval")) is not None:
         model_name = model.name if model is not None else None
         plan["eval"], guards = check_eval(ctx, evaluation, data_names, task, model_name)
         for call, found in guards:
-            _check_fields(ctx, prompt, found, f"guard data `{call.func.dotted}(…)`", call)
+            check_fields(ctx, prompt, found, f"guard data `{call.func.dotted}(…)`", call)
     if prompt:
         uses = prompt.pop("_uses")
         for ref in _refs(plan):
-            _check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
-        _check_method_fit(ctx, plan, method, prompt_decl)
-    _check_model_fit(ctx, plan)
+            check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
+        check_method_fit(ctx, plan, method, prompt_decl)
+        train_ref = (plan.get("train") or {}).get("data")
+        if isinstance(train_ref, dict):
+            check_reward_fields(ctx, plan, peeks.get(train_ref["data"]), train_ref["data"])
+    check_model_fit(ctx, plan)
+    check_train_choices(ctx, plan)
     return plan
 
 
-def _check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
-    """LoRA targets must be modules of the model, and a scratch model's shape must be sound.
-
-    The model's config is read (from its folder, package or the hub cache), never its weights."""
-    model, method = plan.get("model"), plan.get("method")
-    if not isinstance(model, dict) or not isinstance(model.get("source"), dict):
-        return
-    source = model["source"]
-    if source["kind"] == "scratch":
-        hidden, heads = source.get("hidden", 64), source.get("heads", 4)
-        if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
-            node = ctx.origins.get(("model", "source", "heads")) or ctx.origins[("model", "source")]
-            ctx.report(error("E0312", f"`hidden` ({hidden}) is not a multiple of `heads` ({heads})", node.span,
-                             "each head gets hidden / heads dimensions", help="pick `heads` that divides `hidden`"))
-    adapter = method.get("adapter") if isinstance(method, dict) and method.get("kind") == "dpo" else method
-    targets = adapter.get("targets") if isinstance(adapter, dict) else None
-    if not targets or not isinstance(targets, list):
-        return
-    facts = model_facts(source, ctx.root)
-    known = facts.modules if facts else None
-    if not known:
-        return
-    loc = ("method", "adapter", "targets") if adapter is not method else ("method", "targets")
-    entry = ctx.origins.get(loc)
-    items = entry.value.items if isinstance(entry, n.Field) and isinstance(entry.value, n.ListExpr) else ()
-    for index, target in enumerate(targets):
-        if isinstance(target, str) and target not in known:
-            span = items[index].span if index < len(items) else (entry.span if entry else ctx.origins[("method",)].span)
-            ctx.report(error("E0312", f"the model has no module `{target}` for LoRA", span, "not a module of this model",
-                             help=did_you_mean(target, known),
-                             notes=[f"{facts.model_type} models have: {', '.join(known)} (read from {facts.where})"]))
 
 
 def _all_libraries(libraries: dict[str, Library]) -> list[Library]:
@@ -225,7 +199,7 @@ def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
                 continue
             data.pop("_uses", None)
             if kind == "method":
-                model = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod"}[data["kind"]]
+                model = _METHODS[data["kind"]]
             for item in validate_part(data, model or {"train": "TrainPlan", "eval": "EvalPlan"}[kind], (kind,)):
                 if item["type"] != "missing" or item["loc"][-1] not in ("data", "on"):
                     ctx.report(translate(ctx, item))
@@ -257,7 +231,7 @@ def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
             ctx.report(error("E0104", f"the data `{item.name}` is declared twice", item.name_span, "declared again",
                              secondary=[Label(names[key].name_span, "first declared here")]))
             continue
-        if not library and item.kind in SINGLE + ("eval", "sweep") and found.get(item.kind):
+        if not library and item.kind in SINGLE + ("eval", "sweep", "compute") and found.get(item.kind):
             first = found[item.kind][0]
             ctx.report(error("E0104", f"a recipe has one `{item.kind}` declaration", item.name_span,
                              "a second one", secondary=[Label(first.name_span, "the first")]))
@@ -267,6 +241,11 @@ def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
             continue
         names[key] = item
         found.setdefault(item.kind, []).append(apply_field_overrides(ctx, resolved, fields))
+    if any(o.target == "compute" for o in fields) and "compute" not in found:
+        # `compute` is optional, so `--set compute.…` (and `ft run --nproc`) may start one.
+        start = Span(recipe.file, 1, 1, 1, 2)
+        found["compute"] = [apply_field_overrides(ctx, n.Decl("compute", None, None, None, n.Block((), start),
+                                                               start, start), fields)]
     for override in fields:
         if override.target not in found:
             ctx.report(error("E0403", f"`--set {override.target}.…` changes a block this recipe does not have",
@@ -307,36 +286,8 @@ def _refs(plan: dict[str, Any]) -> list[str]:
     return refs
 
 
-def _check_fields(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, what: str,
-                  call: n.Call | None) -> None:
-    """Every `{{ field }}` of the prompt must be a field of the data it is rendered with."""
-    if not prompt or found is None or not found.fields:
-        return
-    fields = set(found.fields)
-    for name, (literal, turn) in prompt["_uses"].items():
-        if name in fields:
-            continue
-        read = "first row" if found.rows_read == 1 else (f"first {found.rows_read} rows" if found.rows_read
-                                                           else "its schema")
-        ctx.report(error("E0301", f"the template uses `{name}`, which the {what} does not have",
-                         span_in_literal(literal, name), "no such field", help=did_you_mean(name, fields),
-                         secondary=[Label(call.span, "rendered with this data")] if call is not None else [],
-                         notes=[f"fields of the {what} ({read}): " + ", ".join(found.fields)]))
 
 
-def _check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, prompt: n.Decl | None) -> None:
-    kind = (plan.get("method") or {}).get("kind")
-    task = (plan.get("prompt") or {}).get("task")
-    if method is None or prompt is None or kind is None or task is None:
-        return
-    if (kind == "dpo") != (task == "preference"):
-        need = ("DPO learns from preferences: the prompt needs `input`, `chosen` and `rejected`"
-                if kind == "dpo" else f"a `{task}`-free prompt… ")
-        message = (f"method `dpo` needs preference data, but the prompt is a {task} prompt" if kind == "dpo"
-                   else f"method `{kind}` does not learn from preference pairs")
-        ctx.report(error("E0305", message, method.name_span, "this method",
-                         secondary=[Label(prompt.name_span, f"a {task} prompt")],
-                         help=need if kind == "dpo" else "use `method dpo` for chosen/rejected pairs"))
 
 
 def _drop_private(plan: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from .parser import parse
 from .source import SourceFile
 from .suggest import did_you_mean
 
-OVERRIDABLE = ("model", "prompt", "method", "train", "eval")
+OVERRIDABLE = ("model", "prompt", "method", "train", "eval", "compute")
 # Chat turns replace rather than add: extending a chat format swaps its texts.
 REPEATABLE = {"where", "guard", "require"}
 

@@ -79,11 +79,11 @@ def _comments(text: str) -> Iterator[tuple[int, str]]:
 # A line that begins a top-level item; parsing item by item lets one run report an error
 # in each broken item instead of stopping at the first. A keyword followed by `=`, `:` or
 # `.` is a field or a reference inside a block (`data = tickets.train`), not a new item.
-_ITEM_START = re.compile(r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b(?![ \t]*[=:.])",
+_ITEM_START = re.compile(r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b(?![ \t]*[=:.])",
                          re.M)
 
 _LONG_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""', re.S)
-_KEYWORD = re.compile(r"(recipe|import|param|model|data|prompt|method|train|eval|sweep)\b")
+_KEYWORD = re.compile(r"(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b")
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
     return diagnostics
 
 
-_DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep")
+_DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep", "compute")
 _HUMAN = {
     "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "INT": "a number",
     "FLOAT": "a number", "PERCENT": "a percentage", "TRUE": "`true`", "FALSE": "`false`",
@@ -145,6 +145,7 @@ _FORMS = {
     "param": "param lr: float = 2e-4", "model": 'model base = hf("Qwen/Qwen2.5-0.5B-Instruct")',
     "data": 'data tickets = jsonl("data/tickets.jsonl") { … }', "prompt": "prompt reply { … }",
     "method": "method lora { … }", "train": "train { … }", "eval": "eval { … }", "sweep": "sweep { … }",
+    "compute": "compute { … }",
 }
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _OPENER_OF = {v: k for k, v in _PAIRS.items()}

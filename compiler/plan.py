@@ -115,7 +115,8 @@ class PromptPlan(Node):
     """How a row becomes model input; `task` follows from the turns that are present."""
 
     name: str
-    task: Literal["chat", "completion", "classification", "preference"]
+    # "generation": an `input` alone, for methods that learn from rewards on what the model writes
+    task: Literal["chat", "completion", "classification", "preference", "generation"]
     turns: list[Turn] = Field(default_factory=list)
     input: str | None = None
     target: str | None = None
@@ -150,7 +151,34 @@ class DpoMethod(Node):
     adapter: LoraMethod | None = None
 
 
-MethodPlan = Annotated[Union[FullMethod, LoraMethod, DpoMethod], Field(discriminator="kind")]
+class Reward(Node):
+    """One term of a GRPO reward; the reward of a completion is the weighted sum of its terms.
+
+    exact / fuzzy / contains compare the completion with the row's `field`; regex matches
+    `pattern`; json_valid checks it parses; length penalises text beyond `max` characters;
+    plugin calls a function a Python package registers under the `ftlang.rewards` entry point.
+    """
+
+    kind: Literal["exact", "fuzzy", "contains", "regex", "json_valid", "length", "plugin"]
+    field: str | None = None
+    pattern: str | None = None
+    max: int | None = Field(default=None, ge=1)
+    name: str | None = None
+    weight: float = 1.0
+
+
+class GrpoMethod(Node):
+    kind: Literal["grpo"] = "grpo"
+    group_size: int = Field(default=4, ge=2)
+    beta: float = Field(default=0.04, ge=0)
+    clip: float = Field(default=0.2, gt=0)
+    max_new_tokens: int = Field(default=16, ge=1)
+    temperature: float = Field(default=1.0, gt=0)
+    rewards: list[Reward] = Field(min_length=1)
+    adapter: LoraMethod | None = None
+
+
+MethodPlan = Annotated[Union[FullMethod, LoraMethod, DpoMethod, GrpoMethod], Field(discriminator="kind")]
 
 
 # --- train -----------------------------------------------------------------
@@ -177,6 +205,8 @@ class TrainPlan(Node):
     eval_every: int | None = Field(default=None, ge=1)
     checkpoint_every: int | None = Field(default=None, ge=1)
     log_every: int = Field(default=1, ge=1)
+    patience: int | None = Field(default=None, ge=1)  # stop after this many evals without improvement
+    keep_best: str | None = None  # an eval metric: keep the checkpoint where it was best
 
 
 # --- eval ------------------------------------------------------------------
@@ -220,6 +250,18 @@ class EvalPlan(Node):
     samples: int = Field(default=3, ge=0)
 
 
+# --- compute ---------------------------------------------------------------
+
+
+class ComputePlan(Node):
+    """Where and how the run executes; `processes` > 1 runs under torch.distributed with `strategy`."""
+
+    strategy: Literal["ddp", "fsdp"] = "ddp"
+    processes: int = Field(default=1, ge=1)
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    backend: Literal["auto", "gloo", "nccl"] = "auto"
+
+
 # --- the whole plan --------------------------------------------------------
 
 
@@ -241,3 +283,4 @@ class Plan(Node):
     method: MethodPlan
     train: TrainPlan
     eval: EvalPlan | None = None
+    compute: ComputePlan = ComputePlan()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .canonical import plan_hash
 from .modelpeek import estimated_params, model_facts
-from .plan import DataPlan, DpoMethod, LoraMethod, Plan
+from .plan import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
 
 
 def _count_rows(plan: Plan, data: DataPlan) -> int | None:
@@ -39,11 +39,17 @@ def _model_line(plan: Plan) -> str:
     if params:
         what += f" ≈ {params / 1e6:.2f} M params"
     method = plan.method
-    lora = method if isinstance(method, LoraMethod) else (method.adapter if isinstance(method, DpoMethod) else None)
+    lora = method if isinstance(method, LoraMethod) else (
+        method.adapter if isinstance(method, DpoMethod | GrpoMethod) else None)
     tuned = f"LoRA r={lora.rank} α={lora.alpha:g} on {','.join(lora.targets) or 'default modules'}" if lora \
         else "all weights"
     if isinstance(method, DpoMethod):
         tuned = f"DPO β={method.beta:g} ({method.loss}), {tuned}"
+    if isinstance(method, GrpoMethod):
+        rewards = " + ".join(f"{r.weight:g}·{r.kind}" + (f"({r.field or r.pattern or r.max or r.name})"
+                                                          if (r.field or r.pattern or r.max or r.name) else "")
+                             for r in method.rewards)
+        tuned = f"GRPO groups of {method.group_size}, reward {rewards}, {tuned}"
     flag = "   ⚠ trust_remote_code" if plan.model.trust_remote_code else ""
     return f"  model    {what}; {tuned}{flag}"
 
@@ -87,4 +93,8 @@ def summarize(plan: Plan) -> str:
             gates = ", ".join(f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}"
                               for g in e.require)
             lines.append(f"  gates    {gates}")
+    c = plan.compute
+    if c.processes > 1 or c.precision != "auto":
+        lines.append(f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
+                     f"precision {c.precision}, backend {c.backend}")
     return "\n".join(lines) + "\n"

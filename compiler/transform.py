@@ -91,6 +91,9 @@ class ToNodes(Transformer[Token, n.Recipe]):
     def sweep_decl(self, meta: Meta, c: list[Any]) -> n.Decl:
         return self._decl("sweep", meta, None, None, None, c[0])
 
+    def compute_decl(self, meta: Meta, c: list[Any]) -> n.Decl:
+        return self._decl("compute", meta, None, None, None, c[0])
+
     def extends(self, meta: Meta, c: list[Any]) -> n.Name:
         return c[0]
 

@@ -223,10 +223,21 @@ def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
     use_template = _has_chat_template(tokenizer)
     texts: list[str] = []
     spans: list[list[tuple[int, int]]] = []
+    if not getattr(tokenizer, "is_fast", False):
+        raise RunError("the model's tokenizer has no fast (tokenizers) version; the loss mask "
+                       "needs its character offsets", help="give the model a tokenizer.json")
     for r in rendered:
-        if r.messages:
-            text, sp = _template_chat(tokenizer, r.messages) if use_template \
-                else _plain_chat(r.messages, eos_text)
+        if r.messages and use_template:
+            try:
+                text, sp = _template_chat(tokenizer, r.messages)
+            except RunError as e:
+                raise RunError(e.message, location=r.origin) from None
+            except Exception as e:  # the model's own jinja template refused this conversation
+                raise RunError(f"the model's chat template failed: {e}", location=r.origin,
+                               help="some templates allow no system turn, or need turns to "
+                                    "alternate user/assistant") from None
+        elif r.messages:
+            text, sp = _plain_chat(r.messages, eos_text)
         else:
             text, sp = r.input + r.target, [(len(r.input), len(r.input + r.target))]
         texts.append(text)

@@ -10,7 +10,7 @@ from tests.conftest import REPO, RECIPES
 
 
 def test_schema_file_matches_the_pydantic_models():
-    # Regenerate with: ft schema > compiler/plan.schema.json
+    # Regenerate with: make schema
     assert plan_schema() == json.loads(json.dumps(Plan.model_json_schema()))
 
 

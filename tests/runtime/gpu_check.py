@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+sys.path.append(str(Path(__file__).resolve().parents[2]))  # after an installed ftlang
 
 from ftlang.compiler.plan import (DataPlan, DataRef, FileData, FullMethod, LoraMethod,  # noqa: E402
                                   ScratchModel, SplitPlan)

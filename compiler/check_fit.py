@@ -1,0 +1,120 @@
+"""Checks across declarations: prompt fields against data, methods against prompts and models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nodes as n
+from .context import Context
+from .datapeek import Peek
+from .diagnostics import Label, error
+from .modelpeek import model_facts
+from .suggest import did_you_mean
+from .templates import span_in_literal
+
+
+def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
+    """LoRA targets must be modules of the model, and a scratch model's shape must be sound.
+
+    The model's config is read (from its folder, package or the hub cache), never its weights."""
+    model, method = plan.get("model"), plan.get("method")
+    if not isinstance(model, dict) or not isinstance(model.get("source"), dict):
+        return
+    source = model["source"]
+    if source["kind"] == "scratch":
+        hidden, heads = source.get("hidden", 64), source.get("heads", 4)
+        if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
+            node = ctx.origins.get(("model", "source", "heads")) or ctx.origins[("model", "source")]
+            ctx.report(error("E0312", f"`hidden` ({hidden}) is not a multiple of `heads` ({heads})", node.span,
+                             "each head gets hidden / heads dimensions", help="pick `heads` that divides `hidden`"))
+    adapter = method.get("adapter") if isinstance(method, dict) and method.get("kind") == "dpo" else method
+    targets = adapter.get("targets") if isinstance(adapter, dict) else None
+    if not targets or not isinstance(targets, list):
+        return
+    facts = model_facts(source, ctx.root)
+    known = facts.modules if facts else None
+    if not known:
+        return
+    loc = ("method", "adapter", "targets") if adapter is not method else ("method", "targets")
+    entry = ctx.origins.get(loc)
+    items = entry.value.items if isinstance(entry, n.Field) and isinstance(entry.value, n.ListExpr) else ()
+    for index, target in enumerate(targets):
+        if isinstance(target, str) and target not in known:
+            span = items[index].span if index < len(items) else (entry.span if entry else ctx.origins[("method",)].span)
+            ctx.report(error("E0312", f"the model has no module `{target}` for LoRA", span, "not a module of this model",
+                             help=did_you_mean(target, known),
+                             notes=[f"{facts.model_type} models have: {', '.join(known)} (read from {facts.where})"]))
+
+
+def check_fields(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, what: str,
+                  call: n.Call | None) -> None:
+    """Every `{{ field }}` of the prompt must be a field of the data it is rendered with."""
+    if not prompt or found is None or not found.fields:
+        return
+    fields = set(found.fields)
+    for name, (literal, turn) in prompt["_uses"].items():
+        if name in fields:
+            continue
+        read = "first row" if found.rows_read == 1 else (f"first {found.rows_read} rows" if found.rows_read
+                                                           else "its schema")
+        ctx.report(error("E0301", f"the template uses `{name}`, which the {what} does not have",
+                         span_in_literal(literal, name), "no such field", help=did_you_mean(name, fields),
+                         secondary=[Label(call.span, "rendered with this data")] if call is not None else [],
+                         notes=[f"fields of the {what} ({read}): " + ", ".join(found.fields)]))
+
+
+_TASKS_OF = {"dpo": ("preference",), "grpo": ("generation", "completion")}
+_HOW = {"preference": "input, chosen and rejected", "generation": "an `input` alone (rewards judge the output)"}
+
+
+def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, prompt: n.Decl | None) -> None:
+    """Each method learns from one kind of prompt: SFT from targets, DPO from pairs, GRPO from rewards."""
+    kind = (plan.get("method") or {}).get("kind")
+    task = (plan.get("prompt") or {}).get("task")
+    if method is None or prompt is None or kind is None or task is None:
+        return
+    fits = _TASKS_OF.get(kind, ("chat", "completion", "classification"))
+    if task in fits:
+        return
+    if kind in _TASKS_OF:
+        message = f"method `{kind}` needs a {' or '.join(fits)} prompt, but the prompt is a {task} prompt"
+        help_ = f"the prompt needs {_HOW[fits[0]]}"
+    else:
+        message = f"method `{kind}` learns from targets, but the prompt is a {task} prompt"
+        help_ = ("use `method dpo` for chosen/rejected pairs" if task == "preference"
+                 else "add a `target` to learn, or use `method grpo` with rewards")
+    ctx.report(error("E0305", message, method.name_span, "this method",
+                     secondary=[Label(prompt.name_span, f"a {task} prompt")], help=help_))
+
+
+def check_reward_fields(ctx: Context, plan: dict[str, Any], found: Peek | None, data: str) -> None:
+    """The fields GRPO rewards compare with must be fields of the training data."""
+    method = plan.get("method") or {}
+    if method.get("kind") != "grpo" or found is None or not found.fields:
+        return
+    for index, reward in enumerate(method.get("rewards", [])):
+        name = reward.get("field")
+        if name and name not in found.fields:
+            node = ctx.origins.get(("method", "rewards", index))
+            value = node.value if isinstance(node, n.Directive) else None
+            where = value.args[0].span if isinstance(value, n.Call) and value.args else ctx.origins[("method",)].span
+            ctx.report(error("E0309", f"`reward {reward['kind']}` uses `{name}`, which the data `{data}` does not have",
+                             where,
+                             "no such field", help=did_you_mean(name, found.fields),
+                             notes=[f"fields of `{data}`: {', '.join(found.fields)}"]))
+
+
+def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
+    """`keep_best` names a measured metric; `patience` needs evaluations to count."""
+    train = plan.get("train") or {}
+    metrics = [m["name"] for m in (plan.get("eval") or {}).get("metrics", [{"name": "loss"}])]
+    best = train.get("keep_best")
+    if isinstance(best, str) and best not in metrics:
+        node = ctx.origins[("train", "keep_best")]
+        ctx.report(error("E0208", f"`keep_best` names `{best}`, which the eval does not measure",
+                         node.value.span if isinstance(node, n.Field) else node.span, "not measured",
+                         help=did_you_mean(best, metrics), notes=[f"measured: {', '.join(metrics)}"]))
+    if train.get("patience") and not train.get("eval_every"):
+        node = ctx.origins[("train", "patience")]
+        ctx.report(error("E0106", "`patience` counts evaluations, but `train` has no `eval_every`", node.span,
+                         "never evaluated during training", help="add `eval_every = <steps>`"))

@@ -1,0 +1,82 @@
+"""Check the `reward` statements of `method grpo`: built-in reward terms and plugins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nodes as n
+from .context import Context
+from .diagnostics import error
+from .suggest import did_you_mean
+from .values import describe, plain
+
+# reward name → the one argument it takes: a data field, a pattern, a length, a plugin name.
+REWARDS: dict[str, str | None] = {"exact": "field", "fuzzy": "field", "contains": "field", "regex": "pattern",
+                                  "json_valid": None, "length": "max", "plugin": "name"}
+ENTRY_POINT_GROUP = "ftlang.rewards"
+
+
+def check_rewards(ctx: Context, directives: list[n.Directive]) -> list[dict[str, Any]]:
+    out = []
+    for index, directive in enumerate(directives):
+        reward = _reward(ctx, directive)
+        if reward is not None:
+            ctx.origin(("method", "rewards", index), directive)
+            out.append(reward)
+    if not directives:
+        ctx.report(error("E0106", "`method grpo` needs at least one `reward`", ctx.origins[("method",)].name_span,
+                         "rewards nothing", help='add e.g. `reward exact(answer)` or `reward regex("^\\\\d+$")`'))
+    return out
+
+
+def _reward(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
+    node = directive.value
+    name_node = node.func if isinstance(node, n.Call) else node
+    if not isinstance(name_node, n.Name) or name_node.dotted not in REWARDS:
+        name = name_node.dotted if isinstance(name_node, n.Name) else ""
+        ctx.report(error("E0206", f"unknown reward `{name}`" if name else f"expected a reward, found {describe(node)}",
+                         name_node.span, "not a reward", help=did_you_mean(name, REWARDS) if name else None,
+                         notes=["rewards: exact(field), fuzzy(field), contains(field), regex(\"…\"), json_valid, "
+                                "length(max = N), plugin(\"name\")"]))
+        return None
+    kind = name_node.dotted
+    argument = REWARDS[kind]
+    args = list(node.args) + [k.value for k in node.kwargs] if isinstance(node, n.Call) else []
+    if argument is None and args or argument is not None and len(args) != 1:
+        usage = f"{kind}" if argument is None else f"{kind}(<{argument}>)"
+        ctx.report(error("E0207", f"`{kind}` takes {'no argument' if argument is None else 'one argument'}",
+                         node.span, "wrong arguments", help=f"write `reward {usage}`"))
+        return None
+    out: dict[str, Any] = {"kind": kind}
+    if argument is not None:
+        value = args[0]
+        if argument == "field":
+            if not isinstance(value, n.Name):
+                ctx.report(error("E0201", f"`{kind}` compares with a data field; found {describe(value)}",
+                                 value.span, "expected a field name", help=f"write `reward {kind}(answer)`"))
+                return None
+            out["field"] = value.dotted
+        else:
+            out[argument] = plain(value, ctx.params)
+    for qualifier in directive.qualifiers:
+        if qualifier.name != "weight":
+            ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `reward`", qualifier.name_span,
+                             "not an option", help=did_you_mean(qualifier.name, ["weight"])))
+            continue
+        out["weight"] = plain(qualifier.value, ctx.params)
+    if kind == "plugin" and isinstance(out.get("name"), str) and not _plugin_exists(out["name"]):
+        ctx.report(error("E0206", f"no installed package registers the reward `{out['name']}`", node.span,
+                         "not registered", notes=[f"rewards are registered under the `{ENTRY_POINT_GROUP}` entry point"]))
+        return None
+    return out
+
+
+def _plugin_exists(name: str) -> bool:
+    from importlib.metadata import entry_points
+
+    return any(ep.name == name for ep in entry_points(group=ENTRY_POINT_GROUP))
+
+
+def reward_fields(rewards: list[dict[str, Any]]) -> list[str]:
+    """The data fields the rewards compare with; they must exist in the training data."""
+    return sorted({r["field"] for r in rewards if r.get("field")})
