@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from ftlang.compiler.datapeek import sha256_path as content_sha256
 from ftlang.compiler.plan import DataPlan, DataRef, FileData, InlineData
 
 from .errors import RunError
@@ -78,14 +79,6 @@ def file_sha256(path: Path) -> str:
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
-    return h.hexdigest()
-
-
-def folder_sha256(path: Path) -> str:
-    """Hash of a folder: sha256 over `relative/path\\0file-sha256\\n`, files sorted."""
-    h = hashlib.sha256()
-    for p in sorted(q for q in path.rglob("*") if q.is_file()):
-        h.update(f"{p.relative_to(path).as_posix()}\0{file_sha256(p)}\n".encode())
     return h.hexdigest()
 
 
@@ -174,22 +167,20 @@ def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str
     if not path.exists():
         raise RunError(f"data file not found: {src.path}", location=f"data `{dp.name}`",
                        help=f"paths resolve against the recipe folder {root}")
-    if src.kind == "datasets":
-        if not path.is_dir():
-            raise RunError(f"`datasets` expects a folder, {src.path} is a file",
-                           location=f"data `{dp.name}`")
-        digest = folder_sha256(path)
-    else:
-        if path.is_dir():
-            raise RunError(f"`{src.kind}` expects a file, {src.path} is a folder",
-                           location=f"data `{dp.name}`")
-        digest = file_sha256(path)
-        # The compiler pins a file's content at check time; a plan run later must see the
-        # same bytes, or it would silently train on other data than was reviewed.
-        if src.sha256 and src.sha256 != digest:
-            raise RunError(f"{src.path} changed since the plan was made "
-                           f"(sha256 {digest[:12]}…, plan pinned {src.sha256[:12]}…)",
-                           location=f"data `{dp.name}`", help="re-run `ft plan` to pin the new content")
+    if src.kind == "datasets" and not path.is_dir():
+        raise RunError(f"`datasets` expects a folder, {src.path} is a file",
+                       location=f"data `{dp.name}`")
+    if src.kind != "datasets" and path.is_dir():
+        raise RunError(f"`{src.kind}` expects a file, {src.path} is a folder",
+                       location=f"data `{dp.name}`")
+    # The compiler's own content hash, so the pin it wrote at check time compares exactly.
+    digest = content_sha256(path)
+    # A plan run later must see the bytes that were checked, or it would silently train on
+    # other data than was reviewed.
+    if src.sha256 and src.sha256 != digest:
+        raise RunError(f"{src.path} changed since the plan was made "
+                       f"(sha256 {digest[:12]}…, plan pinned {src.sha256[:12]}…)",
+                       location=f"data `{dp.name}`", help="re-run `ft plan` to pin the new content")
     return _READERS[src.kind](path, src.path), [{"path": src.path, "sha256": digest}]
 
 

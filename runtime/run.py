@@ -194,28 +194,49 @@ class _RunHooks(Hooks):
         self.bar.update(state.step, loss, tok_s)
 
 
+def _open_run_dir(plan: Plan, out_dir: Path | None, resume: Path | None,
+                  loaded: dict[str, LoadedData]) -> tuple[Path, int | None]:
+    """The run directory, new or resumed, and the thread count a resumed CPU run must reuse."""
+    if resume is None:
+        return rundir.create(Path(out_dir) if out_dir else rundir.default_run_dir(plan), plan), None
+    run_dir = Path(resume)
+    rundir.check_resumable(run_dir, plan)
+    _check_same_data(run_dir, loaded)
+    lock = rundir.read_lock(run_dir)
+    if lock and lock.get("device", {}).get("type") == "cpu":
+        # The same intra-op thread count as the start keeps CPU float sums bit-identical.
+        return run_dir, int(lock["device"]["threads"])
+    return run_dir, None
+
+
+def _discard(run_dir: Path, existed: bool) -> None:
+    """Undo a new run directory when setup fails (e.g. the hub is unreachable): no husks."""
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in (rundir.PLAN, rundir.LOCK):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / rundir.BASE, ignore_errors=True)
+
+
 def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> RunResult:
     task = plan.prompt.task
     loaded, train_r, eval_r, labels, skipped = _load_all(plan)
-
-    threads = None
-    if resume is not None:
-        run_dir = Path(resume)
-        rundir.check_resumable(run_dir, plan)
-        _check_same_data(run_dir, loaded)
-        lock = rundir.read_lock(run_dir)
-        if lock and lock.get("device", {}).get("type") == "cpu":
-            # The same intra-op thread count as the start keeps CPU float sums bit-identical.
-            threads = int(lock["device"]["threads"])
-    else:
-        run_dir = rundir.create(Path(out_dir) if out_dir else rundir.default_run_dir(plan), plan)
+    target = Path(resume or out_dir or rundir.default_run_dir(plan))
+    existed = target.exists()
+    run_dir, threads = _open_run_dir(plan, target if resume is None else None, resume, loaded)
 
     seed_everything(plan.train.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)  # bit-identical reruns and resumes on CPU
         torch.set_num_threads(threads or cpu_threads())
-    model, tok, identity = _load_model(plan, run_dir, task, labels, train_r)
+    try:
+        model, tok, identity = _load_model(plan, run_dir, task, labels, train_r)
+    except RunError:
+        if resume is None:
+            _discard(run_dir, existed)
+        raise
     if hasattr(model.config, "use_cache"):
         model.config.use_cache = False  # training never generates; no KV cache to build
 
@@ -241,11 +262,11 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
                                plan.train.schedule.kind)
     state = LoopState(DataOrder(len(items), plan.train.seed))
 
-    data_lock = [{"name": d.name, "files": d.files, "stats": d.stats, "skipped": d.skipped}
-                 for d in loaded.values()]
     if resume is None or rundir.read_lock(run_dir) is None:
-        rundir.write_json(run_dir / rundir.LOCK,
-                          rundir.build_lock(plan, data_lock, identity, minfo.as_dict(), device))
+        data_lock = [{"name": d.name, "files": d.files, "stats": d.stats, "skipped": d.skipped}
+                     for d in loaded.values()]
+        rundir.write_json(run_dir / rundir.LOCK, rundir.build_lock(
+            plan, data_lock, identity, minfo.as_dict(), device, skipped_rendering=skipped[:20]))
 
     metrics = rundir.MetricsLog(run_dir / rundir.METRICS)
     found = ckpt.latest_checkpoint(run_dir) if resume is not None else None
@@ -276,8 +297,6 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
         tok.save_pretrained(d)
     _save_dir_atomic(run_dir / rundir.MODEL, write_model)
 
-    records = metrics.read()
-    evals = [r for r in records if "eval_loss" in r]
     summary: dict[str, Any] = {
         "final_loss": state.last_loss, "steps": state.step, "total_steps": cfg.total_steps,
         "epochs": round(state.step / cfg.steps_per_epoch, 4), "tokens": state.tokens,
@@ -287,15 +306,22 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
         "packed": packed, "max_len": max_len, "truncated": tstats.truncated + estats.truncated,
         "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target,
         "bad_rows_skipped": sum(d.stats["bad_rows_skipped"] for d in loaded.values()) + len(skipped),
-        "method": minfo.as_dict(), "labels": labels,
+        "method": minfo.as_dict(), "labels": labels, **_eval_summary(metrics.read()),
     }
-    if evals:
-        summary.update({k: v for k, v in evals[-1].items() if k.startswith("eval_")})
-        if evals[0]["step"] == 0 and len(evals) > 1:
-            summary.update({"base_" + k: v for k, v in evals[0].items() if k.startswith("eval_")})
     rundir.write_json(run_dir / rundir.SUMMARY, summary)
     progress.final_line(_final_line(plan.recipe, summary, run_dir))
     return RunResult(run_dir, float(state.last_loss or 0.0), state.step, summary)
+
+
+def _eval_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The last evaluation, and the base model's (step 0) when it was measured."""
+    evals = [r for r in records if "eval_loss" in r]
+    out: dict[str, Any] = {}
+    if evals:
+        out.update({k: v for k, v in evals[-1].items() if k.startswith("eval_")})
+        if evals[0]["step"] == 0 and len(evals) > 1:
+            out.update({"base_" + k: v for k, v in evals[0].items() if k.startswith("eval_")})
+    return out
 
 
 def _final_line(recipe: str, s: dict[str, Any], run_dir: Path) -> str:

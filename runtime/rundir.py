@@ -103,13 +103,15 @@ def device_info(device: torch.device) -> dict[str, Any]:
 
 
 def build_lock(plan: Plan, data: Iterable[dict[str, Any]], model: dict[str, Any],
-               method: dict[str, Any], device: torch.device) -> dict[str, Any]:
+               method: dict[str, Any], device: torch.device,
+               skipped_rendering: list[dict[str, str]] | None = None) -> dict[str, Any]:
     return {
         "lock_version": LOCK_VERSION,
         "recipe": plan.recipe,
         "plan_hash": plan_hash(plan),
         "sources": [s.model_dump() for s in plan.sources],
         "data": list(data),
+        "skipped_rendering": skipped_rendering or [],  # rows whose template or label failed
         "model": model,
         "method": method,
         "versions": package_versions(),

@@ -72,10 +72,16 @@ def test_parquet(tmp_path: Path):
 def test_datasets_folder(tmp_path: Path):
     import datasets
 
+    from ftlang.compiler.datapeek import sha256_path
+
     datasets.Dataset.from_list(ROWS).save_to_disk(str(tmp_path / "ds"))
     loaded = load_data(plan_for("datasets", "ds"), tmp_path)
     assert [r.values for r in loaded.rows(None)] == ROWS
-    assert len(loaded.files[0]["sha256"]) == 64
+    # the lock's hash is the compiler's pin, so a folder pinned at check time verifies
+    pin = sha256_path(tmp_path / "ds")
+    assert loaded.files[0]["sha256"] == pin
+    pinned = DataPlan(name="d", source=FileData(kind="datasets", path="ds", sha256=pin))
+    assert len(load_data(pinned, tmp_path).rows(None)) == len(ROWS)
 
 
 def test_inline_rows_and_whole_data_ref():

@@ -13,6 +13,7 @@ from ftlang.compiler.plan import FullMethod, LoraMethod
 from ftlang.runtime import RunError, evaluate_loss, run_plan
 from ftlang.runtime.batching import Collator
 from ftlang.runtime.prompts import Renderer, tokenize
+from ftlang.runtime.quiet import quiet_libraries
 
 from .factories import arithmetic, chat_plan, classify_plan, tickets
 
@@ -85,7 +86,8 @@ def test_adapter_loads_with_peft_and_reproduces_eval_loss(lora_run):
     examples = eval_examples(plan, tok)
     collator = Collator("chat", tok.pad_token_id, False, "sdpa", torch.float32)
     before = evaluate_loss(base, examples, task="chat", collator=collator)["eval_loss"]
-    tuned = PeftModel.from_pretrained(base, d / "model")
+    with quiet_libraries():  # peft's own deprecation chatter
+        tuned = PeftModel.from_pretrained(base, d / "model")
     after = evaluate_loss(tuned, examples, task="chat", collator=collator)["eval_loss"]
     assert after == pytest.approx(result.metrics["eval_loss"], rel=1e-6)
     assert after != before
@@ -187,3 +189,12 @@ def test_completion_and_scratch_classification_runs(tmp_path: Path):
     from transformers import AutoModelForSequenceClassification
     loaded = AutoModelForSequenceClassification.from_pretrained(result.run_dir / "model")
     assert loaded.config.id2label[3] == "technical"
+
+
+def test_unreachable_hub_fails_cleanly(tmp_path: Path):
+    from ftlang.compiler.plan import HfModel, ModelPlan
+    plan = chat_plan(tmp_path).model_copy(update={
+        "model": ModelPlan(name="m", source=HfModel(id="ftlang-tests/missing", revision="v1"))})
+    with pytest.raises(RunError, match="local Hugging Face cache"):
+        run_plan(plan, tmp_path / "run", quiet=True)
+    assert not (tmp_path / "run").exists()  # no half-made run directory left behind
