@@ -140,6 +140,9 @@ class LoraMethod(Node):
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
     targets: list[str] = Field(default_factory=list)  # empty: the model family's defaults
+    # Whole modules trained beside the adapters (peft's modules_to_save), e.g. the embeddings
+    # of a model whose vocabulary is new: a scratch model's random embeddings never learn else.
+    also_train: list[str] = Field(default_factory=list)
 
 
 class DpoMethod(Node):

@@ -66,8 +66,12 @@ def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, Method
             raise RunError(f"LoRA target `{unknown[0]}` is not a module of this {family} model",
                            help=f"its linear layers are: {', '.join(leaves)}")
     # For classification, SEQ_CLS makes peft train and save the new head (modules_to_save).
+    missing = [m for m in method.also_train if not any(n.rsplit(".", 1)[-1] == m for n, _ in model.named_modules())]
+    if missing:
+        raise RunError(f"`also_train` names `{missing[0]}`, which is not a module of this {family} model",
+                       help="name modules such as embed_tokens or lm_head")
     cfg = LoraConfig(r=method.rank, lora_alpha=method.alpha, lora_dropout=method.dropout,
-                     target_modules=targets,
+                     target_modules=targets, modules_to_save=list(method.also_train) or None,
                      task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM)
     try:
         with quiet_libraries():
