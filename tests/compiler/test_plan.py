@@ -57,7 +57,7 @@ def test_plan_pins_data_content():
 def test_params_and_overrides():
     text = (RECIPES / "sft-tiny.ft").read_text()
     path = str(RECIPES / "s.ft")
-    assert check_text(text, path).plan.train.lr == 3e-3
+    assert check_text(text, path).plan.train.lr == 1e-2
     assert check_text(text, path, {"lr": "1e-4"}).plan.train.lr == 1e-4
     bad = check_text(text, path, {"lr": "fast"})
     assert not bad.ok and bad.diagnostics[0].code == "E0201"
