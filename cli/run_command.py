@@ -34,6 +34,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.run import run_plan
 
+    if args.resume is None and args.file and args.file.endswith(".ft"):
+        from .sweep_command import run_sweep, sweep_requested
+
+        if sweep_requested(args):
+            return run_sweep(args)
     plan = None
     if args.resume is not None:
         resume = Path(args.resume)

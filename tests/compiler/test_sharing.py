@@ -111,7 +111,7 @@ def test_sweep_expands_to_a_grid_of_distinct_plans():
     assert all(v.ok for _, v in variants)
     assert len({plan_hash(v.plan) for _, v in variants}) == 4
     assert {(v.plan.train.lr, v.plan.method.rank) for _, v in variants} == {
-        (1e-3, 4), (1e-3, 8), (3e-3, 4), (3e-3, 8)}
+        (3e-3, 4), (3e-3, 8), (1e-2, 4), (1e-2, 8)}
 
 
 def test_library_files_check_on_their_own():

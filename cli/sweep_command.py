@@ -1,0 +1,88 @@
+"""`ft run` on a recipe with a `sweep`: train every point of the grid, then rank the runs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ftlang.compiler.api import sweep_variants
+
+from .commands import overrides, print_diagnostics
+
+# Metrics where smaller is better; every other metric ranks larger first.
+LOWER_IS_BETTER = {"loss", "perplexity", "length"}
+
+
+def sweep_requested(args: argparse.Namespace) -> bool:
+    from ftlang.compiler.api import check_path
+
+    result = check_path(args.file, overrides(args.set))
+    return bool(result.ok and result.resolution and result.resolution.sweep)
+
+
+def _score(summary: dict[str, Any], metric: str) -> float | None:
+    for key in (f"eval_{metric}", metric, "final_loss" if metric == "loss" else ""):
+        value = summary.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    return None
+
+
+def rank_runs(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
+    """Runs ordered best first by `metric`; runs without a value for it go last."""
+    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    return sorted(rows, key=lambda r: (r["score"] is None, sign * (r["score"] or 0.0), r["index"]))
+
+
+def comparison_markdown(rows: list[dict[str, Any]], metric: str) -> str:
+    axes = list(rows[0]["point"]) if rows else []
+    head = ["rank", *axes, metric, "final train loss", "plan", "run"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for rank, row in enumerate(rows, start=1):
+        score = "—" if row["score"] is None else f"{row['score']:.4g}"
+        cells = [str(rank), *[row["point"][a] for a in axes], score, f"{row['final_loss']:.4g}",
+                 row["plan_hash"][:12], row["run_dir"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def run_sweep(args: argparse.Namespace) -> int:
+    from ftlang.compiler.canonical import plan_hash
+    from ftlang.runtime.errors import RunError
+    from ftlang.runtime.run import run_plan
+
+    base, variants = sweep_variants(args.file, overrides(args.set))
+    for _, variant in variants:
+        if not variant.ok:
+            print_diagnostics(variant, args.file)
+            return 1
+    assert base.plan is not None and base.resolution is not None
+    metric = base.resolution.rank_by or "loss"
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    sweep_dir = Path(args.out) if args.out else Path("runs") / f"{base.plan.recipe}-sweep-{stamp}"
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for index, (point, variant) in enumerate(variants):
+        assert variant.plan is not None
+        digest = plan_hash(variant.plan)
+        print(f"sweep {index + 1}/{len(variants)}: " + ", ".join(f"{k}={v}" for k, v in point.items()),
+              file=sys.stderr)
+        try:
+            result = run_plan(variant.plan, sweep_dir / f"{index:02d}-{digest[:8]}", quiet=args.quiet)
+        except RunError as exc:
+            print(f"error: {exc.location + ': ' if exc.location else ''}{exc.message}", file=sys.stderr)
+            return 1
+        summary = json.loads((result.run_dir / "summary.json").read_text())
+        rows.append({"index": index, "point": point, "plan_hash": digest, "run_dir": result.run_dir.name,
+                     "final_loss": result.final_loss, "score": _score(summary, metric)})
+    ranked = rank_runs(rows, metric)
+    table = comparison_markdown(ranked, metric)
+    (sweep_dir / "comparison.md").write_text(f"# {base.plan.recipe}: sweep ranked by {metric}\n\n{table}")
+    (sweep_dir / "comparison.json").write_text(json.dumps({"rank_by": metric, "runs": ranked}, indent=2) + "\n")
+    sys.stdout.write(table)
+    print(f"sweep directory: {sweep_dir}")
+    return 0
