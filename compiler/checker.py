@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,7 @@ from .check_parts import check_compute, check_method, check_prompt, check_train
 from .check_sources import check_data, check_model
 from .context import Context
 from .check_fit import check_fields, check_method_fit, check_model_fit, check_reward_fields, check_train_choices
-from .imports import ImportGraph, Library, check_lock, load_imports
+from .imports import ImportGraph, Library, check_lock, load_imports, normalised_hash
 from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
 from .schema_check import validate as validate_part
 from .datapeek import Peek
@@ -213,7 +212,8 @@ def _header(ctx: Context, recipe: n.Recipe, source: SourceFile, graph: ImportGra
     stem = Path(source.path).stem.replace("-", "_")
     name = headers[0].name if headers else stem
     description = str(headers[0].description.value) if headers and headers[0].description else ""
-    digest = hashlib.sha256(source.text.encode()).hexdigest()
+    # Like imports, the recipe is pinned by its normalised tree: `ft fmt` keeps the plan hash.
+    digest = normalised_hash(recipe)
     imported = [{"path": path, "sha256": sha} for path, sha in sorted(graph.digests.items())]
     return {"recipe": name, "description": description, "root": str(ctx.root),
             "sources": [{"path": Path(source.path).name, "sha256": digest}, *imported]}

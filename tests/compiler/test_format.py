@@ -367,3 +367,20 @@ def test_generated_recipes_format_equivalently_and_stably(source: str) -> None:
     assert out.endswith("\n") and not out.endswith("\n\n")
     assert "\n\n\n" not in out
     assert not any(line != line.rstrip() for line in out.split("\n") if '"""' not in source)
+
+
+def test_formatting_a_recipe_keeps_its_plan_hash():
+    """`ft fmt` is safe to run on any recipe: the formatted text compiles to the very same plan."""
+    from ftlang.compiler.api import check_text
+    from ftlang.compiler.canonical import plan_hash
+
+    root = Path(__file__).resolve().parents[2] / "recipes"
+    for path in sorted(root.glob("*.ft")):
+        text = path.read_text()
+        messy = "# a comment\n\n\n" + text.replace(" = ", "   =   ").replace("{\n", "{\n\n") + "\n\n# trailing\n"
+        assert messy != text
+        formatted = format_source(messy, str(path)).text
+        assert formatted is not None
+        before = check_text(text, str(path)).plan
+        after = check_text(formatted, str(path)).plan
+        assert before is not None and plan_hash(after) == plan_hash(before), path
