@@ -24,6 +24,30 @@ def _count_rows(plan: Plan, data: DataPlan) -> int | None:
     return None
 
 
+def _cost_line(plan: Plan, params: int | None, train_rows: int | None) -> str | None:
+    """Memory for weights, gradients and AdamW state, and training FLOPs (6·N per token for full
+    fine-tuning, 4·N when the base is frozen), counting every example at its `max_len` bound."""
+    if not params:
+        return None
+    method = plan.method
+    full = method.kind == "full"
+    weight_bytes = 2 if plan.model.dtype in ("bfloat16", "float16") else 4
+    trainable = params if full else 0
+    memory = params * weight_bytes + trainable * (4 + 8)  # gradients + two AdamW moments, fp32
+    size = f"{memory / 1e9:.2f} GB" if memory >= 1e8 else f"{memory / 1e6:.1f} MB"
+    line = f"  cost     ≈ {size} weights{' + gradients + optimizer' if full else ''}"
+    if train_rows:
+        tokens = train_rows * plan.train.epochs * plan.train.max_len
+        flops = (6 if full else 4) * params * tokens
+        line += f"; ≤ {tokens / 1e6:.2f} M tokens, ≈ {flops / 1e12:.3g} TFLOP"
+    return line
+
+
+def _model_params(plan: Plan) -> int | None:
+    facts = model_facts(plan.model.source.model_dump(), Path(plan.root))
+    return estimated_params(facts) if facts else None
+
+
 def _model_line(plan: Plan) -> str:
     source = plan.model.source
     if source.kind == "hf":
@@ -34,8 +58,7 @@ def _model_line(plan: Plan) -> str:
         what = f"package {source.name}"
     else:
         what = f"scratch {source.arch} {source.layers}×{source.hidden} (heads {source.heads}, vocab {source.vocab})"
-    facts = model_facts(source.model_dump(), Path(plan.root))
-    params = estimated_params(facts) if facts else None
+    params = _model_params(plan)
     if params:
         what += f" ≈ {params / 1e6:.2f} M params"
     method = plan.method
@@ -93,6 +116,9 @@ def summarize(plan: Plan) -> str:
             gates = ", ".join(f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}"
                               for g in e.require)
             lines.append(f"  gates    {gates}")
+    cost = _cost_line(plan, _model_params(plan), train_rows)
+    if cost:
+        lines.append(cost)
     c = plan.compute
     if c.processes > 1 or c.precision != "auto":
         lines.append(f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
