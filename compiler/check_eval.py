@@ -8,7 +8,7 @@ from . import nodes as n
 from .check_parts import data_ref
 from .check_sources import DATA_SOURCES, data_source
 from .calls import check_callee
-from .context import BlockShape, Context, read_block
+from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek
 from .diagnostics import error
 from .schema_check import fields_of
@@ -142,19 +142,14 @@ def _guard(ctx: Context, directive: n.Directive, index: int, allowed: list[str],
         return None
     path = source.get("path", f"rows{index}")
     out: dict[str, Any] = {"name": str(path).rsplit("/", 1)[-1].split(".")[0], "source": source}
-    misspelt = False
-    for qualifier in directive.qualifiers:
-        if qualifier.name == "max_drop":
-            out["max_drop"] = plain(qualifier.value, ctx.params)
-            ctx.origin((*loc, "max_drop"), qualifier.value)
-        elif qualifier.name == "metric":
-            metric = _metric(ctx, qualifier.value, allowed, task)
-            if metric is not None:
-                out["metric"] = metric
-        else:
-            misspelt = True
-            ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `guard`", qualifier.name_span,
-                             "not an option", help=did_you_mean(qualifier.name, ["max_drop", "metric"])))
+    qualifiers = read_qualifiers(ctx, directive, ["max_drop", "metric"])
+    misspelt = len(qualifiers) < len(directive.qualifiers)
+    if (max_drop := qualifiers.get("max_drop")) is not None:
+        out["max_drop"] = plain(max_drop.value, ctx.params)
+        ctx.origin((*loc, "max_drop"), max_drop.value)
+    if (metric_q := qualifiers.get("metric")) is not None and \
+            (metric := _metric(ctx, metric_q.value, allowed, task)) is not None:
+        out["metric"] = metric
     if "max_drop" not in out:
         if not misspelt:  # a misspelt `max_drop` was just reported; its absence follows from that
             ctx.report(error("E0106", "`guard` needs `max_drop`", directive.name_span, "this guard has no `max_drop`",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import nodes as n
-from .context import Context
+from .context import Context, read_qualifiers
 from .diagnostics import error
 from .suggest import did_you_mean
 from .values import describe, plain
@@ -58,12 +58,8 @@ def _reward(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
             out["field"] = value.dotted
         else:
             out[argument] = plain(value, ctx.params)
-    for qualifier in directive.qualifiers:
-        if qualifier.name != "weight":
-            ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `reward`", qualifier.name_span,
-                             "not an option", help=did_you_mean(qualifier.name, ["weight"])))
-            continue
-        out["weight"] = plain(qualifier.value, ctx.params)
+    if (weight := read_qualifiers(ctx, directive, ["weight"]).get("weight")) is not None:
+        out["weight"] = plain(weight.value, ctx.params)
     if kind == "plugin" and isinstance(out.get("name"), str) and not _plugin_exists(out["name"]):
         ctx.report(error("E0206", f"no installed package registers the reward `{out['name']}`", node.span,
                          "not registered", notes=[f"rewards are registered under the `{ENTRY_POINT_GROUP}` entry point"]))

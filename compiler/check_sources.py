@@ -10,7 +10,7 @@ from typing import Any
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
-from .context import BlockShape, Context, read_block
+from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek, peek
 from .diagnostics import Diagnostic, error, warning
 from .source import Span
@@ -243,13 +243,9 @@ def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[s
         parts[entry.key.dotted] = plain(entry.value, ctx.params)
         ctx.origin((*loc, "parts", entry.key.dotted), entry)
     out: dict[str, Any] = {"parts": parts}
-    for qualifier in directive.qualifiers:
-        if qualifier.name != "seed":
-            ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `split`", qualifier.name_span,
-                             "not an option", help=did_you_mean(qualifier.name, ["seed"])))
-            continue
-        out["seed"] = plain(qualifier.value, ctx.params)
-        ctx.origin((*loc, "seed"), qualifier.value)
+    if (seed := read_qualifiers(ctx, directive, ["seed"]).get("seed")) is not None:
+        out["seed"] = plain(seed.value, ctx.params)
+        ctx.origin((*loc, "seed"), seed.value)
     numbers = [v for v in parts.values() if isinstance(v, int | float) and not isinstance(v, bool)]
     if len(numbers) == len(parts) and abs(sum(numbers) - 1.0) > 1e-9:
         total = f"{sum(numbers) * 100:.6g}%"

@@ -126,3 +126,16 @@ def _between(key: Span, value: Span) -> Span:
         return key
     return Span(key.file, key.end_line, key.end_col + 1, key.end_line, value.col - 1) \
         if value.col - key.end_col >= 3 else Span(key.file, key.end_line, key.end_col, key.end_line, value.col)
+
+
+def read_qualifiers(ctx: Context, directive: n.Directive, allowed: list[str]) -> dict[str, n.Qualifier]:
+    """The named qualifiers of a statement (`seed 7`, `max_drop 2%`); unknown names are reported."""
+    found: dict[str, n.Qualifier] = {}
+    for qualifier in directive.qualifiers:
+        if qualifier.name in allowed:
+            found[qualifier.name] = qualifier
+            continue
+        ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `{directive.name}`", qualifier.name_span,
+                         "not an option", help=did_you_mean(qualifier.name, allowed),
+                         notes=[f"`{directive.name}` takes: {', '.join(allowed)}"]))
+    return found
