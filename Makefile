@@ -29,7 +29,9 @@ check: setup
 	$(VENV)/bin/ft fmt --check recipes/
 
 bench: setup
+	$(PY) -m pip install -q -e '.[bench]' torch==2.13.0
 	$(PY) bench/check_speed.py
+	HF_HUB_OFFLINE=1 $(PY) bench/sft_throughput.py --quick
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -113,10 +113,12 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
+    from .eval_commands import cmd_compare, cmd_eval, cmd_report
     from .fmt_command import cmd_fmt
     from .run_command import cmd_run
     from .share_commands import cmd_diff, cmd_lock
 
     table = {"check": cmd_check, "plan": cmd_plan, "explain": cmd_explain, "schema": cmd_schema,
-             "fmt": cmd_fmt, "run": cmd_run, "lock": cmd_lock, "diff": cmd_diff}
+             "fmt": cmd_fmt, "run": cmd_run, "lock": cmd_lock, "diff": cmd_diff,
+             "eval": cmd_eval, "compare": cmd_compare, "report": cmd_report}
     return table[args.command](args)

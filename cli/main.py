@@ -12,6 +12,12 @@ from . import commands
 EXIT_OK, EXIT_RECIPE, EXIT_USAGE, EXIT_GATE, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
 
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got `{text}`")
+    return int(text)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ft", description="Check, plan and run fine-tuning recipes.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -35,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="the run directory (default runs/<recipe>-<time>-<hash>)")
     p.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar, for CI logs")
+    p.add_argument("--nproc", type=_positive, metavar="N",
+                   help="train on N processes through torchrun (sets compute.processes; docs/scaling.md)")
     with_set(p)
 
     p = sub.add_parser("fmt", help="format recipes in the one canonical layout")
@@ -56,6 +64,19 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("new", metavar="B", help="a recipe file, or REV:path in git")
     p.add_argument("--format", choices=["text", "md"], default="text")
     with_set(p)
+
+    p = sub.add_parser("eval", help="evaluate a finished run's model again (exit 3 when a gate fails)")
+    p.add_argument("run", metavar="RUNDIR")
+    p.add_argument("--recipe", metavar="OTHER.ft", help="use this recipe's eval block and data instead")
+    p.add_argument("--json", action="store_true", help="print the evaluation as JSON")
+    with_set(p)
+
+    p = sub.add_parser("compare", help="tabulate runs side by side: metrics, plan hashes, hyper-parameters")
+    p.add_argument("runs", nargs="+", metavar="RUNDIR")
+    p.add_argument("--format", choices=["text", "md"], default="text")
+
+    p = sub.add_parser("report", help="rewrite a run's report.md and report.html from its files")
+    p.add_argument("run", metavar="RUNDIR")
     return parser
 
 

@@ -5,8 +5,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .commands import UsageError, checked, print_diagnostics
+from .eval_commands import print_outcome
+
+if TYPE_CHECKING:
+    from ftlang.compiler.plan import Plan
 
 
 def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.compiler.plan.Plan | None
@@ -31,8 +36,8 @@ def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.compi
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None and args.file is None:
         raise UsageError("give a recipe or plan to run, or --resume RUNDIR")
+    from ftlang.runtime import launch
     from ftlang.runtime.errors import RunError
-    from ftlang.runtime.run import run_plan
 
     if args.resume is None and args.file and args.file.endswith(".ft"):
         from .sweep_command import run_sweep, sweep_requested
@@ -51,14 +56,51 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan = _load_plan(args)
         if plan is None:
             return 1
+    launched = launch.launched_size()  # set when torchrun started this process
+    if args.nproc is not None and launched is not None and args.nproc != launched:
+        raise UsageError(f"--nproc {args.nproc}, but the launcher started {launched} processes: "
+                         f"leave --nproc out under torchrun")
+    if launched or args.nproc:
+        plan = launch.with_processes(plan, launched or args.nproc)
+    rank = launch.launched_rank()
     try:
+        if launched is None and plan.compute.processes > 1:
+            return _launch(plan, args)
+        from ftlang.runtime.run import run_plan
         result = run_plan(plan, Path(args.out) if args.out else None,
                           resume=Path(args.resume) if args.resume else None, quiet=args.quiet)
     except RunError as exc:
         where = f"{exc.location}: " if exc.location else ""
-        print(f"error: {where}{exc.message}", file=sys.stderr)
+        who = f"rank {rank}: " if rank else ""  # every process of a failed run says why
+        print(f"error: {who}{where}{exc.message}", file=sys.stderr)
         if exc.help:
             print(f"  = help: {exc.help}", file=sys.stderr)
         return 1
-    print(f"run directory: {result.run_dir}")
+    if rank == 0:
+        print(f"run directory: {result.run_dir}")
+        return print_outcome(result.run_dir, result.outcome)  # exit 3 when a gate or guard failed
     return 0
+
+
+def _launch(plan: Plan, args: argparse.Namespace) -> int:
+    """`ft run --nproc N`: checked and compiled once here, then run by N processes under torchrun."""
+    import tempfile
+
+    from ftlang.compiler.canonical import plan_json
+    from ftlang.runtime import launch, rundir
+
+    n = plan.compute.processes
+    # Checked once here, rather than once by every process.
+    if args.resume is not None:
+        launch.check_resume_world(Path(args.resume), n)
+    launch.check_plan(plan, n)
+    quiet = ["--quiet"] if args.quiet else []
+    if args.resume is not None:
+        return launch.torchrun(["run", "--resume", args.resume, *quiet], n)
+    # One run directory for all processes, named here: the default one carries the time.
+    out = Path(args.out) if args.out else rundir.default_run_dir(plan)
+    rundir.check_free(out)
+    with tempfile.TemporaryDirectory(prefix="ft-launch-") as tmp:
+        plan_file = Path(tmp) / "plan.json"
+        plan_file.write_text(plan_json(plan), encoding="utf-8")
+        return launch.torchrun(["run", str(plan_file), "--out", str(out), *quiet], n)

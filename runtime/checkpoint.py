@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from . import distributed
 from .loop import LoopState
 
 CHECKPOINTS = "checkpoints"
@@ -49,24 +50,48 @@ def set_rng_state(state: dict[str, Any]) -> None:
 
 
 def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """The weights that change: LoRA adapters and saved heads, or every weight for full."""
-    return {n: p.detach().cpu().contiguous() for n, p in model.named_parameters() if p.requires_grad}
+    """The weights that change: LoRA adapters and saved heads, or every weight for full.
+
+    Under FSDP each is gathered whole, so every rank must call this.
+    """
+    return {n: distributed.full_tensor(p.detach()).cpu().contiguous()
+            for n, p in model.named_parameters() if p.requires_grad}
+
+
+def load_trainable(model: torch.nn.Module, file: Path) -> None:
+    """Copy weights that `trainable_state` saved back into the model's trainable parameters."""
+    weights = load_file(str(file))
+    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if set(weights) != set(params):
+        missing = sorted(set(params) - set(weights))[:3]
+        raise ValueError(f"{file} does not match the model (e.g. {missing})")
+    with torch.no_grad():
+        for n, p in params.items():
+            p.copy_(distributed.shard_like(p, weights[n].to(p.device)))
 
 
 def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, state: LoopState, epoch: float) -> Path:
-    """Write `checkpoints/step-N/` via a temp folder and a rename: a kill leaves no half checkpoint."""
+    """Write `checkpoints/step-N/` via a temp folder and a rename: a kill leaves no half checkpoint.
+
+    Every rank calls it (FSDP's shards and each rank's RNG state are gathered); rank 0 writes.
+    """
     root = Path(run_dir) / CHECKPOINTS
-    root.mkdir(parents=True, exist_ok=True)
     final = root / _name(state.step)
+    weights = trainable_state(model)
+    optim = distributed.optimizer_state(model, optimizer)
+    rngs = distributed.gather_objects(rng_state())
+    if not distributed.is_main():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
     tmp = root / f".tmp-{_name(state.step)}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    save_file(trainable_state(model), str(tmp / _WEIGHTS))
-    torch.save(optimizer.state_dict(), tmp / _OPTIM)
+    save_file(weights, str(tmp / _WEIGHTS))
+    torch.save(optim, tmp / _OPTIM)
     torch.save(scheduler.state_dict(), tmp / _SCHED)
-    torch.save({"loop": state.state_dict(), "rng": rng_state()}, tmp / _STATE)
+    torch.save({"loop": state.state_dict(), "rng": rngs}, tmp / _STATE)  # one RNG state per rank
     info = {"step": state.step, "epoch": epoch, "tokens": state.tokens, "loss": state.last_loss}
     (tmp / _INFO).write_text(json.dumps(info, indent=2) + "\n")
     for f in tmp.iterdir():  # data on disk before the rename makes it visible
@@ -101,16 +126,10 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
 def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
                     scheduler: Any, state: LoopState, device: torch.device) -> None:
     """Restore everything `save_checkpoint` wrote, in place; RNG last so nothing consumes it after."""
-    weights = load_file(str(path / _WEIGHTS))
-    params = {n: p for n, p in model.named_parameters() if p.requires_grad}
-    if set(weights) != set(params):
-        missing = sorted(set(params) - set(weights))[:3]
-        raise ValueError(f"checkpoint {path} does not match the model (e.g. {missing})")
-    with torch.no_grad():
-        for n, p in params.items():
-            p.copy_(weights[n].to(p.device))
-    optimizer.load_state_dict(torch.load(path / _OPTIM, map_location=device, weights_only=True))
+    load_trainable(model, path / _WEIGHTS)
+    distributed.load_optimizer_state(model, optimizer,
+                                     torch.load(path / _OPTIM, map_location=device, weights_only=True))
     scheduler.load_state_dict(torch.load(path / _SCHED, weights_only=True))
     saved = torch.load(path / _STATE, weights_only=True)
     state.load_state_dict(saved["loop"], device)
-    set_rng_state(saved["rng"])
+    set_rng_state(saved["rng"][distributed.rank()])

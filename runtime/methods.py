@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 
-from ftlang.compiler.plan import DpoMethod, FullMethod, LoraMethod, MethodPlan
+from ftlang.compiler.plan import DpoMethod, FullMethod, GrpoMethod, LoraMethod, MethodPlan
 
 from .errors import RunError
 from .quiet import quiet_libraries
+from .rewards import Rewards
 
 # LoRA targets when the recipe names none. Families not listed fall back to peft's own
 # table (TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING).
@@ -44,11 +45,31 @@ def linear_leaf_names(model: torch.nn.Module) -> list[str]:
                    if isinstance(m, torch.nn.Linear)})
 
 
+# The prompt tasks each method learns from; the compiler says the same earlier (E0305), but a
+# hand-written plan.json reaches the runtime unchecked.
+TASKS = {"full": ("chat", "completion", "classification"),
+         "lora": ("chat", "completion", "classification"),
+         "dpo": ("preference",), "grpo": ("generation", "completion")}
+
+
+def check_method(method: MethodPlan, task: str) -> None:
+    """Refuse, before any data or model loads, a method that cannot run with this prompt."""
+    if task not in TASKS[method.kind]:
+        raise RunError(f"method {method.kind} cannot learn from a {task} prompt",
+                       help=f"it needs a {' or '.join(TASKS[method.kind])} prompt")
+    if isinstance(method, DpoMethod) and method.label_smoothing and method.loss != "sigmoid":
+        raise RunError(f"label_smoothing applies to loss = sigmoid, not {method.loss}",
+                       location="method dpo", help="remove label_smoothing, or use loss = sigmoid")
+    if isinstance(method, GrpoMethod):
+        Rewards(method.rewards)  # compiles the patterns and loads the plugins, or says why not
+
+
 def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, MethodInfo]:
     """Return the model to train (maybe a PeftModel) and what trains."""
-    if isinstance(method, DpoMethod):
-        raise RunError("method dpo is not implemented yet",
-                       help="use method full or lora with a chat or completion prompt")
+    if isinstance(method, (DpoMethod, GrpoMethod)):
+        # Preference tuning and RL train what their `adapter` says: LoRA, or every weight.
+        model, info = apply_method(model, method.adapter or FullMethod(), task)
+        return model, replace(info, kind=f"{method.kind}/{info.kind}")
     if isinstance(method, FullMethod):
         for p in model.parameters():
             p.requires_grad_(True)

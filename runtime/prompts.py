@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
@@ -24,13 +24,20 @@ ROLE_MARKERS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assi
 
 @dataclass(frozen=True)
 class Rendered:
-    """One row after templating: chat messages, or input + target, or input + label."""
+    """One row after templating: chat messages, or input + target, or input + label.
+
+    A preference row has its prompt (input, or system/user messages) with chosen and
+    rejected; a generation row only its input. `row` keeps the data row for GRPO's rewards.
+    """
 
     origin: str
     messages: tuple[tuple[str, str], ...] = ()
     input: str = ""
     target: str = ""
     label: str = ""
+    chosen: str = ""
+    rejected: str = ""
+    row: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,6 @@ class Renderer:
     """Compiles a PromptPlan's templates once and renders rows through them."""
 
     def __init__(self, prompt: PromptPlan):
-        if prompt.task == "preference":
-            raise RunError("preference prompts need method dpo, which is not implemented yet",
-                           location=f"prompt `{prompt.name}`")
         self.prompt = prompt
         parts: list[tuple[str, str | None]]
         if prompt.task == "chat":
@@ -75,6 +79,11 @@ class Renderer:
                                "the model learns", location=f"prompt `{prompt.name}`")
         elif prompt.task == "completion":
             parts = [("input", prompt.input), ("target", prompt.target)]
+        elif prompt.task == "preference":
+            ask = [(t.role, t.template) for t in prompt.turns] or [("input", prompt.input)]
+            parts = ask + [("chosen", prompt.chosen), ("rejected", prompt.rejected)]
+        elif prompt.task == "generation":
+            parts = [("input", prompt.input)]
         else:
             parts = [("input", prompt.input), ("label", prompt.label)]
         self.templates = []
@@ -101,7 +110,14 @@ class Renderer:
         if task == "chat":
             return Rendered(row.origin, messages=tuple(out))
         if task == "completion":
-            return Rendered(row.origin, input=out[0][1], target=out[1][1])
+            return Rendered(row.origin, input=out[0][1], target=out[1][1], row=row.values)
+        if task == "generation":
+            return Rendered(row.origin, input=out[0][1], row=row.values)
+        if task == "preference":
+            *ask, (_, chosen), (_, rejected) = out
+            if ask[0][0] == "input":
+                return Rendered(row.origin, input=ask[0][1], chosen=chosen, rejected=rejected)
+            return Rendered(row.origin, messages=tuple(ask), chosen=chosen, rejected=rejected)
         return Rendered(row.origin, input=out[0][1], label=out[1][1].strip())
 
     def render_all(self, rows: Sequence[Row], skip_bad: bool) -> tuple[list[Rendered], list[dict[str, str]]]:
@@ -124,9 +140,40 @@ def infer_labels(rendered: Sequence[Rendered]) -> list[str]:
 
 def plain_text(r: Rendered, eos: str = "</s>") -> str:
     """The text a scratch tokenizer trains on: what `tokenize` will feed the model."""
+    if r.chosen or r.rejected:
+        return "\n".join(plain_text(answer, eos) for answer in answers(r))
     if r.messages:
         return _plain_chat(r.messages, eos)[0]
     return r.input + r.target
+
+
+def answers(r: Rendered) -> tuple[Rendered, Rendered]:
+    """A preference row as two rows the LM tokenisation knows: prompt + chosen, prompt + rejected."""
+    def with_answer(text: str) -> Rendered:
+        if r.messages:
+            return Rendered(r.origin, messages=r.messages + (("assistant", text),))
+        return Rendered(r.origin, input=r.input, target=text)
+    return with_answer(r.chosen), with_answer(r.rejected)
+
+
+def generation_prompt(r: Rendered, tokenizer: Any) -> list[int]:
+    """Token ids a model continues to answer row `r`: everything before its last assistant
+    turn (or its target), formatted exactly as `tokenize` formats it for training, so that
+    generation starts where the learned answer starts."""
+    if r.messages and _has_chat_template(tokenizer):
+        text, spans = _template_chat(tokenizer, r.messages)
+    elif r.messages:
+        text, spans = _plain_chat(r.messages, tokenizer.eos_token or "")
+    else:
+        text, spans = r.input, [(len(r.input), len(r.input))]
+    specials = not (r.messages and _has_chat_template(tokenizer))  # a template writes its own
+    enc = tokenizer(text[:spans[-1][0]], add_special_tokens=specials, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+    # A special the tokenizer closes every text with (BERT's [SEP]) would end the prompt early.
+    while len(ids) > 1 and tuple(offsets[-1]) == (0, 0):
+        ids.pop()
+        offsets.pop()
+    return ids
 
 
 def _plain_chat(messages: Sequence[tuple[str, str]], eos: str) -> tuple[str, list[tuple[int, int]]]:

@@ -12,21 +12,30 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from ftlang.compiler.plan import DpoMethod, Plan, ScratchModel
+from ftlang.compiler.plan import DpoMethod, GrpoMethod, Plan, ScratchModel
 
 from . import checkpoint as ckpt
+from . import distributed
 from . import rundir
 from .batching import Collator, pack, singles
 from .data import LoadedData, load_data, select
+from .dpo import dpo_workload
 from .errors import RunError
-from .loop import (Hooks, LoopConfig, LoopState, DataOrder, evaluate_loss, make_optimizer,
-                   make_scheduler, train, warmup_steps)
-from .methods import apply_method
+from .launch import check_resume_world
+from .grpo import grpo_workload
+from .loop import (Hooks, LoopConfig, LoopState, DataOrder, lm_objective,
+                   make_optimizer, make_scheduler, train, warmup_steps)
+from .methods import apply_method, check_method
 from .models import (ModelSource, build_scratch_model, load_pretrained, load_tokenizer,
                      max_positions, model_identity, resolve_source, train_scratch_tokenizer)
 from .progress import Progress
+from .outcome import Outcome
 from .quiet import quiet_libraries
+from .report import write_reports
+from .run_eval import RunEvaluation, make_suite, prepare as prepare_eval
 from .prompts import Rendered, Renderer, infer_labels, plain_text, tokenize
+from .rewards import reward_fields
+from .workload import Workload
 
 
 @dataclass(frozen=True)
@@ -37,6 +46,7 @@ class RunResult:
     final_loss: float
     steps: int
     metrics: Mapping[str, Any] = field(default_factory=dict)
+    outcome: Outcome | None = None  # the eval block's verdict; None without one
 
 
 def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = None,
@@ -46,13 +56,11 @@ def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = N
     User-facing failures raise RunError before any model loads where they can (bad data,
     missing files, unsupported method); anything else is a bug.
     """
-    if isinstance(plan.method, DpoMethod) or plan.prompt.task == "preference":
-        raise RunError("method dpo is not implemented yet",
-                       help="use method full or lora with a chat, completion or classification prompt")
+    check_method(plan.method, plan.prompt.task)
     deterministic = torch.are_deterministic_algorithms_enabled()
     threads = torch.get_num_threads()
     try:
-        with quiet_libraries():
+        with quiet_libraries(), distributed.session(plan):
             return _run(plan, out_dir, resume, quiet)
     finally:
         torch.use_deterministic_algorithms(deterministic)
@@ -104,7 +112,8 @@ def _load_all(plan: Plan) -> tuple[dict[str, LoadedData], list[Rendered], list[R
         if ref.data not in by_name:
             raise RunError(f"no data named `{ref.data}`", help=f"declared: {', '.join(by_name)}")
         if ref.data not in loaded:
-            loaded[ref.data] = load_data(by_name[ref.data], root, plan.prompt.fields)
+            loaded[ref.data] = load_data(by_name[ref.data], root,
+                                         plan.prompt.fields + reward_fields(plan.method))
     renderer = Renderer(plan.prompt)
     skipped: list[dict[str, str]] = []
     train_skip = by_name[plan.train.data.data].bad_rows == "skip"
@@ -161,10 +170,11 @@ def _load_model(plan: Plan, run_dir: Path, task: str, labels: list[str] | None,
     src = plan.model.source
     if isinstance(src, ScratchModel):
         base = run_dir / rundir.BASE
-        if not (base / "config.json").exists():  # a resumed run reuses the saved base
+        if distributed.is_main() and not (base / "config.json").exists():  # resumed runs reuse it
             tok = train_scratch_tokenizer([plain_text(r) for r in train_r], src.vocab)
             model = build_scratch_model(src, tok, task, seed, labels)
             _save_dir_atomic(base, lambda d: (model.save_pretrained(d), tok.save_pretrained(d)))
+        distributed.barrier()
         # Fresh and resumed runs both train the model read back from base/: one code path.
         ms = ModelSource(str(base), None, {})
         tok = load_tokenizer(plan.model, ms)
@@ -178,14 +188,18 @@ def _load_model(plan: Plan, run_dir: Path, task: str, labels: list[str] | None,
 
 
 class _RunHooks(Hooks):
-    def __init__(self, metrics: rundir.MetricsLog, progress: Progress, evaluate, save):
-        self.metrics, self.bar, self._evaluate, self._save = metrics, progress, evaluate, save
+    def __init__(self, metrics: rundir.MetricsLog, progress: Progress, evaluation: RunEvaluation | None, save):
+        self.metrics, self.bar, self._evaluation, self._save = metrics, progress, evaluation, save
 
     def log(self, record: dict[str, Any]) -> None:
-        self.metrics.write(record)
+        if distributed.is_main():
+            self.metrics.write(record)
 
     def evaluate(self, step: int) -> dict[str, float] | None:
-        return self._evaluate() if self._evaluate else None
+        return self._evaluation.during(step) if self._evaluation else None
+
+    def stop(self) -> bool:
+        return self._evaluation is not None and self._evaluation.should_stop
 
     def checkpoint(self, state: LoopState) -> None:
         self._save(state)
@@ -198,8 +212,12 @@ def _open_run_dir(plan: Plan, out_dir: Path | None, resume: Path | None,
                   loaded: dict[str, LoadedData]) -> tuple[Path, int | None]:
     """The run directory, new or resumed, and the thread count a resumed CPU run must reuse."""
     if resume is None:
-        return rundir.create(Path(out_dir) if out_dir else rundir.default_run_dir(plan), plan), None
+        run_dir = Path(out_dir) if out_dir else rundir.default_run_dir(plan)
+        rundir.check_free(run_dir)
+        distributed.barrier()  # every rank looked before rank 0 writes: they fail alike, or not
+        return (rundir.create(run_dir, plan) if distributed.is_main() else run_dir), None
     run_dir = Path(resume)
+    check_resume_world(run_dir, plan.compute.processes)
     rundir.check_resumable(run_dir, plan)
     _check_same_data(run_dir, loaded)
     lock = rundir.read_lock(run_dir)
@@ -222,19 +240,20 @@ def _discard(run_dir: Path, existed: bool) -> None:
 def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> RunResult:
     task = plan.prompt.task
     loaded, train_r, eval_r, labels, skipped = _load_all(plan)
-    target = Path(resume or out_dir or rundir.default_run_dir(plan))
+    inputs = prepare_eval(plan, eval_r, labels)
+    target = Path(resume or out_dir or distributed.broadcast(rundir.default_run_dir(plan)))
     existed = target.exists()
     run_dir, threads = _open_run_dir(plan, target if resume is None else None, resume, loaded)
 
     seed_everything(plan.train.seed)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = distributed.device()
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)  # bit-identical reruns and resumes on CPU
         torch.set_num_threads(threads or cpu_threads())
     try:
         model, tok, identity = _load_model(plan, run_dir, task, labels, train_r)
     except RunError:
-        if resume is None:
+        if resume is None and distributed.is_main():
             _discard(run_dir, existed)
         raise
     if hasattr(model.config, "use_cache"):
@@ -242,29 +261,26 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
 
     limit = max_positions(model)
     max_len = min(plan.train.max_len, limit) if limit else plan.train.max_len
-    train_ex, tstats = tokenize(train_r, tok, task, max_len, labels)
-    eval_ex, estats = tokenize(eval_r, tok, task, max_len, labels)
-    if not train_ex:
-        raise RunError(f"every training example lost its target to truncation at max_len {max_len}",
-                       help="raise max_len or shorten the prompt")
-
-    model.to(device)
-    model, minfo = apply_method(model, plan.method, task)
-    packed = plan.train.pack and task != "classification"
-    items = pack(train_ex, max_len) if packed else singles(train_ex)
     pad_id = next(i for i in (tok.pad_token_id, tok.eos_token_id, 0) if i is not None)
-    attn = getattr(model.config, "_attn_implementation", None)
-    collator = Collator(task, pad_id, packed, attn, next(model.parameters()).dtype)
-    cfg = LoopConfig.from_plan(plan.train, len(items))
+    model.to(device)
+    if isinstance(plan.method, (DpoMethod, GrpoMethod)):
+        build = dpo_workload if isinstance(plan.method, DpoMethod) else grpo_workload
+        work = build(plan, model, tok, train_r, eval_r, max_len, pad_id, device)
+    else:
+        work = _sft_workload(plan, model, tok, train_r, eval_r, labels, max_len, pad_id)
+    model, minfo, items = work.model, work.method, work.items
+    trainee = distributed.wrap(model, plan.compute.strategy)  # DDP, FSDP, or the model itself
+    cfg = LoopConfig.from_plan(plan.train, len(items), distributed.size())
     optimizer = make_optimizer(model, plan.train.lr, plan.train.weight_decay)
     scheduler = make_scheduler(optimizer, cfg.total_steps,
                                warmup_steps(plan.train.schedule, cfg.total_steps),
                                plan.train.schedule.kind)
-    state = LoopState(DataOrder(len(items), plan.train.seed))
+    state = LoopState(DataOrder(len(items), plan.train.seed), rng=work.rng)
 
-    if resume is None or rundir.read_lock(run_dir) is None:
+    if distributed.is_main() and (resume is None or rundir.read_lock(run_dir) is None):
+        guard_data = [g.data for g in inputs.guards] if inputs else []
         data_lock = [{"name": d.name, "files": d.files, "stats": d.stats, "skipped": d.skipped}
-                     for d in loaded.values()]
+                     for d in [*loaded.values(), *guard_data]]
         rundir.write_json(run_dir / rundir.LOCK, rundir.build_lock(
             plan, data_lock, identity, minfo.as_dict(), device, skipped_rendering=skipped[:20]))
 
@@ -272,50 +288,85 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     found = ckpt.latest_checkpoint(run_dir) if resume is not None else None
     if found is not None:
         ckpt.load_checkpoint(found, model, optimizer, scheduler, state, device)
-        metrics.truncate_after(state.step)
-    elif resume is not None:
+        if distributed.is_main():
+            metrics.truncate_after(state.step)
+    elif resume is not None and distributed.is_main():
         metrics.truncate_after(-1)  # nothing to continue from: start over in the same place
 
-    eval_bs = plan.train.micro_batch or plan.train.batch
-    run_eval = (lambda: evaluate_loss(model, eval_ex, task=task, collator=collator,
-                                      batch_size=eval_bs, device=device)) if eval_ex else None
-    if run_eval and found is None and plan.eval and plan.eval.compare_base:
-        metrics.write({"step": 0, "epoch": 0.0, **run_eval()})  # the base model, before any step
+    evaluation = RunEvaluation(plan, inputs, model, make_suite(plan, inputs, model, tok, max_len=max_len,
+                                                             device=device),
+                               work.evaluate, run_dir) if inputs else None
+    if evaluation and found is None:
+        base = evaluation.before_training()
+        if base and distributed.is_main():
+            metrics.write({"step": 0, "epoch": 0.0, **base})  # the base model, before any step
+    elif evaluation:
+        # Early stopping's count as of the checkpoint, from rank 0's records on every rank.
+        evaluation.resume(distributed.broadcast(metrics.read()))
 
     def save(st: LoopState) -> None:
         ckpt.save_checkpoint(run_dir, model, optimizer, scheduler, st,
                              round(st.step / cfg.steps_per_epoch, 4))
 
-    progress = Progress(plan.recipe, cfg.total_steps, state.step, quiet=quiet)
+    progress = Progress(plan.recipe, cfg.total_steps, state.step, quiet=quiet or not distributed.is_main())
     with progress:
-        state = train(model, items, task=task, collator=collator, cfg=cfg, optimizer=optimizer,
+        state = train(trainee, items, task=task, collator=work.collator, cfg=cfg, optimizer=optimizer,
                       scheduler=scheduler, state=state, device=device,
-                      hooks=_RunHooks(metrics, progress, run_eval, save))
+                      hooks=_RunHooks(metrics, progress, evaluation, save), objective=work.objective)
+    # keep_best restores here; rank 0's records, as another rank may read the file mid-write.
+    outcome = evaluation.finish(distributed.broadcast(metrics.read())) if evaluation else None
+
+    gathered = distributed.model_state(model)  # FSDP's shards, whole on rank 0
 
     def write_model(d: Path) -> None:
-        model.save_pretrained(d)
+        model.save_pretrained(d, state_dict=gathered)
         tok.save_pretrained(d)
+    if not distributed.is_main():  # rank 0 alone writes the model, summary and reports
+        return RunResult(run_dir, float(state.last_loss or 0.0), state.step)
     _save_dir_atomic(run_dir / rundir.MODEL, write_model)
 
     summary: dict[str, Any] = {
         "final_loss": state.last_loss, "steps": state.step, "total_steps": cfg.total_steps,
         "epochs": round(state.step / cfg.steps_per_epoch, 4), "tokens": state.tokens,
         "elapsed": round(state.elapsed, 3), "tok_s": round(state.tokens / max(state.elapsed, 1e-9), 1),
-        "padding": round(1 - state.tokens / max(1, state.positions), 4),
-        "train_examples": len(train_ex), "eval_examples": len(eval_ex), "sequences": len(items),
-        "packed": packed, "max_len": max_len, "truncated": tstats.truncated + estats.truncated,
-        "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target,
+        "padding": round(1 - state.tokens / max(1, state.positions), 4), "max_len": max_len,
+        "sequences": len(items), "labels": labels,
         "bad_rows_skipped": sum(d.stats["bad_rows_skipped"] for d in loaded.values()) + len(skipped),
-        "method": minfo.as_dict(), "labels": labels, **_eval_summary(metrics.read()),
+        "method": minfo.as_dict(), **work.summary, **_eval_summary(metrics.read()),
+        **(outcome.summary() if outcome else {}),
     }
     rundir.write_json(run_dir / rundir.SUMMARY, summary)
+    if outcome:
+        outcome.write(run_dir)
+    write_reports(run_dir)
     progress.final_line(_final_line(plan.recipe, summary, run_dir))
-    return RunResult(run_dir, float(state.last_loss or 0.0), state.step, summary)
+    return RunResult(run_dir, float(state.last_loss or 0.0), state.step, summary, outcome)
+
+
+def _sft_workload(plan: Plan, model: Any, tok: Any, train_r: list[Rendered], eval_r: list[Rendered],
+                  labels: list[str] | None, max_len: int, pad_id: int) -> Workload:
+    """Supervised fine-tuning (full or LoRA): tokenised examples, packed or one per sequence."""
+    task = plan.prompt.task
+    train_ex, tstats = tokenize(train_r, tok, task, max_len, labels)
+    eval_ex, estats = tokenize(eval_r, tok, task, max_len, labels)
+    if not train_ex:
+        raise RunError(f"every training example lost its target to truncation at max_len {max_len}",
+                       help="raise max_len or shorten the prompt")
+    model, minfo = apply_method(model, plan.method, task)
+    packed = plan.train.pack and task != "classification"
+    items = pack(train_ex, max_len) if packed else singles(train_ex)
+    attn = getattr(model.config, "_attn_implementation", None)
+    collator = Collator(task, pad_id, packed, attn, next(model.parameters()).dtype)
+    # The eval block's Evaluator (run_eval.py) measures supervised runs: no metrics of its own.
+    return Workload(model, minfo, items, collator, lm_objective(task), None, summary={
+        "train_examples": len(train_ex), "eval_examples": len(eval_ex), "packed": packed,
+        "truncated": tstats.truncated + estats.truncated,
+        "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target})
 
 
 def _eval_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The last evaluation, and the base model's (step 0) when it was measured."""
-    evals = [r for r in records if "eval_loss" in r]
+    evals = [r for r in records if "eval_examples" in r]
     out: dict[str, Any] = {}
     if evals:
         out.update({k: v for k, v in evals[-1].items() if k.startswith("eval_")})

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import torch
+import torch.distributed as dist
 
 from ftlang.compiler.canonical import load_plan, plan_hash, plan_json
 from ftlang.compiler.plan import Plan
@@ -53,11 +54,16 @@ def write_json(path: Path, data: Any) -> None:
     write_atomic(path, json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
+def check_free(run_dir: Path) -> None:
+    """Refuse a directory that already holds a run."""
+    if (Path(run_dir) / PLAN).exists():
+        raise RunError(f"{run_dir} already holds a run", help="resume it, or pick another directory")
+
+
 def create(run_dir: Path, plan: Plan) -> Path:
     """A new run directory holding plan.json; refuses one that already holds a run."""
     run_dir = Path(run_dir)
-    if (run_dir / PLAN).exists():
-        raise RunError(f"{run_dir} already holds a run", help="resume it, or pick another directory")
+    check_free(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     write_atomic(run_dir / PLAN, plan_json(plan))
     return run_dir
@@ -118,6 +124,9 @@ def build_lock(plan: Plan, data: Iterable[dict[str, Any]], model: dict[str, Any]
         "seed": plan.train.seed,
         "split_seeds": {d.name: d.split.seed for d in plan.data},
         "device": device_info(device),
+        # The world size and how it ran: plan.compute, with the process group's actual backend.
+        "compute": {**plan.compute.model_dump(),
+                    "backend": str(dist.get_backend()) if dist.is_initialized() else None},
         "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 

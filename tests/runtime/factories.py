@@ -82,3 +82,39 @@ def classify_plan(root: Path, rows: list[dict[str, Any]], *, method=None,
                 data=[data], prompt=prompt, method=method or LoraMethod(rank=8, alpha=16),
                 train=TrainPlan(**tp),
                 eval=EvalPlan(on=DataRef(data="tickets", split="eval"), compare_base=compare_base))
+
+
+def preference_plan(root: Path, rows: list[dict[str, Any]] | None = None, *, method=None,
+                    train: dict[str, Any] | None = None, eval_on: str | None = "train",
+                    compare_base: bool = True) -> Plan:
+    """DPO on a scratch llama: a ticket's team is chosen, another team rejected."""
+    from ftlang.compiler.plan import DpoMethod
+    rows = rows if rows is not None else [
+        {"body": t["body"], "good": t["team"], "bad": TEAMS[(TEAMS.index(t["team"]) + 1) % 4]}
+        for t in tickets(32)]
+    data = DataPlan(name="prefs", source=InlineData(rows=rows), fields=sorted(rows[0]))
+    prompt = PromptPlan(name="pair", task="preference", input="Ticket: {{ body }}\nTeam:",
+                        chosen=" {{ good }}", rejected=" {{ bad }}", fields=["bad", "body", "good"])
+    tp = dict(data=DataRef(data="prefs"), epochs=8, lr=1e-2, batch=8, max_len=96, seed=3)
+    tp.update(train or {})
+    return Plan(recipe="tiny_dpo", root=str(root),
+                model=ModelPlan(name="m", source=ScratchModel(hidden=32, layers=2, heads=4, vocab=400)),
+                data=[data], prompt=prompt,
+                method=method or DpoMethod(beta=0.5, adapter=LoraMethod(rank=8, alpha=16)),
+                train=TrainPlan(**tp),
+                eval=EvalPlan(on=DataRef(data="prefs"), compare_base=compare_base) if eval_on else None)
+
+
+def generation_plan(root: Path, *, method=None, train: dict[str, Any] | None = None,
+                    eval_on: str | None = None) -> Plan:
+    """GRPO on a scratch llama over short prompts; the rewards come with `method`."""
+    rows = [{"q": f"ticket {i}: what is its number?", "answer": str(i)} for i in range(32)]
+    data = DataPlan(name="asks", source=InlineData(rows=rows), fields=["answer", "q"],
+                    split=SplitPlan(parts={"train": 0.75, "eval": 0.25}, seed=1))
+    prompt = PromptPlan(name="ask", task="generation", input="{{ q }}\nNumber:", fields=["q"])
+    tp = dict(data=DataRef(data="asks", split="train"), epochs=1, lr=3e-3, batch=4, max_len=64, seed=5)
+    tp.update(train or {})
+    return Plan(recipe="tiny_grpo", root=str(root),
+                model=ModelPlan(name="m", source=ScratchModel(hidden=32, layers=2, heads=4, vocab=200)),
+                data=[data], prompt=prompt, method=method, train=TrainPlan(**tp),
+                eval=EvalPlan(on=DataRef(data="asks", split=eval_on)) if eval_on else None)

@@ -8,7 +8,7 @@ import pytest
 
 from ftlang.compiler.plan import DpoMethod, FullMethod, LoraMethod, ModelPlan, PackageModel, ScratchModel
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.methods import apply_method
+from ftlang.runtime.methods import apply_method, check_method
 from ftlang.runtime.models import build_scratch_model, load_pretrained, resolve_source, train_scratch_tokenizer
 
 
@@ -56,9 +56,16 @@ def test_full_trains_everything(tok):
     assert info.trainable == info.total == sum(p.numel() for p in model.parameters())
 
 
-def test_unknown_target_and_dpo_are_run_errors(tok):
+def test_unknown_target_and_a_method_without_its_prompt_are_run_errors(tok):
     with pytest.raises(RunError) as e:
         apply_method(llama(tok), LoraMethod(targets=["query"]), "chat")
     assert "q_proj" in e.value.help
-    with pytest.raises(RunError, match="dpo is not implemented yet"):
-        apply_method(llama(tok), DpoMethod(), "chat")
+    with pytest.raises(RunError, match="method dpo cannot learn from a chat prompt"):
+        check_method(DpoMethod(), "chat")
+
+
+def test_dpo_trains_its_adapter_or_every_weight(tok):
+    _, lora = apply_method(llama(tok), DpoMethod(adapter=LoraMethod(rank=4)), "preference")
+    _, full = apply_method(llama(tok), DpoMethod(), "preference")
+    assert lora.kind == "dpo/lora" and lora.targets == ("q_proj", "v_proj") and lora.trainable < lora.total
+    assert full.kind == "dpo/full" and full.trainable == full.total

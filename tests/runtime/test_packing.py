@@ -22,6 +22,14 @@ def test_pack_keeps_order_and_never_splits_an_example():
     assert [e for p in packs for e in p] == exs
 
 
+def test_pack_fills_the_tightest_gap_first():
+    # Best-fit: 5 joins the sequence with 6 free rather than the one with 8, which 6 then fills.
+    # Closing a sequence at the first misfit would have made three: [10], [8, 5], [6].
+    exs = [ex(10, 1), ex(8, 20), ex(5, 40), ex(6, 50)]
+    packs = pack(exs, 16)
+    assert [[e.origin for e in p] for p in packs] == [["e1", "e40"], ["e20", "e50"]]
+
+
 def test_collate_resets_positions_and_shifts_inside_each_example():
     a, b = ex(3, 1, loss_from=1), ex(4, 10, loss_from=2)
     batch = collate_lm([(a, b), (ex(2, 50),)], pad_id=0, packed=True)

@@ -135,8 +135,13 @@ def test_render_all_skips_bad_rows_when_asked():
         Renderer(plan).render_all(rows, skip_bad=False)
 
 
-def test_preference_is_not_supported_yet():
-    plan = PromptPlan(name="p", task="preference", input="{{ q }}", chosen="{{ a }}",
-                      rejected="no")
-    with pytest.raises(RunError, match="dpo"):
-        Renderer(plan)
+def test_preference_and_generation_rows_render():
+    pair = PromptPlan(name="p", task="preference", input="{{ q }}", chosen="{{ a }}", rejected="no")
+    r = Renderer(pair).render(ROW)
+    assert (r.input, r.chosen, r.rejected) == ("add 3 and 5", "8", "no")
+    assert plain_text(r) == "add 3 and 58\nadd 3 and 5no"  # the scratch tokenizer sees both answers
+    chat = PromptPlan(name="p", task="preference", turns=[Turn(role="user", template="{{ q }}")],
+                      chosen="{{ a }}", rejected="no")
+    assert Renderer(chat).render(ROW).messages == (("user", "add 3 and 5"),)
+    ask = Renderer(PromptPlan(name="p", task="generation", input="{{ q }}?")).render(ROW)
+    assert ask.input == "add 3 and 5?" and ask.row == ROW.values  # the rewards read the row

@@ -142,7 +142,7 @@ def test_bad_row_stops_before_anything_is_written(tmp_path: Path):
 
 def test_run_refuses_dpo_an_occupied_dir_and_a_changed_plan(tmp_path: Path, lora_run):
     from ftlang.compiler.plan import DpoMethod
-    with pytest.raises(RunError, match="dpo is not implemented yet"):
+    with pytest.raises(RunError, match="method dpo cannot learn from a chat prompt"):
         run_plan(chat_plan(tmp_path, method=DpoMethod()), tmp_path / "x", quiet=True)
     plan, result = lora_run
     with pytest.raises(RunError, match="already holds a run"):

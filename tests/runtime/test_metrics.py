@@ -1,0 +1,100 @@
+"""Metric functions, gates, guards and early stopping against values worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ftlang.compiler.plan import DataRef, EvalPlan, Gate, Guard, InlineData, Metric
+from ftlang.runtime import metrics as m
+from ftlang.runtime.best import BestTracker
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.gates import check_plan, relative_drop, verdict
+
+
+def test_class_metrics():
+    assert m.accuracy([0, 1, 2, 1], [0, 1, 1, 1]) == 0.75
+    # class 0: P 1/2 R 1/2 -> F1 .5; class 1: P 2/3 R 1 -> .8; class 2: never predicted -> 0
+    assert m.macro_f1([0, 1, 1, 1, 0], [0, 0, 1, 1, 2]) == pytest.approx((0.5 + 0.8 + 0.0) / 3)
+    # a class absent from both gold and predictions does not count
+    assert m.macro_f1([0, 1], [0, 1]) == 1.0
+
+
+def test_text_metrics():
+    assert m.exact_match([" 18", "god", "x"], ["18", "dog", "x\n"]) == pytest.approx(2 / 3)
+    assert m.contains(["a refund please", "no"], "refund") == 0.5
+    assert m.regex(["ticket #1234", "none", "9999"], r"\d{4}") == pytest.approx(2 / 3)
+    assert m.json_valid(['{"a": 1}', "[1,", "3"]) == pytest.approx(2 / 3)
+    assert m.length(["ab", "abcd"]) == 3.0
+    assert m.perplexity(math.log(4)) == pytest.approx(4.0)
+
+
+def test_rouge_l_and_bleu():
+    # LCS "the cat on the mat" = 5 of 6 tokens on both sides: P = R = F = 5/6
+    assert m.rouge_l(["the cat sat on the mat"], ["the cat is on the mat"]) == pytest.approx(5 / 6)
+    # n-gram precisions 5/6, 3/5, 2/4, 1/3; equal lengths, so no brevity penalty
+    expected = 100 * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25
+    assert m.bleu(["the cat sat on the mat"], ["the cat sat on a mat"]) == pytest.approx(expected, rel=1e-6)
+
+
+def test_metric_keys_and_bad_patterns():
+    assert m.metric_key(Metric(name="rouge_l")) == "rouge_l"
+    assert m.metric_key(Metric(name="contains", arg="re\"fund")) == 'contains("re\\"fund")'
+    with pytest.raises(RunError, match="not a valid regular expression"):
+        m.regex(["x"], "(")
+    with pytest.raises(RunError, match="expected text"):
+        m.text_metric(Metric(name="exact_match"), ["x"], None)
+
+
+def test_relative_drop_is_a_rise_for_loss():
+    assert relative_drop("accuracy", 0.8, 0.6) == pytest.approx(0.25)
+    assert relative_drop("accuracy", 0.8, 0.9) == pytest.approx(-0.125)
+    assert relative_drop("loss", 2.0, 2.5) == pytest.approx(0.25)
+    assert relative_drop("loss", 2.0, 1.0) == pytest.approx(-0.5)
+    assert relative_drop("accuracy", 0.0, 0.0) == 0.0 and relative_drop("loss", 0.0, 0.1) == math.inf
+
+
+def _eval(**kw) -> EvalPlan:
+    return EvalPlan(on=DataRef(data="d", split="eval"), **kw)
+
+
+def test_gates_and_guards_verdict():
+    ev = _eval(metrics=[Metric(name="accuracy"), Metric(name="loss")], compare_base=True,
+               require=[Gate(metric="accuracy", op=">=", value=0.8),
+                        Gate(metric="accuracy", delta=True, op=">", value=0.5),
+                        Gate(metric="loss", op="<", value=0.1)],
+               guards=[Guard(name="general", source=InlineData(rows=[{"a": 1}]), max_drop=0.1)])
+    v = verdict(ev, {"accuracy": 0.9, "loss": 0.2}, {"accuracy": 0.3, "loss": 1.0}, [(1.0, 1.05)])
+    assert [(g.gate, round(g.measured, 6), g.passed) for g in v.gates] == [
+        ("accuracy >= 0.8", 0.9, True), ("delta(accuracy) > 0.5", 0.6, True), ("loss < 0.1", 0.2, False)]
+    assert v.guards[0].drop == pytest.approx(0.05) and v.guards[0].passed
+    assert not v.passed
+    assert verdict(ev, {"accuracy": 0.9, "loss": 0.2}, {"accuracy": 0.3, "loss": 1.0}, [(1.0, 1.2)]).guards[0].passed \
+        is False
+
+
+def test_plan_checks_before_any_model_loads():
+    with pytest.raises(RunError, match="compare base"):
+        check_plan(_eval(require=[Gate(metric="loss", delta=True, op="<", value=0)]), "chat", None)
+    twice = [Metric(name="contains", arg="a"), Metric(name="contains", arg="b")]
+    with pytest.raises(RunError, match="twice"):
+        check_plan(_eval(metrics=twice, require=[Gate(metric="contains", op=">", value=0)]), "chat", None)
+    with pytest.raises(RunError, match="cannot be measured on a chat"):
+        check_plan(_eval(metrics=[Metric(name="accuracy")]), "chat", None)
+    with pytest.raises(RunError, match="no better or worse"):
+        check_plan(_eval(metrics=[Metric(name="length")]), "chat", "length")
+    with pytest.raises(RunError, match="regular expression"):
+        check_plan(_eval(metrics=[Metric(name="regex", arg="[")]), "completion", None)
+
+
+def test_best_tracker_counts_patience_and_replays(tmp_path):
+    tracker = BestTracker(Metric(name="loss"), patience=2, keep=False, run_dir=tmp_path)
+    for step, value in [(1, 2.0), (2, 1.5), (3, 1.5), (4, 1.7)]:
+        tracker.observe(step, value)
+    assert (tracker.step, tracker.value, tracker.should_stop) == (2, 1.5, True)  # a tie is no gain
+    again = BestTracker(Metric(name="accuracy"), patience=3, keep=False, run_dir=tmp_path)
+    again.replay([{"step": 0, "eval_accuracy": 0.9},  # the base model never counts
+                  {"step": 5, "eval_accuracy": 0.4}, {"step": 10, "eval_accuracy": 0.6},
+                  {"step": 10, "loss": 0.3}])
+    assert (again.step, again.since, again.should_stop) == (10, 0, False)
