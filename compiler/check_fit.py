@@ -118,3 +118,22 @@ def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
         node = ctx.origins[("train", "patience")]
         ctx.report(error("E0106", "`patience` counts evaluations, but `train` has no `eval_every`", node.span,
                          "never evaluated during training", help="add `eval_every = <steps>`"))
+
+
+def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
+    """With several processes, the global batch must split across them (and their micro-batches)."""
+    compute, train = plan.get("compute") or {}, plan.get("train") or {}
+    processes, batch, micro = compute.get("processes", 1), train.get("batch", 8), train.get("micro_batch")
+    if not (isinstance(processes, int) and processes > 1 and isinstance(batch, int)):
+        return
+    where = ctx.origins.get(("compute", "processes"))
+    span = where.value.span if isinstance(where, n.Field) else ctx.origins[("compute",)].span
+    step = processes * (micro if isinstance(micro, int) else 1)
+    if batch % step:
+        share = f"micro_batch × processes = {step}" if isinstance(micro, int) else f"the {processes} processes"
+        ctx.report(error("E0205", f"`batch` ({batch}) does not split across {share}", span,
+                         f"{processes} processes", help="`batch` is the global batch: make it a multiple"))
+    kind = (plan.get("method") or {}).get("kind")
+    if kind in ("dpo", "grpo"):
+        ctx.report(error("E0305", f"method `{kind}` runs on one process for now", span, f"{processes} processes",
+                         help="leave `processes` at 1 for preference and reward tuning"))

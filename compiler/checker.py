@@ -11,7 +11,8 @@ from .check_eval import check_eval
 from .check_parts import check_compute, check_method, check_prompt, check_train
 from .check_sources import check_data, check_model
 from .context import Context
-from .check_fit import check_fields, check_method_fit, check_model_fit, check_reward_fields, check_train_choices
+from .check_fit import (check_fields, check_method_fit, check_model_fit, check_processes, check_reward_fields,
+                        check_train_choices)
 from .imports import ImportGraph, Library, check_lock, load_imports, normalised_hash
 from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
 from .schema_check import validate as validate_part
@@ -163,6 +164,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
             check_reward_fields(ctx, plan, peeks.get(train_ref["data"]), train_ref["data"])
     check_model_fit(ctx, plan)
     check_train_choices(ctx, plan)
+    check_processes(ctx, plan)
     return plan
 
 

@@ -121,6 +121,9 @@ def summarize(plan: Plan) -> str:
         lines.append(cost)
     c = plan.compute
     if c.processes > 1 or c.precision != "auto":
+        micro = t.micro_batch or max(t.batch // c.processes, 1)
+        accumulation = max(t.batch // (micro * c.processes), 1)
         lines.append(f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
-                     f"precision {c.precision}, backend {c.backend}")
+                     f"precision {c.precision}, backend {c.backend}; global batch {t.batch} = micro-batch "
+                     f"{micro} × {c.processes} process(es) × accumulation {accumulation}")
     return "\n".join(lines) + "\n"
