@@ -15,6 +15,7 @@ our padded vs packed training in effective (non-padding) tokens/s. TRL is the op
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import os
@@ -50,6 +51,10 @@ def write_data(folder: Path) -> None:
     write_jsonl(folder / "fixed.jsonl", ({"prompt": f"Story {i}:\n", "text": write(330)} for i in range(256)))
     write_jsonl(folder / "ragged.jsonl", ({"prompt": f"Note {i}:\n", "text": write(long_tailed(rng, 40, 0.9, 400))}
                                           for i in range(2_000)))
+
+
+def recipe_path(work: Path, data: str, method: str, pack: bool) -> Path:
+    return work / f"{data}-{method}-{int(pack)}.ft"
 
 
 def recipe_text(data: str, method: str, pack: bool, steps: int) -> str:
@@ -108,15 +113,13 @@ class StepClock:
 
 def child_prepare(spec: Spec) -> dict[str, Any]:
     """Build the scratch model and tokenise the fixed data exactly as our runtime does, for the peers."""
-    import torch
-
     from ftlang.compiler.api import check_path
     from ftlang.runtime.data import load_data, select
     from ftlang.runtime.models import build_scratch_model, train_scratch_tokenizer
     from ftlang.runtime.prompts import Renderer, plain_text, tokenize
 
     work = Path(spec.work)
-    plan = check_path(work / "fixed-full-0.ft").plan
+    plan = check_path(recipe_path(work, "fixed", "full", False)).plan
     assert plan is not None
     data = plan.data[0]
     rows = select({data.name: load_data(data, work, plan.prompt.fields)}, plan.train.data)
@@ -130,11 +133,11 @@ def child_prepare(spec: Spec) -> dict[str, Any]:
     (work / "fixed.json").write_text(json.dumps({"input_ids": [e.input_ids for e in examples],
                                                  "labels": [e.labels for e in examples]}))
     return {"parameters": sum(p.numel() for p in model.parameters()), "vocab": len(tok),
-            "examples": len(examples), "torch_threads": torch.get_num_threads()}
+            "examples": len(examples)}
 
 
 def child_ours(spec: Spec) -> dict[str, Any]:
-    """What a user does: compile the recipe, run the plan. Step times come from metrics.jsonl."""
+    """What a user does: compile the recipe, run the plan. Each metrics record written closes a step."""
     from ftlang.compiler.api import check_path
     from ftlang.runtime import run_plan, rundir
 
@@ -148,7 +151,7 @@ def child_ours(spec: Spec) -> dict[str, Any]:
 
     rundir.MetricsLog.write = stamped
     work = Path(spec.work)
-    plan = check_path(work / f"{spec.data}-{spec.method}-{int(spec.pack)}.ft").plan
+    plan = check_path(recipe_path(work, spec.data, spec.method, spec.pack)).plan
     assert plan is not None
     out = Path(tempfile.mkdtemp(dir=work)) / "run"
     result = run_plan(plan, out, quiet=True)
@@ -381,6 +384,8 @@ def main() -> None:
     repeats = args.repeats or (2 if args.quick else 3)
     steps = args.steps or (6 if args.quick else 16)
     runners = [r for r in args.runners.split(",") if r]
+    if steps <= args.warmup or not set(runners) <= set(PEERS):
+        parser.error(f"--steps must exceed --warmup ({args.warmup}); runners are among {', '.join(PEERS)}")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ft-bench-") as folder:
         work = Path(folder)
@@ -388,8 +393,8 @@ def main() -> None:
         configs = [(runner, method, "fixed", False) for method in ("full", "lora") for runner in runners]
         if not args.no_ragged:
             configs += [("ours", "full", "ragged", False), ("ours", "full", "ragged", True)]
-        for _, method, data, pack in configs + [("", "full", "fixed", False)]:
-            (work / f"{data}-{method}-{int(pack)}.ft").write_text(recipe_text(data, method, pack, steps))
+        for data, method, pack in itertools.product(("fixed", "ragged"), ("full", "lora"), (False, True)):
+            recipe_path(work, data, method, pack).write_text(recipe_text(data, method, pack, steps))
         prep = spawn(Spec("prepare", work=str(work)), args.threads)
         if "error" in prep:
             sys.exit(f"prepare failed: {prep['error']}")

@@ -63,7 +63,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             loss, grad = _chunk_loss(h @ weight.t(), t)
             total += loss
             grad.exp_()  # softmax
-            grad.scatter_add_(1, t.clamp(min=0)[:, None], -torch.ones_like(grad[:, :1]))
+            grad[torch.arange(len(t), device=t.device), t.clamp(min=0)] -= 1  # one index per row: deterministic
             grad.mul_((t != IGNORE)[:, None])
             grad = grad.to(weight.dtype)  # the backward matmuls in the head's dtype, as autograd's
             if want_h:

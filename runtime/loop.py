@@ -126,7 +126,7 @@ def lm_objective(task: str) -> Objective:
 def loss_sum(model: torch.nn.Module, batch: Batch, task: str) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Summed cross-entropy of a micro-batch (and, for classification, the number correct)."""
     parts = plain_head(model) if task != "classification" else None
-    if parts is not None:  # the LM head's third of the step, in cache-sized chunks
+    if parts is not None:  # the head and its loss in chunks (lm_loss.py): less memory, fewer passes
         decoder, head = parts
         hidden = decoder(**batch.model_inputs()).last_hidden_state
         return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), head.weight,
