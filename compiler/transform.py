@@ -6,6 +6,7 @@ import re
 import textwrap
 from typing import Any
 
+from . import larkload  # noqa: F401  # first: lark without its optional imports
 from lark import Token, Transformer, v_args
 from lark.tree import Meta
 
