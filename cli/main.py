@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
 
     def with_set(p: argparse.ArgumentParser) -> None:
         p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="override a recipe parameter (repeatable)")
+                       help="set a param (NAME=VALUE) or any field (block.field=VALUE); repeatable")
 
     p = sub.add_parser("check", help="check recipes and report every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
