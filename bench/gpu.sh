@@ -35,7 +35,7 @@ fi
 # pyproject maps the top-level folders onto ftlang.* (package-dir); a tree of links does the same.
 mkdir -p "$SITE/ftlang" && cp ftlang/__init__.py "$SITE/ftlang/"
 for d in compiler runtime grammar cli; do ln -sfn "$PWD/$d" "$SITE/ftlang/$d"; done
-export PYTHONPATH="$SITE:$PWD/bench${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
 if ! "$PY" -c "import ftlang.compiler.api, ftlang.runtime"; then
   echo "ftlang does not import here: missing packages? run 'bash bench/gpu.sh --fetch-wheels' where pip works, carry .whl" >&2
   exit 1
@@ -44,9 +44,9 @@ command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,dri
 
 # ==== section: throughput (issue 8) — MFU of full fine-tuning and LoRA tokens/s, one GPU ====
 # A ~0.55 B scratch llama, bf16 autocast, packed 2,048-token rows, through `run_plan` as `ft run`
-# does: full (fp32 weights), full (bf16 weights), LoRA. About 4 minutes on an H100 (model
-# builds and saves included); capped at 7.
-timeout 420 "$PY" bench/gpu_throughput.py --out "$OUT" $TINY 2>&1 | tee "$OUT/gpu_throughput.log" \
+# does: full (fp32 weights), full (bf16 weights), LoRA, then 3 profiled steps (gpu_profile.md).
+# About 3 minutes on an H100 (each run ~30 s with its model build and saves); capped at 6.
+timeout 360 "$PY" bench/gpu_throughput.py --out "$OUT" $TINY 2>&1 | tee "$OUT/gpu_throughput.log" \
   || echo "section throughput failed (exit ${PIPESTATUS[0]})"
 # ==== end: throughput ====
 

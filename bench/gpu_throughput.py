@@ -6,8 +6,9 @@
 Each run compiles a .ft recipe and calls run_plan, as `ft run` does: scratch llama (hidden
 1536, 12 layers, 12 heads of 128, intermediate 6144, vocab 32,000: ~0.55 B parameters), packed
 rows of 2,048 tokens (block-diagonal attention), batch 8, under bf16 autocast: full fine-tuning
-with fp32 weights (mixed precision), again with bf16 weights, and LoRA r 16 on every projection.
-Throughput counts the steps after the first logged window. MFU = model FLOP/s over the card's
+with fp32 weights (mixed precision), again with bf16 weights, and LoRA r 16 on every projection;
+then a short extra run profiles 3 steps (gpu_profile.md). Throughput counts the steps after the
+first logged window. MFU = model FLOP/s over the card's
 dense bf16 peak, model FLOPs = 6 x (parameters in matrix products) per token; the second MFU
 figure adds causal attention over the whole 2,048-token row (the PaLM convention, an upper
 bound with packing, whose documents are shorter).
@@ -16,6 +17,7 @@ bound with packing, whose documents are shorter).
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import sys
@@ -63,13 +65,14 @@ def peak_tflops(name: str) -> float | None:
     return next((tf for key, tf in PEAK_TFLOPS if key in name), None)
 
 
-def run_one(work: Path, size: dict[str, Any], run: str) -> dict[str, Any]:
+def run_one(work: Path, size: dict[str, Any], run: str, label: str = "") -> dict[str, Any]:
     import torch
 
     from ftlang.compiler.api import check_text
     from ftlang.runtime import run_plan
 
-    path = work / f"{run}.ft"
+    label = label or run
+    path = work / f"{label}.ft"
     path.write_text(recipe(size, run))
     result = check_text(path.read_text(), str(path))
     if not result.ok or result.plan is None:
@@ -77,7 +80,7 @@ def run_one(work: Path, size: dict[str, Any], run: str) -> dict[str, Any]:
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     start = time.perf_counter()
-    done = run_plan(result.plan, work / f"run-{run}", quiet=True)
+    done = run_plan(result.plan, work / f"run-{label}", quiet=True)
     wall = time.perf_counter() - start
     lock = json.loads((done.run_dir / "lock.json").read_text())
     model = lock["model"]
@@ -91,6 +94,30 @@ def run_one(work: Path, size: dict[str, Any], run: str) -> dict[str, Any]:
             "trainable": lock["method"]["trainable"], "padding": done.metrics["padding"],
             "final_loss": done.final_loss, "device": lock["device"].get("name"),
             "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1) if torch.cuda.is_available() else None}
+
+
+def profile_steps(work: Path, size: dict[str, Any], run: str, out: Path) -> None:
+    """A short extra run of `run` under torch.profiler for 3 steps after 10: where a step's time goes.
+
+    Kept apart from the timed runs, whose throughput the profiler would slow. Writes
+    gpu_profile.md: the ops by their own GPU time (CPU time without a GPU).
+    """
+    import torch
+    import torch.optim.optimizer as optim
+    from torch.profiler import ProfilerActivity, profile, schedule
+
+    gpu = torch.cuda.is_available()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if gpu else [])
+    with profile(activities=activities, schedule=schedule(wait=8, warmup=2, active=3)) as prof:
+        # Every optimizer step is a training step: the profiler's schedule advances with it.
+        handle = optim.register_optimizer_step_post_hook(lambda *_: prof.step())
+        try:
+            run_one(work, {**size, "steps": 14}, run, label=f"profile-{run}")
+        finally:
+            handle.remove()
+    key = "self_device_time_total" if gpu else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=key, row_limit=30, max_name_column_width=60)
+    (out / "gpu_profile.md").write_text(f"torch.profiler, {run}, steps 11-13, sorted by {key}\n\n```\n{table}\n```\n")
 
 
 def with_mfu(r: dict[str, Any], size: dict[str, Any]) -> dict[str, Any]:
@@ -109,6 +136,9 @@ def table(rows: list[dict[str, Any]]) -> str:
     lines = ["| run | weights | params | trainable | tokens/s | MFU (6N) | MFU (+attn) | padding | peak GPU GB "
              "| train s | wall s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
+        if "error" in r:
+            lines.append(f"| {r['run']} | failed: {r['error'][:120]} |")
+            continue
         lines.append(f"| {r['run']} | {r['weights']} | {r['parameters'] / 1e6:,.2f} M | {r['trainable'] / 1e6:,.2f} M | "
                      f"{r['tok_s']:,.0f} | {pct(r['mfu'])} | {pct(r['mfu_with_attention'])} | "
                      f"{r['padding']:.1%} | {r['peak_gpu_gb']} | {r['train_s']:.1f} | {r['wall_s']:.1f} |")
@@ -120,6 +150,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True, help="where the JSON and Markdown results go")
     parser.add_argument("--tiny", action="store_true", help="a tiny model on CPU: checks the script, not the GPU")
     parser.add_argument("--runs", default=",".join(RUNS), help="a subset of " + ",".join(RUNS))
+    parser.add_argument("--profile", default="full-bf16", help="the run to profile afterwards ('' for none)")
     args = parser.parse_args()
     import torch
 
@@ -135,8 +166,16 @@ def main() -> None:
         write_jsonl(work / "docs.jsonl", ({"title": f"Document {i}\n", "text": write(
             long_tailed(rng, size["median_words"], 1.0, 3000))} for i in range(size["docs"])))
         for run in args.runs.split(","):
-            rows.append(with_mfu(run_one(work, size, run), size))
+            try:
+                rows.append(with_mfu(run_one(work, size, run), size))
+            except Exception as e:  # one lease, one try: a failed run (say, out of memory) must not lose the others
+                rows.append({"run": run, "error": f"{type(e).__name__}: {e}"[:500]})
+                gc.collect()
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
             print(json.dumps(rows[-1]), flush=True)
+        if args.profile:
+            profile_steps(work, size, args.profile, args.out)
     env = {"torch": torch.__version__, "cuda": torch.version.cuda,
            "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
     text = f"{env}\n\n{table(rows)}\n"
