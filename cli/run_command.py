@@ -15,22 +15,19 @@ if TYPE_CHECKING:
 
 
 def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.compiler.plan.Plan | None
+    """A plan .json written by `ft plan --json` (or by a launcher for its workers)."""
     from pydantic import ValidationError
 
     from ftlang.compiler.canonical import load_plan
 
     path = Path(args.file)
-    if path.suffix == ".json":
-        if not path.is_file():
-            raise UsageError(f"no such plan file: {path}")
-        try:
-            return load_plan(path.read_text(encoding="utf-8"))
-        except (ValueError, ValidationError) as exc:
-            print(f"error: {path} is not a valid plan: {str(exc).splitlines()[0]}", file=sys.stderr)
-            return None
-    result = checked(args.file, args.set)
-    print_diagnostics(result, args.file)
-    return result.plan if result.ok else None
+    if not path.is_file():
+        raise UsageError(f"no such plan file: {path}")
+    try:
+        return load_plan(path.read_text(encoding="utf-8"))
+    except (ValueError, ValidationError) as exc:
+        print(f"error: {path} is not a valid plan: {str(exc).splitlines()[0]}", file=sys.stderr)
+        return None
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -39,11 +36,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     from ftlang.runtime import launch
     from ftlang.runtime.errors import RunError
 
-    if args.resume is None and args.file and args.file.endswith(".ft"):
-        from .sweep_command import run_sweep, sweep_requested
-
-        if sweep_requested(args):
-            return run_sweep(args)
     plan = None
     if args.resume is not None:
         resume = Path(args.resume)
@@ -53,7 +45,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         from ftlang.compiler.canonical import load_plan
         plan = load_plan(plan_path.read_text(encoding="utf-8"))
     else:
-        plan = _load_plan(args)
+        if Path(args.file).suffix != ".json":
+            result = checked(args.file, args.set)  # once: a sweep and a single run share it
+            print_diagnostics(result, args.file)
+            if result.ok and result.resolution and result.resolution.sweep:
+                from .sweep_command import run_sweep
+
+                return run_sweep(args, result)
+            plan = result.plan if result.ok else None
+        else:
+            plan = _load_plan(args)
         if plan is None:
             return 1
     launched = launch.launched_size()  # set when torchrun started this process

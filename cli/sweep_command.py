@@ -9,19 +9,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ftlang.compiler.api import sweep_variants
+from ftlang.compiler.api import CheckResult, variants_of
 
 from .commands import overrides, print_diagnostics
 
 # Metrics where smaller is better; every other metric ranks larger first.
 LOWER_IS_BETTER = {"loss", "perplexity", "length"}
-
-
-def sweep_requested(args: argparse.Namespace) -> bool:
-    from ftlang.compiler.api import check_path
-
-    result = check_path(args.file, overrides(args.set))
-    return bool(result.ok and result.resolution and result.resolution.sweep)
 
 
 def _score(summary: dict[str, Any], metric: str) -> float | None:
@@ -50,12 +43,13 @@ def comparison_markdown(rows: list[dict[str, Any]], metric: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_sweep(args: argparse.Namespace) -> int:
+def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
+    """Train every point of `base`'s sweep (the recipe as `ft run` already checked it)."""
     from ftlang.compiler.canonical import plan_hash
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.run import run_plan
 
-    base, variants = sweep_variants(args.file, overrides(args.set))
+    variants = variants_of(base, args.file, overrides(args.set))
     for _, variant in variants:
         if not variant.ok:
             print_diagnostics(variant, args.file)

@@ -94,8 +94,14 @@ def sweep_variants(path: str | Path, overrides: dict[str, str] | None = None
     """
     overrides = overrides or {}
     base = check_path(path, overrides)
+    return base, variants_of(base, path, overrides)
+
+
+def variants_of(base: CheckResult, path: str | Path, overrides: dict[str, str]
+                ) -> list[tuple[dict[str, str], CheckResult]]:
+    """Each point of an already checked recipe's sweep grid, checked with its values set."""
     variants = []
     for point in base.resolution.sweep if base.resolution else []:
         values = dict(item.split("=", 1) for item in point)
         variants.append((values, check_path(path, {**values, **overrides})))
-    return base, variants
+    return variants
