@@ -74,15 +74,15 @@ def cmd_plan(args: argparse.Namespace) -> int:
         return 1
     sys.stdout.write(plan_json(result.plan) if args.json else summarize(result.plan))
     if result.resolution and result.resolution.sweep and not args.json:
-        return _print_sweep(args)
+        return _print_sweep(args, result)
     return 0
 
 
-def _print_sweep(args: argparse.Namespace) -> int:
-    from ftlang.compiler.api import sweep_variants
+def _print_sweep(args: argparse.Namespace, base: CheckResult) -> int:
+    from ftlang.compiler.api import variants_of
     from ftlang.compiler.canonical import plan_hash
 
-    _, variants = sweep_variants(args.file, overrides(args.set))
+    variants = variants_of(base, args.file, overrides(args.set))
     print(f"  sweep    {len(variants)} plans")
     status = 0
     for values, variant in variants:
