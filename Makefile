@@ -38,5 +38,5 @@ clean:
 
 # The Plan's JSON Schema, which `ft check` validates against without importing pydantic.
 schema: setup
-	$(PY) -c "import json; from ftlang.compiler.plan import Plan; \
-	open('compiler/plan.schema.json', 'w').write(json.dumps(Plan.model_json_schema(), indent=2, sort_keys=True) + '\n')"
+	$(PY) -c "import json; from ftlang.plan.models import Plan; \
+	open('plan/plan.schema.json', 'w').write(json.dumps(Plan.model_json_schema(), indent=2, sort_keys=True) + '\n')"

@@ -52,7 +52,7 @@ timeout 360 "$PY" bench/gpu_throughput.py --out "$OUT" $TINY 2>&1 | tee "$OUT/gp
 
 # ==== section: scaling (issue 7) — torch.distributed on CUDA: NCCL, DDP, FSDP, an FSDP resume ====
 # One GPU holds one NCCL rank, so a one-rank group in one process runs every collective, wrapper
-# and gather of runtime/distributed.py on CUDA, against plain training (gloo on CPU with --tiny).
+# and gather of runtime/train/distributed.py on CUDA, against plain training (gloo on CPU with --tiny).
 # About a minute on an H100.
 timeout 180 "$PY" bench/gpu_scaling.py 2>&1 | tee "$OUT/gpu_scaling.log" \
   || echo "section scaling failed (exit ${PIPESTATUS[0]})"

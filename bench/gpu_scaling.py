@@ -1,7 +1,7 @@
 """GPU check of scale-out on one CUDA device: NCCL collectives, DDP and FSDP steps, FSDP checkpoints.
 
 One GPU cannot hold two NCCL ranks, so this joins a one-rank NCCL group in this process: every
-collective, wrapper and gather of runtime/distributed.py then runs on CUDA for real. Run from
+collective, wrapper and gather of runtime/train/distributed.py then runs on CUDA for real. Run from
 the repository root (`bash bench/gpu.sh` runs it):  HF_HUB_OFFLINE=1 python3 bench/gpu_scaling.py
 Without CUDA it runs the same on the CPU with gloo, as a dry run of the script itself.
 """
@@ -19,12 +19,12 @@ import torch.distributed as dist
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ftlang.runtime import distributed
-from ftlang.runtime.batching import Collator, Item
-from ftlang.runtime.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from ftlang.runtime.loop import (DataOrder, Hooks, LoopConfig, LoopState, make_optimizer, make_scheduler,
+from ftlang.runtime.train import distributed
+from ftlang.runtime.data.batching import Collator, Item
+from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ftlang.runtime.train.loop import (DataOrder, Hooks, LoopConfig, LoopState, make_optimizer, make_scheduler,
                                  train)
-from ftlang.runtime.prompts import Example
+from ftlang.runtime.data.prompts import Example
 
 STEPS = 6
 

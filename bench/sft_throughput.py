@@ -114,9 +114,9 @@ class StepClock:
 def child_prepare(spec: Spec) -> dict[str, Any]:
     """Build the scratch model and tokenise the fixed data exactly as our runtime does, for the peers."""
     from ftlang.compiler.api import check_path
-    from ftlang.runtime.data import load_data, select
+    from ftlang.runtime.data.sources import load_data, select
     from ftlang.runtime.models import build_scratch_model, train_scratch_tokenizer
-    from ftlang.runtime.prompts import Renderer, plain_text, tokenize
+    from ftlang.runtime.data.prompts import Renderer, plain_text, tokenize
 
     work = Path(spec.work)
     plan = check_path(recipe_path(work, "fixed", "full", False)).plan
@@ -139,7 +139,8 @@ def child_prepare(spec: Spec) -> dict[str, Any]:
 def child_ours(spec: Spec) -> dict[str, Any]:
     """What a user does: compile the recipe, run the plan. Each metrics record written closes a step."""
     from ftlang.compiler.api import check_path
-    from ftlang.runtime import run_plan, rundir
+    from ftlang.runtime import run_plan
+    from ftlang.runtime import rundir
 
     clock = StepClock()
     write = rundir.MetricsLog.write

@@ -62,7 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ftlang.compiler.canonical import plan_json
+    from ftlang.plan.canonical import plan_json
     from ftlang.compiler.summary import summarize
 
     result = checked(args.file, args.set)
@@ -80,7 +80,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 def _print_sweep(args: argparse.Namespace, base: CheckResult) -> int:
     from ftlang.compiler.api import variants_of
-    from ftlang.compiler.canonical import plan_hash
+    from ftlang.plan.canonical import plan_hash
 
     variants = variants_of(base, args.file, overrides(args.set))
     print(f"  sweep    {len(variants)} plans")
@@ -106,7 +106,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    from ftlang.compiler.plan import Plan
+    from ftlang.plan.models import Plan
 
     print(json.dumps(Plan.model_json_schema(), indent=2, sort_keys=True))
     return 0

@@ -36,7 +36,7 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
-def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtime.outcome.Outcome | None
+def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtime.evaluation.outcome.Outcome | None
     """What `ft run` ends with: the gate and guard results and where the reports are; its exit code."""
     lines = outcome.verdict.lines() if outcome else []
     if lines:
@@ -48,8 +48,8 @@ def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtim
 
 def cmd_eval(args: argparse.Namespace) -> int:
     from ftlang.runtime.errors import RunError
-    from ftlang.runtime.reevaluate import reevaluate
-    from ftlang.runtime.report_data import outcome_tables
+    from ftlang.runtime.evaluation.reevaluate import reevaluate
+    from ftlang.runtime.report.contents import outcome_tables
 
     run_dir = _run_dir(args.run)
     other = None
@@ -73,10 +73,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def _compare_rows(run_dir: Path) -> dict[str, str]:
     """One run's column of `ft compare`: identity, key hyper-parameters, metrics, verdict."""
-    from ftlang.compiler.canonical import load_plan, plan_hash
-    from ftlang.runtime.outcome import read_outcome
+    from ftlang.plan.canonical import load_plan, plan_hash
+    from ftlang.runtime.evaluation.outcome import read_outcome
     from ftlang.runtime.redact import redact_param
-    from ftlang.runtime.report_data import number
+    from ftlang.runtime.report.contents import number
 
     plan = load_plan((run_dir / "plan.json").read_text(encoding="utf-8"))
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
@@ -97,8 +97,8 @@ def _compare_rows(run_dir: Path) -> dict[str, str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from ftlang.runtime.report_data import Table
-    from ftlang.runtime.report_md import markdown_table
+    from ftlang.runtime.report.contents import Table
+    from ftlang.runtime.report.markdown import markdown_table
 
     runs = [_run_dir(p) for p in args.runs]
     columns = [_compare_rows(d) for d in runs]
@@ -113,7 +113,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ftlang.runtime.report import write_reports
+    from ftlang.runtime.report.write import write_reports
 
     md, html = write_reports(_run_dir(args.run))
     print(f"wrote {md}\nwrote {html}")

@@ -11,14 +11,14 @@ from .commands import UsageError, checked, print_diagnostics
 from .eval_commands import print_outcome
 
 if TYPE_CHECKING:
-    from ftlang.compiler.plan import Plan
+    from ftlang.plan.models import Plan
 
 
-def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.compiler.plan.Plan | None
+def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.plan.models.Plan | None
     """A plan .json written by `ft plan --json` (or by a launcher for its workers)."""
     from pydantic import ValidationError
 
-    from ftlang.compiler.canonical import load_plan
+    from ftlang.plan.canonical import load_plan
 
     path = Path(args.file)
     if not path.is_file():
@@ -33,7 +33,7 @@ def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.compi
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None and args.file is None:
         raise UsageError("give a recipe or plan to run, or --resume RUNDIR")
-    from ftlang.runtime import launch
+    from ftlang.runtime.train import launch
     from ftlang.runtime.errors import RunError
 
     plan = None
@@ -42,7 +42,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan_path = resume / "plan.json"
         if not plan_path.is_file():
             raise UsageError(f"{resume} is not a run directory (no plan.json)")
-        from ftlang.compiler.canonical import load_plan
+        from ftlang.plan.canonical import load_plan
         plan = load_plan(plan_path.read_text(encoding="utf-8"))
     else:
         if Path(args.file).suffix != ".json":
@@ -87,8 +87,9 @@ def _launch(plan: Plan, args: argparse.Namespace) -> int:
     """`ft run --nproc N`: checked and compiled once here, then run by N processes under torchrun."""
     import tempfile
 
-    from ftlang.compiler.canonical import plan_json
-    from ftlang.runtime import launch, rundir
+    from ftlang.plan.canonical import plan_json
+    from ftlang.runtime.train import launch
+    from ftlang.runtime import rundir
 
     n = plan.compute.processes
     # Checked once here, rather than once by every process.

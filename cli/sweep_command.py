@@ -45,7 +45,7 @@ def comparison_markdown(rows: list[dict[str, Any]], metric: str) -> str:
 
 def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
     """Train every point of `base`'s sweep (the recipe as `ft run` already checked it)."""
-    from ftlang.compiler.canonical import plan_hash
+    from ftlang.plan.canonical import plan_hash
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.run import run_plan
 

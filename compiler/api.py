@@ -16,7 +16,7 @@ from .parser import parse
 from .source import SourceFile, Span
 
 if TYPE_CHECKING:
-    from .plan import Plan
+    from ftlang.plan.models import Plan
 
 
 @dataclass
@@ -43,7 +43,7 @@ class CheckResult:
         """The pydantic Plan; built only when asked, since `ft check` does not need pydantic."""
         if not self.ok or self.plan_data is None:
             return None
-        from .plan import Plan
+        from ftlang.plan.models import Plan
 
         return Plan.model_validate(self.plan_data, strict=True)
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from ftlang.plan.hashing import sha256_path
 
 PEEK_ROWS = 100
 
@@ -23,18 +24,6 @@ class Peek:
     problem_text: str | None = None  # the offending line, to quote in the diagnostic
     sample: tuple[dict[str, object], ...] = field(default=())
 
-
-def sha256_path(path: Path) -> str:
-    """The hash of a file, or of a folder's files (names and contents, in sorted order)."""
-    digest = hashlib.sha256()
-    files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-    for file in files:
-        if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
-        with file.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
 
 
 def peek(kind: str, path: Path) -> Peek:

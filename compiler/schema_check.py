@@ -32,7 +32,7 @@ _BOUNDS = (("minimum", "greater_than_equal", "ge", lambda v, b: v >= b),
 
 @lru_cache(maxsize=1)
 def plan_schema() -> dict[str, Any]:
-    text = resources.files("ftlang.compiler").joinpath("plan.schema.json").read_text(encoding="utf-8")
+    text = resources.files("ftlang.plan").joinpath("plan.schema.json").read_text(encoding="utf-8")
     return json.loads(text)
 
 

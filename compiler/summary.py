@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .canonical import plan_hash
+from ftlang.plan.canonical import plan_hash
 from .modelpeek import estimated_params, model_facts
-from .plan import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
+from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
 
 
 def _count_rows(plan: Plan, data: DataPlan) -> int | None:

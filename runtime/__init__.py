@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import RunError
+from ftlang.runtime.errors import RunError
 
 __all__ = ["RunError", "RunResult", "evaluate_loss", "run_plan"]
 
@@ -15,6 +15,6 @@ def __getattr__(name: str) -> Any:
         from . import run
         return getattr(run, name)
     if name == "evaluate_loss":
-        from .loop import evaluate_loss
+        from ftlang.runtime.train.loop import evaluate_loss
         return evaluate_loss
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -13,12 +13,13 @@ from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassificati
                           AutoTokenizer, LlamaConfig, LlamaForCausalLM,
                           LlamaForSequenceClassification, PreTrainedTokenizerFast)
 
-from ftlang.compiler.plan import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
+from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
 
-from .data import file_sha256, resolve
-from .errors import RunError
-from .prompts import ROLE_MARKERS
-from .quiet import quiet_libraries
+from ftlang.plan.hashing import sha256_path
+from ftlang.runtime.data.sources import resolve
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.data.prompts import ROLE_MARKERS
+from ftlang.runtime.quiet import quiet_libraries
 
 # Special tokens of a scratch tokenizer; the role markers of the plain chat format are
 # single tokens so a chat never splits them.
@@ -73,7 +74,7 @@ def resolve_source(mp: ModelPlan, root: Path) -> ModelSource | None:
 
 def weights_sha256(folder: Path) -> dict[str, str]:
     """sha256 of every weight file in a model folder: the model's identity when no hub pins it."""
-    return {p.relative_to(folder).as_posix(): file_sha256(p)
+    return {p.relative_to(folder).as_posix(): sha256_path(p)
             for p in sorted(folder.rglob("*")) if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES)}
 
 

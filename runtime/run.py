@@ -12,30 +12,30 @@ from typing import Any, Callable, Mapping
 import numpy as np
 import torch
 
-from ftlang.compiler.plan import DpoMethod, GrpoMethod, Plan, ScratchModel
+from ftlang.plan.models import DpoMethod, GrpoMethod, Plan, ScratchModel
 
-from . import checkpoint as ckpt
-from . import distributed
-from . import rundir
-from .batching import Collator, pack, singles
-from .data import LoadedData, load_data, select
-from .dpo import dpo_workload
-from .errors import RunError
-from .launch import check_resume_world
-from .grpo import grpo_workload
-from .loop import (Hooks, LoopConfig, LoopState, DataOrder, lm_objective,
+from ftlang.runtime.train import checkpoint as ckpt
+from ftlang.runtime.train import distributed
+from ftlang.runtime import rundir
+from ftlang.runtime.data.batching import Collator, pack, singles
+from ftlang.runtime.data.sources import LoadedData, load_data, select
+from ftlang.runtime.methods.dpo import dpo_workload
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.train.launch import check_resume_world
+from ftlang.runtime.methods.grpo import grpo_workload
+from ftlang.runtime.train.loop import (Hooks, LoopConfig, LoopState, DataOrder, lm_objective,
                    make_optimizer, make_scheduler, train, warmup_steps)
-from .methods import apply_method, check_method
-from .models import (ModelSource, build_scratch_model, load_pretrained, load_tokenizer,
+from ftlang.runtime.methods.adapters import apply_method, check_method
+from ftlang.runtime.models import (ModelSource, build_scratch_model, load_pretrained, load_tokenizer,
                      max_positions, model_identity, resolve_source, train_scratch_tokenizer)
-from .progress import Progress
-from .outcome import Outcome
-from .quiet import quiet_libraries
-from .report import write_reports
-from .run_eval import RunEvaluation, make_suite, prepare as prepare_eval
-from .prompts import Rendered, Renderer, infer_labels, plain_text, tokenize
-from .rewards import reward_fields
-from .workload import Workload
+from ftlang.runtime.train.progress import Progress
+from ftlang.runtime.evaluation.outcome import Outcome
+from ftlang.runtime.quiet import quiet_libraries
+from ftlang.runtime.report.write import write_reports
+from ftlang.runtime.evaluation.during_run import RunEvaluation, make_suite, prepare as prepare_eval
+from ftlang.runtime.data.prompts import Rendered, Renderer, infer_labels, plain_text, tokenize
+from ftlang.runtime.methods.rewards import reward_fields
+from ftlang.runtime.methods.workload import Workload
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,10 @@ from typing import Any, Iterable
 import torch
 import torch.distributed as dist
 
-from ftlang.compiler.canonical import load_plan, plan_hash, plan_json
-from ftlang.compiler.plan import Plan
+from ftlang.plan.canonical import load_plan, plan_hash, plan_json
+from ftlang.plan.models import Plan
 
-from .errors import RunError
+from ftlang.runtime.errors import RunError
 
 PLAN, LOCK, METRICS, SUMMARY = "plan.json", "lock.json", "metrics.jsonl", "summary.json"
 MODEL, BASE = "model", "base"

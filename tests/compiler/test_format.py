@@ -372,7 +372,7 @@ def test_generated_recipes_format_equivalently_and_stably(source: str) -> None:
 def test_formatting_a_recipe_keeps_its_plan_hash():
     """`ft fmt` is safe to run on any recipe: the formatted text compiles to the very same plan."""
     from ftlang.compiler.api import check_text
-    from ftlang.compiler.canonical import plan_hash
+    from ftlang.plan.canonical import plan_hash
 
     root = Path(__file__).resolve().parents[2] / "recipes"
     for path in sorted(root.glob("*.ft")):

@@ -3,8 +3,8 @@
 import json
 
 from ftlang.compiler.api import check_path, check_text
-from ftlang.compiler.canonical import load_plan, plan_hash, plan_json
-from ftlang.compiler.plan import Plan
+from ftlang.plan.canonical import load_plan, plan_hash, plan_json
+from ftlang.plan.models import Plan
 from ftlang.compiler.schema_check import plan_schema
 from tests.conftest import REPO, RECIPES
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from ftlang.compiler.api import check_path, sweep_variants
-from ftlang.compiler.canonical import plan_hash
+from ftlang.plan.canonical import plan_hash
 from ftlang.compiler.render import render_text, summary_line
 from tests.conftest import REPO, RECIPES
 

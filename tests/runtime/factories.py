@@ -6,7 +6,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from ftlang.compiler.plan import (DataPlan, DataRef, EvalPlan, InlineData, LoraMethod, ModelPlan,
+from ftlang.plan.models import (DataPlan, DataRef, EvalPlan, InlineData, LoraMethod, ModelPlan,
                                   PackageModel, Plan, PromptPlan, ScratchModel, SplitPlan,
                                   TrainPlan, Turn)
 
@@ -88,7 +88,7 @@ def preference_plan(root: Path, rows: list[dict[str, Any]] | None = None, *, met
                     train: dict[str, Any] | None = None, eval_on: str | None = "train",
                     compare_base: bool = True) -> Plan:
     """DPO on a scratch llama: a ticket's team is chosen, another team rejected."""
-    from ftlang.compiler.plan import DpoMethod
+    from ftlang.plan.models import DpoMethod
     rows = rows if rows is not None else [
         {"body": t["body"], "good": t["team"], "bad": TEAMS[(TEAMS.index(t["team"]) + 1) % 4]}
         for t in tickets(32)]

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ftlang.compiler.plan import DataPlan, DataRef, FileData, InlineData, SplitPlan
-from ftlang.runtime.data import assign_part, load_data, select
+from ftlang.plan.models import DataPlan, DataRef, FileData, InlineData, SplitPlan
+from ftlang.runtime.data.sources import assign_part, load_data, select
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.expr import ExprError, evaluate
+from ftlang.runtime.data.filters import ExprError, evaluate
 
 ROWS = [{"body": f"ticket number {i}", "team": ["billing", "account"][i % 2], "n": i}
         for i in range(20)]
@@ -72,7 +72,7 @@ def test_parquet(tmp_path: Path):
 def test_datasets_folder(tmp_path: Path):
     import datasets
 
-    from ftlang.compiler.datapeek import sha256_path
+    from ftlang.plan.hashing import sha256_path
 
     datasets.Dataset.from_list(ROWS).save_to_disk(str(tmp_path / "ds"))
     loaded = load_data(plan_for("datasets", "ds"), tmp_path)

@@ -18,8 +18,8 @@ from safetensors.torch import load_file
 from ftlang.cli.main import main as ft_main
 from ftlang.compiler.api import check_path
 from ftlang.runtime import RunError, run_plan
-from ftlang.runtime.checkpoint import latest_checkpoint
-from ftlang.runtime.launch import with_processes
+from ftlang.runtime.train.checkpoint import latest_checkpoint
+from ftlang.runtime.train.launch import with_processes
 
 from ..conftest import RECIPES
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftlang.compiler.plan import DpoMethod, LoraMethod
+from ftlang.plan.models import DpoMethod, LoraMethod
 from ftlang.runtime import RunError, run_plan
-from ftlang.runtime.dpo import dpo_loss, tokenize_pairs
+from ftlang.runtime.methods.dpo import dpo_loss, tokenize_pairs
 from ftlang.runtime.models import train_scratch_tokenizer
-from ftlang.runtime.prompts import IGNORE, Rendered
+from ftlang.runtime.data.prompts import IGNORE, Rendered
 
 from .factories import chat_plan, preference_plan
 from .test_resume import assert_resumes_like, records

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftlang.compiler.plan import (DataRef, EvalPlan, Gate, Generation, Guard, InlineData, Metric,
+from ftlang.plan.models import (DataRef, EvalPlan, Gate, Generation, Guard, InlineData, Metric,
                                   PromptPlan)
 from ftlang.runtime import RunError, evaluate_loss, run_plan
-from ftlang.runtime.batching import Collator
-from ftlang.runtime.data import load_data
-from ftlang.runtime.evaluate import evaluate
+from ftlang.runtime.data.batching import Collator
+from ftlang.runtime.data.sources import load_data
+from ftlang.runtime.evaluation.evaluate import evaluate
 from ftlang.runtime.models import train_scratch_tokenizer
-from ftlang.runtime.prompts import IGNORE, Rendered, Renderer, generation_prompt, plain_text, tokenize
+from ftlang.runtime.data.prompts import IGNORE, Rendered, Renderer, generation_prompt, plain_text, tokenize
 from ftlang.runtime.quiet import quiet_libraries
 
 from .factories import TEAMS, chat_plan, classify_plan, tickets

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftlang.compiler.plan import FullMethod, GrpoMethod, LoraMethod, Reward, ScratchModel
+from ftlang.plan.models import FullMethod, GrpoMethod, LoraMethod, Reward, ScratchModel
 from ftlang.runtime import RunError, run_plan
-from ftlang.runtime.batching import collate_lm, singles
-from ftlang.runtime.grpo import group_advantages
-from ftlang.runtime.methods import apply_method
+from ftlang.runtime.data.batching import collate_lm, singles
+from ftlang.runtime.methods.grpo import group_advantages
+from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.models import build_scratch_model, train_scratch_tokenizer
-from ftlang.runtime.policy import Reference, token_logps
-from ftlang.runtime.prompts import Example
-from ftlang.runtime.rewards import Rewards
+from ftlang.runtime.methods.policy import Reference, token_logps
+from ftlang.runtime.data.prompts import Example
+from ftlang.runtime.methods.rewards import Rewards
 from ftlang.runtime.sampling import sample
 
 from .factories import generation_plan

@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ftlang.runtime import lm_loss
-from ftlang.runtime.batching import collate_lm, singles
-from ftlang.runtime.loop import loss_sum
-from ftlang.runtime.lm_loss import linear_cross_entropy, plain_head
-from ftlang.runtime.prompts import IGNORE, Example
+from ftlang.runtime.methods import lm_loss
+from ftlang.runtime.data.batching import collate_lm, singles
+from ftlang.runtime.train.loop import loss_sum
+from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
+from ftlang.runtime.data.prompts import IGNORE, Example
 
 
 @pytest.fixture(autouse=True)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftlang.compiler.plan import FullMethod, Schedule
+from ftlang.plan.models import FullMethod, Schedule
 from ftlang.runtime import run_plan
-from ftlang.runtime.loop import DataOrder, lr_factor, make_optimizer, make_scheduler, warmup_steps
+from ftlang.runtime.train.loop import DataOrder, lr_factor, make_optimizer, make_scheduler, warmup_steps
 
 from .factories import chat_plan
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from ftlang.compiler.plan import DpoMethod, FullMethod, LoraMethod, ModelPlan, PackageModel, ScratchModel
+from ftlang.plan.models import DpoMethod, FullMethod, LoraMethod, ModelPlan, PackageModel, ScratchModel
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.methods import apply_method, check_method
+from ftlang.runtime.methods.adapters import apply_method, check_method
 from ftlang.runtime.models import build_scratch_model, load_pretrained, resolve_source, train_scratch_tokenizer
 
 

@@ -6,11 +6,11 @@ import math
 
 import pytest
 
-from ftlang.compiler.plan import DataRef, EvalPlan, Gate, Guard, InlineData, Metric
-from ftlang.runtime import metrics as m
-from ftlang.runtime.best import BestTracker
+from ftlang.plan.models import DataRef, EvalPlan, Gate, Guard, InlineData, Metric
+from ftlang.runtime.evaluation import metrics as m
+from ftlang.runtime.train.best import BestTracker
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.gates import check_plan, relative_drop, verdict
+from ftlang.runtime.evaluation.gates import check_plan, relative_drop, verdict
 
 
 def test_class_metrics():

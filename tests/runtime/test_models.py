@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftlang.compiler.plan import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
+from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.models import (build_scratch_model, load_pretrained, load_tokenizer,
                                    model_identity, resolve_source, train_scratch_tokenizer)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ftlang.runtime.batching import Collator, block_causal_mask, collate_lm, pack, singles
-from ftlang.runtime.prompts import IGNORE, Example
+from ftlang.runtime.data.batching import Collator, block_causal_mask, collate_lm, pack, singles
+from ftlang.runtime.data.prompts import IGNORE, Example
 
 
 def ex(n: int, start: int = 1, loss_from: int = 0) -> Example:

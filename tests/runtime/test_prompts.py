@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from ftlang.compiler.plan import PromptPlan, Turn
-from ftlang.runtime.data import Row
+from ftlang.plan.models import PromptPlan, Turn
+from ftlang.runtime.data.sources import Row
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.models import train_scratch_tokenizer
-from ftlang.runtime.prompts import IGNORE, Renderer, infer_labels, plain_text, tokenize
+from ftlang.runtime.data.prompts import IGNORE, Renderer, infer_labels, plain_text, tokenize
 
 from .factories import arithmetic
 

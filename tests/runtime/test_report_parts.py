@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from ftlang.runtime.plots import Chart, Series, line_chart, nice_ticks
+from ftlang.runtime.report.plots import Chart, Series, line_chart, nice_ticks
 from ftlang.runtime.redact import MASK, redact, redact_param
-from ftlang.runtime.report_data import Report, Table
-from ftlang.runtime.report_md import render_md
+from ftlang.runtime.report.contents import Report, Table
+from ftlang.runtime.report.markdown import render_md
 
 
 def test_nice_ticks():

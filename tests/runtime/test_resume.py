@@ -13,10 +13,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file
 
-from ftlang.compiler.canonical import plan_json
-from ftlang.compiler.plan import LoraMethod, Plan
+from ftlang.plan.canonical import plan_json
+from ftlang.plan.models import LoraMethod, Plan
 from ftlang.runtime import RunResult, run_plan
-from ftlang.runtime.checkpoint import latest_checkpoint
+from ftlang.runtime.train.checkpoint import latest_checkpoint
 
 from .factories import chat_plan
 
@@ -24,7 +24,7 @@ CHILD = """
 import sys, torch
 torch.set_num_threads(1)
 from pathlib import Path
-from ftlang.compiler.canonical import load_plan
+from ftlang.plan.canonical import load_plan
 from ftlang.runtime import run_plan
 run_plan(load_plan(Path(sys.argv[1]).read_text()), Path(sys.argv[2]), quiet=True)
 """

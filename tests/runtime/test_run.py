@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import torch
 
-from ftlang.compiler.canonical import load_plan, plan_hash
-from ftlang.compiler.plan import FullMethod, LoraMethod
+from ftlang.plan.canonical import load_plan, plan_hash
+from ftlang.plan.models import FullMethod, LoraMethod
 from ftlang.runtime import RunError, evaluate_loss, run_plan
-from ftlang.runtime.batching import Collator
-from ftlang.runtime.prompts import Renderer, tokenize
+from ftlang.runtime.data.batching import Collator
+from ftlang.runtime.data.prompts import Renderer, tokenize
 from ftlang.runtime.quiet import quiet_libraries
 
 from .factories import arithmetic, chat_plan, classify_plan, tickets
@@ -30,7 +30,7 @@ def without_clock(recs: list[dict]) -> list[dict]:
 
 def eval_examples(plan, tok):
     """The eval split rendered and tokenised exactly as the run did it."""
-    from ftlang.runtime.data import load_data
+    from ftlang.runtime.data.sources import load_data
     loaded = load_data(plan.data[0], Path(plan.root), plan.prompt.fields)
     rows = loaded.rows(plan.eval.on.split)
     return tokenize([Renderer(plan.prompt).render(r) for r in rows], tok, plan.prompt.task,
@@ -141,7 +141,7 @@ def test_bad_row_stops_before_anything_is_written(tmp_path: Path):
 
 
 def test_run_refuses_dpo_an_occupied_dir_and_a_changed_plan(tmp_path: Path, lora_run):
-    from ftlang.compiler.plan import DpoMethod
+    from ftlang.plan.models import DpoMethod
     with pytest.raises(RunError, match="method dpo cannot learn from a chat prompt"):
         run_plan(chat_plan(tmp_path, method=DpoMethod()), tmp_path / "x", quiet=True)
     plan, result = lora_run
@@ -171,7 +171,7 @@ def test_quiet_prints_one_line(tmp_path: Path, capsys):
 
 
 def test_completion_and_scratch_classification_runs(tmp_path: Path):
-    from ftlang.compiler.plan import PromptPlan, ScratchModel
+    from ftlang.plan.models import PromptPlan, ScratchModel
 
     base = chat_plan(tmp_path, split={"train": 0.75, "eval": 0.25}, eval_on="eval",
                      train={"pack": True, "max_len": 96, "epochs": 1})
@@ -192,7 +192,7 @@ def test_completion_and_scratch_classification_runs(tmp_path: Path):
 
 
 def test_unreachable_hub_fails_cleanly(tmp_path: Path):
-    from ftlang.compiler.plan import HfModel, ModelPlan
+    from ftlang.plan.models import HfModel, ModelPlan
     plan = chat_plan(tmp_path).model_copy(update={
         "model": ModelPlan(name="m", source=HfModel(id="ftlang-tests/missing", revision="v1"))})
     with pytest.raises(RunError, match="local Hugging Face cache"):

@@ -9,12 +9,12 @@ import torch
 import torch.distributed as dist
 from torch.distributed.tensor import DTensor
 
-from ftlang.compiler.plan import TrainPlan
+from ftlang.plan.models import TrainPlan
 from ftlang.runtime import RunError
-from ftlang.runtime.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from ftlang.runtime.distributed import own_micro_batches, split_batch, wrap
-from ftlang.runtime.launch import check_batch, micro_batch
-from ftlang.runtime.loop import DataOrder, LoopState, make_optimizer, make_scheduler
+from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ftlang.runtime.train.distributed import own_micro_batches, split_batch, wrap
+from ftlang.runtime.train.launch import check_batch, micro_batch
+from ftlang.runtime.train.loop import DataOrder, LoopState, make_optimizer, make_scheduler
 
 
 def train_plan(batch: int, micro: int | None = None) -> TrainPlan:

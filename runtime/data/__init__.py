@@ -1,0 +1,1 @@
+"""Data at run time: sources, `where` filters, prompts and tokenization, batching and packing."""

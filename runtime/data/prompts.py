@@ -1,0 +1,322 @@
+"""Prompts: render rows through sandboxed templates, then tokenise with loss masks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+from jinja2 import StrictUndefined, TemplateError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from ftlang.plan.models import PromptPlan
+
+from ftlang.runtime.data.sources import Row
+from ftlang.runtime.errors import RunError
+
+IGNORE = -100  # label value the loss skips (torch's CrossEntropyLoss default ignore_index)
+
+# The plain chat format, for tokenizers without a chat template (scratch models, base
+# models). Each turn opens with a role marker line; an assistant turn ends with EOS, which
+# is in the loss so the model learns to stop:
+#   <|system|>\n{system}\n<|user|>\n{user}\n<|assistant|>\n{assistant}</s>
+ROLE_MARKERS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One row after templating: chat messages, or input + target, or input + label.
+
+    A preference row has its prompt (input, or system/user messages) with chosen and
+    rejected; a generation row only its input. `row` keeps the data row for GRPO's rewards.
+    """
+
+    origin: str
+    messages: tuple[tuple[str, str], ...] = ()
+    input: str = ""
+    target: str = ""
+    label: str = ""
+    chosen: str = ""
+    rejected: str = ""
+    row: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Example:
+    """Token ids with HF-style labels: the token itself where the loss counts, else -100.
+
+    For classification, `labels` is `[class index]`.
+    """
+
+    input_ids: list[int]
+    labels: list[int]
+    origin: str
+
+
+@dataclass
+class TokenStats:
+    examples: int = 0
+    tokens: int = 0
+    target_tokens: int = 0
+    truncated: int = 0
+    dropped_no_target: int = 0  # truncation cut away every loss token
+    drops: list[str] = field(default_factory=list)
+
+
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
+                                     keep_trailing_newline=True)
+
+
+class Renderer:
+    """Compiles a PromptPlan's templates once and renders rows through them."""
+
+    def __init__(self, prompt: PromptPlan):
+        self.prompt = prompt
+        parts: list[tuple[str, str | None]]
+        if prompt.task == "chat":
+            parts = [(t.role, t.template) for t in prompt.turns]
+            if not parts or parts[-1][0] != "assistant":
+                raise RunError("a chat prompt must end with an assistant turn, which is what "
+                               "the model learns", location=f"prompt `{prompt.name}`")
+        elif prompt.task == "completion":
+            parts = [("input", prompt.input), ("target", prompt.target)]
+        elif prompt.task == "preference":
+            ask = [(t.role, t.template) for t in prompt.turns] or [("input", prompt.input)]
+            parts = ask + [("chosen", prompt.chosen), ("rejected", prompt.rejected)]
+        elif prompt.task == "generation":
+            parts = [("input", prompt.input)]
+        else:
+            parts = [("input", prompt.input), ("label", prompt.label)]
+        self.templates = []
+        for role, text in parts:
+            if text is None:
+                raise RunError(f"a {prompt.task} prompt needs `{role}`",
+                               location=f"prompt `{prompt.name}`")
+            try:
+                self.templates.append((role, _ENV.from_string(text)))
+            except TemplateError as e:
+                raise RunError(f"the {role} template does not parse: {e}",
+                               location=f"prompt `{prompt.name}`") from None
+
+    def render(self, row: Row) -> Rendered:
+        """Render one row; raises RunError located at the row when a template fails."""
+        out: list[tuple[str, str]] = []
+        for role, tpl in self.templates:
+            try:
+                out.append((role, tpl.render(row.values)))
+            except Exception as e:  # UndefinedError, SecurityError, or a filter's TypeError
+                raise RunError(f"the {role} template failed on this row: {e}",
+                               location=row.origin) from None
+        task = self.prompt.task
+        if task == "chat":
+            return Rendered(row.origin, messages=tuple(out))
+        if task == "completion":
+            return Rendered(row.origin, input=out[0][1], target=out[1][1], row=row.values)
+        if task == "generation":
+            return Rendered(row.origin, input=out[0][1], row=row.values)
+        if task == "preference":
+            *ask, (_, chosen), (_, rejected) = out
+            if ask[0][0] == "input":
+                return Rendered(row.origin, input=ask[0][1], chosen=chosen, rejected=rejected)
+            return Rendered(row.origin, messages=tuple(ask), chosen=chosen, rejected=rejected)
+        return Rendered(row.origin, input=out[0][1], label=out[1][1].strip())
+
+    def render_all(self, rows: Sequence[Row], skip_bad: bool) -> tuple[list[Rendered], list[dict[str, str]]]:
+        done: list[Rendered] = []
+        skipped: list[dict[str, str]] = []
+        for row in rows:
+            try:
+                done.append(self.render(row))
+            except RunError as e:
+                if not skip_bad:
+                    raise
+                skipped.append({"location": row.origin, "reason": e.message})
+        return done, skipped
+
+
+def infer_labels(rendered: Sequence[Rendered]) -> list[str]:
+    """Sorted distinct labels of the training rows, when the prompt does not list them."""
+    return sorted({r.label for r in rendered})
+
+
+def plain_text(r: Rendered, eos: str = "</s>") -> str:
+    """The text a scratch tokenizer trains on: what `tokenize` will feed the model."""
+    if r.chosen or r.rejected:
+        return "\n".join(plain_text(answer, eos) for answer in answers(r))
+    if r.messages:
+        return _plain_chat(r.messages, eos)[0]
+    return r.input + r.target
+
+
+def answers(r: Rendered) -> tuple[Rendered, Rendered]:
+    """A preference row as two rows the LM tokenisation knows: prompt + chosen, prompt + rejected."""
+    def with_answer(text: str) -> Rendered:
+        if r.messages:
+            return Rendered(r.origin, messages=r.messages + (("assistant", text),))
+        return Rendered(r.origin, input=r.input, target=text)
+    return with_answer(r.chosen), with_answer(r.rejected)
+
+
+def generation_prompt(r: Rendered, tokenizer: Any) -> list[int]:
+    """Token ids a model continues to answer row `r`: everything before its last assistant
+    turn (or its target), formatted exactly as `tokenize` formats it for training, so that
+    generation starts where the learned answer starts."""
+    if r.messages and _has_chat_template(tokenizer):
+        text, spans = _template_chat(tokenizer, r.messages)
+    elif r.messages:
+        text, spans = _plain_chat(r.messages, tokenizer.eos_token or "")
+    else:
+        text, spans = r.input, [(len(r.input), len(r.input))]
+    specials = not (r.messages and _has_chat_template(tokenizer))  # a template writes its own
+    enc = tokenizer(text[:spans[-1][0]], add_special_tokens=specials, return_offsets_mapping=True)
+    ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
+    # A special the tokenizer closes every text with (BERT's [SEP]) would end the prompt early.
+    while len(ids) > 1 and tuple(offsets[-1]) == (0, 0):
+        ids.pop()
+        offsets.pop()
+    return ids
+
+
+def _plain_chat(messages: Sequence[tuple[str, str]], eos: str) -> tuple[str, list[tuple[int, int]]]:
+    text, spans = "", []
+    for i, (role, content) in enumerate(messages):
+        text += ROLE_MARKERS[role] + "\n"
+        start = len(text)
+        text += content
+        if role == "assistant":
+            text += eos
+            spans.append((start, len(text)))
+        if i < len(messages) - 1:
+            text += "\n"
+    return text, spans
+
+
+def _template_chat(tokenizer: Any, messages: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[int, int]]]:
+    """Apply the tokenizer's chat template; loss spans are the assistant turns' own text.
+
+    Each assistant turn's span is what the template adds after the generation prompt,
+    found by rendering the conversation up to that turn. Templates that are not prefix
+    stable fall back to the turn's content as found in the full text.
+    """
+    msgs = [{"role": r, "content": c} for r, c in messages]
+
+    def tmpl(ms: list[dict[str, str]], gen: bool) -> str:
+        return tokenizer.apply_chat_template(ms, tokenize=False, add_generation_prompt=gen)
+
+    full = tmpl(msgs, False)
+    spans: list[tuple[int, int]] = []
+    searched = 0
+    for i, m in enumerate(msgs):
+        if m["role"] != "assistant":
+            continue
+        try:
+            before, upto = tmpl(msgs[:i], True) if i else "", tmpl(msgs[: i + 1], False)
+        except Exception:  # some templates refuse a conversation without a user turn
+            before, upto = "", ""
+        if before and upto.startswith(before) and full.startswith(upto):
+            spans.append((len(before), len(upto)))
+        else:
+            at = full.find(m["content"], searched)
+            if at < 0:
+                raise RunError("the chat template drops an assistant turn's text; "
+                               "cannot place the loss on it")
+            spans.append((at, at + len(m["content"])))
+        searched = spans[-1][1]
+    return full, spans
+
+
+def _has_chat_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def tokenize(rendered: Sequence[Rendered], tokenizer: Any, task: str, max_len: int,
+             labels: Sequence[str] | None = None) -> tuple[list[Example], TokenStats]:
+    """Turn rendered rows into Examples, truncated to `max_len` tokens, counting what was cut."""
+    stats = TokenStats()
+    if not rendered:  # fast tokenizers fail on an empty batch
+        return [], stats
+    if task == "classification":
+        examples = _tokenize_classification(rendered, tokenizer, max_len, labels or [], stats)
+    else:
+        examples = _tokenize_lm(rendered, tokenizer, max_len, stats)
+    stats.examples = len(examples)
+    stats.tokens = sum(len(e.input_ids) for e in examples)
+    stats.target_tokens = sum(sum(1 for x in e.labels if x != IGNORE) for e in examples) \
+        if task != "classification" else len(examples)
+    return examples, stats
+
+
+def _tokenize_classification(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
+                             labels: Sequence[str], stats: TokenStats) -> list[Example]:
+    index = {name: i for i, name in enumerate(labels)}
+    texts = [r.input for r in rendered]
+    enc = tokenizer(texts, add_special_tokens=True, truncation=True, max_length=max_len,
+                    return_overflowing_tokens=False, return_length=False)
+    # A second, untruncated pass only counts; fast tokenizers make it cheap.
+    full = tokenizer(texts, add_special_tokens=True)["input_ids"]
+    out = []
+    for r, ids, whole in zip(rendered, enc["input_ids"], full):
+        if r.label not in index:
+            raise RunError(f"label `{r.label}` is not one of the prompt's labels "
+                           f"({', '.join(labels)})", location=r.origin)
+        stats.truncated += len(whole) > max_len
+        out.append(Example(list(ids), [index[r.label]], r.origin))
+    return out
+
+
+def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
+                 stats: TokenStats) -> list[Example]:
+    eos_id = tokenizer.eos_token_id
+    eos_text = tokenizer.eos_token or ""
+    use_template = _has_chat_template(tokenizer)
+    texts: list[str] = []
+    spans: list[list[tuple[int, int]]] = []
+    if not getattr(tokenizer, "is_fast", False):
+        raise RunError("the model's tokenizer has no fast (tokenizers) version; the loss mask "
+                       "needs its character offsets", help="give the model a tokenizer.json")
+    for r in rendered:
+        if r.messages and use_template:
+            try:
+                text, sp = _template_chat(tokenizer, r.messages)
+            except RunError as e:
+                raise RunError(e.message, location=r.origin) from None
+            except Exception as e:  # the model's own jinja template refused this conversation
+                raise RunError(f"the model's chat template failed: {e}", location=r.origin,
+                               help="some templates allow no system turn, or need turns to "
+                                    "alternate user/assistant") from None
+        elif r.messages:
+            text, sp = _plain_chat(r.messages, eos_text)
+        else:
+            text, sp = r.input + r.target, [(len(r.input), len(r.input + r.target))]
+        texts.append(text)
+        spans.append(sp)
+    # A chat template writes its own BOS; plain text gets the tokenizer's usual specials.
+    specials = not (use_template and any(r.messages for r in rendered))
+    enc = tokenizer(texts, add_special_tokens=specials, return_offsets_mapping=True)
+    out = []
+    for r, ids, offsets, sp in zip(rendered, enc["input_ids"], enc["offset_mapping"], spans):
+        ids, offsets = list(ids), [tuple(o) for o in offsets]
+        # Tokenizers that close every text with a special (BERT's [SEP], T5's </s>) would
+        # put it after the target: drop trailing specials, EOS is appended below.
+        while len(ids) > 1 and offsets[-1] == (0, 0):
+            ids.pop()
+            offsets.pop()
+        # A token is in the loss when its characters overlap an assistant/target span.
+        lab = [t if any(s < b and e > a for a, b in sp) else IGNORE
+               for t, (s, e) in zip(ids, offsets)]
+        # EOS closes the target, unless the last span already holds it (plain chat writes
+        # it; chat templates end a turn with their own end token, often the EOS).
+        a, b = sp[-1] if sp else (0, 0)
+        closed = any(t == eos_id and s < b and e > a for t, (s, e) in zip(ids, offsets))
+        if eos_id is not None and not closed:
+            ids.append(eos_id)
+            lab.append(eos_id)
+        if len(ids) > max_len:
+            stats.truncated += 1
+            ids, lab = ids[:max_len], lab[:max_len]
+            if all(x == IGNORE for x in lab):
+                stats.dropped_no_target += 1
+                if len(stats.drops) < 20:
+                    stats.drops.append(r.origin)
+                continue
+        out.append(Example(ids, lab, r.origin))
+    return out

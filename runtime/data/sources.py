@@ -1,0 +1,252 @@
+"""Data: read rows from files or inline, filter, dedupe, and split them by a stable hash."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Sequence
+
+from ftlang.plan.hashing import sha256_path
+from ftlang.plan.models import DataPlan, DataRef, FileData, InlineData
+
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.data.filters import ExprError, matches
+
+# How many skipped rows a run keeps, with their reason, for the lock and the report.
+_KEEP_BAD = 20
+
+
+@dataclass(frozen=True)
+class Row:
+    """One data row and where it came from (`file:line`, `file row N`, `name.rows[i]`)."""
+
+    values: dict[str, Any]
+    origin: str
+
+
+@dataclass
+class LoadedData:
+    """One data declaration after filters, dedupe and split."""
+
+    name: str
+    parts: dict[str, list[Row]]
+    all_rows: list[Row]  # every kept row in read order: what `tickets` without a split means
+    files: list[dict[str, str]] = field(default_factory=list)  # {"path", "sha256"} read
+    stats: dict[str, int] = field(default_factory=dict)
+    skipped: list[dict[str, str]] = field(default_factory=list)  # first bad rows skipped
+
+    def rows(self, split: str | None) -> list[Row]:
+        if split is None:
+            return self.all_rows
+        if split not in self.parts:
+            raise RunError(f"data `{self.name}` has no split `{split}`",
+                           help=f"its splits are: {', '.join(sorted(self.parts))}")
+        return self.parts[split]
+
+
+def canonical_row(values: dict[str, Any]) -> str:
+    """The row's identity for splitting: sorted keys, no whitespace, non-JSON as text."""
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
+                      default=str)
+
+
+def split_point(values: dict[str, Any], seed: int) -> float:
+    """A number in [0, 1) fixed by the seed and the row's content alone."""
+    digest = hashlib.sha256(f"{seed}\n{canonical_row(values)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def assign_part(values: dict[str, Any], parts: dict[str, float], seed: int) -> str:
+    """The part a row belongs to: cumulative fractions in sorted name order.
+
+    A row's part depends only on its own content, so adding rows never moves others.
+    """
+    u = split_point(values, seed)
+    names = sorted(parts)
+    total = 0.0
+    for name in names:
+        total += parts[name]
+        if u < total:
+            return name
+    return names[-1]  # fractions that sum to 0.999… leave a sliver: give it to the last
+
+
+
+# --- readers: each yields (origin, values or None, reason) ------------------------------
+
+Raw = tuple[str, "dict[str, Any] | None", str]
+
+
+def _read_jsonl(path: Path, shown: str) -> Iterator[Raw]:
+    with open(path, encoding="utf-8", newline="") as f:
+        for lineno, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            where = f"{shown}:{lineno}"
+            try:
+                value = json.loads(line)
+            except json.JSONDecodeError as e:
+                yield where, None, f"bad JSON: {e.msg} (column {e.colno})"
+                continue
+            if not isinstance(value, dict):
+                yield where, None, f"expected a JSON object, got {type(value).__name__}"
+                continue
+            yield where, value, ""
+
+
+def _read_csv(path: Path, shown: str) -> Iterator[Raw]:
+    with open(path, encoding="utf-8", newline="") as f:
+        reader = csv.DictReader(f)
+        width = len(reader.fieldnames or [])
+        start = reader.line_num + 1
+        for rec in reader:
+            where = f"{shown}:{start}"
+            start = reader.line_num + 1  # a quoted field may span lines: next row starts here
+            if None in rec:
+                yield where, None, f"expected {width} columns, got {width + len(rec[None])}"
+            elif any(v is None for v in rec.values()):
+                got = sum(v is not None for v in rec.values())
+                yield where, None, f"expected {width} columns, got {got}"
+            else:
+                yield where, dict(rec), ""
+
+
+def _read_parquet(path: Path, shown: str) -> Iterator[Raw]:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path)
+    except Exception as e:  # pyarrow raises several types for a broken file
+        raise RunError(f"cannot read parquet file: {e}", location=shown) from None
+    for i, values in enumerate(table.to_pylist(), 1):
+        yield f"{shown} row {i}", values, ""
+
+
+def _read_datasets(path: Path, shown: str) -> Iterator[Raw]:
+    import datasets
+
+    try:
+        ds = datasets.load_from_disk(str(path))
+    except Exception as e:  # FileNotFoundError, or a folder that is not a saved dataset
+        raise RunError(f"not a saved `datasets` folder: {e}", location=shown,
+                       help="write it with `Dataset.save_to_disk(path)`") from None
+    # A DatasetDict's own splits are read in name order and concatenated; the recipe's
+    # `split` decides train/eval, not the folder's.
+    parts = [(f"{shown}[{k}]", ds[k]) for k in sorted(ds)] if isinstance(ds, datasets.DatasetDict) \
+        else [(shown, ds)]
+    for label, d in parts:
+        for i, values in enumerate(d.to_list(), 1):
+            yield f"{label} row {i}", values, ""
+
+
+_READERS = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet,
+            "datasets": _read_datasets}
+
+
+def resolve(root: Path, path: str) -> Path:
+    p = Path(path)
+    return p if p.is_absolute() else Path(root) / p
+
+
+def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str, str]]]:
+    src = dp.source
+    if isinstance(src, InlineData):
+        return ((f"{dp.name}.rows[{i}]", dict(r), "") for i, r in enumerate(src.rows)), []
+    assert isinstance(src, FileData)
+    path = resolve(root, src.path)
+    if not path.exists():
+        raise RunError(f"data file not found: {src.path}", location=f"data `{dp.name}`",
+                       help=f"paths resolve against the recipe folder {root}")
+    if src.kind == "datasets" and not path.is_dir():
+        raise RunError(f"`datasets` expects a folder, {src.path} is a file",
+                       location=f"data `{dp.name}`")
+    if src.kind != "datasets" and path.is_dir():
+        raise RunError(f"`{src.kind}` expects a file, {src.path} is a folder",
+                       location=f"data `{dp.name}`")
+    # The compiler's own content hash, so the pin it wrote at check time compares exactly.
+    digest = sha256_path(path)
+    # A plan run later must see the bytes that were checked, or it would silently train on
+    # other data than was reviewed.
+    if src.sha256 and src.sha256 != digest:
+        raise RunError(f"{src.path} changed since the plan was made "
+                       f"(sha256 {digest[:12]}…, plan pinned {src.sha256[:12]}…)",
+                       location=f"data `{dp.name}`", help="re-run `ft plan` to pin the new content")
+    return _READERS[src.kind](path, src.path), [{"path": src.path, "sha256": digest}]
+
+
+def _decoded(raw: Iterator[Raw], dp: DataPlan) -> Iterator[Raw]:
+    """Pass rows through, turning a file that is not UTF-8 into a located RunError."""
+    try:
+        yield from raw
+    except UnicodeDecodeError as e:
+        shown = dp.source.path if isinstance(dp.source, FileData) else dp.name
+        raise RunError(f"the file is not UTF-8 text (byte {e.start}: {e.reason})",
+                       location=shown, help="re-save it as UTF-8") from None
+
+
+def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> LoadedData:
+    """Read, validate, filter, dedupe and split one data declaration.
+
+    `required` are the fields the prompt uses: a row that lacks one (or has it null) is
+    malformed. Malformed rows raise RunError at their `file:line`, or are skipped and
+    counted when the data says `bad_rows = skip`.
+    """
+    raw, files = _source_rows(dp, Path(root))
+    stats = {"read": 0, "filtered_out": 0, "duplicates": 0, "bad_rows_skipped": 0}
+    skipped: list[dict[str, str]] = []
+    kept: list[Row] = []
+    seen: set[str] = set()
+
+    def bad(where: str, reason: str) -> None:
+        if dp.bad_rows == "error":
+            raise RunError(reason, location=where,
+                           help=f"fix the row, or let data `{dp.name}` skip bad rows")
+        stats["bad_rows_skipped"] += 1
+        if len(skipped) < _KEEP_BAD:
+            skipped.append({"location": where, "reason": reason})
+
+    for where, values, reason in _decoded(raw, dp):
+        stats["read"] += 1
+        if values is None:
+            bad(where, reason)
+            continue
+        try:
+            if dp.where and not matches(dp.where, values):
+                stats["filtered_out"] += 1
+                continue
+        except ExprError as e:
+            bad(where, f"the where filter failed: {e}")
+            continue
+        missing = [f for f in required if values.get(f) is None]
+        if missing:
+            what = "has no field" if missing[0] not in values else "has null in field"
+            bad(where, f"the row {what} `{missing[0]}`, which the prompt uses")
+            continue
+        if dp.dedupe:
+            absent = [f for f in dp.dedupe if f not in values]
+            if absent:
+                bad(where, f"the row has no field `{absent[0]}`, which dedupe uses")
+                continue
+            key = canonical_row({f: values[f] for f in dp.dedupe})
+            if key in seen:
+                stats["duplicates"] += 1
+                continue
+            seen.add(key)
+        kept.append(Row(values, where))
+
+    parts: dict[str, list[Row]] = {name: [] for name in sorted(dp.split.parts)}
+    for row in kept:
+        parts[assign_part(row.values, dp.split.parts, dp.split.seed)].append(row)
+    stats["kept"] = len(kept)
+    stats.update({f"split_{k}": len(v) for k, v in parts.items()})
+    return LoadedData(dp.name, parts, kept, files, stats, skipped)
+
+
+def select(loaded: dict[str, LoadedData], ref: DataRef) -> list[Row]:
+    """The rows a `DataRef` names; `split=None` is the whole data."""
+    if ref.data not in loaded:
+        raise RunError(f"no data named `{ref.data}` was loaded")
+    return loaded[ref.data].rows(ref.split)

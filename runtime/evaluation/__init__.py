@@ -1,0 +1,1 @@
+"""Evaluation: metrics, generation, gates and guards, before, during and after training."""

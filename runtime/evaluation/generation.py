@@ -1,0 +1,40 @@
+"""Generation for evaluation: the eval block's `generate` settings applied to batches of prompts."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+
+from ftlang.plan.models import Generation
+
+from ftlang.runtime.methods.policy import evaluating
+from ftlang.runtime.sampling import sample
+
+
+def pad_id(tokenizer: Any) -> int:
+    """The id batches are padded with: the pad token, else EOS (padding is masked anyway)."""
+    return next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
+
+
+def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], settings: Generation, *,
+                   max_len: int, batch_size: int, device: torch.device) -> list[str]:
+    """Continue each prompt by at most `settings.max_new_tokens` tokens; the decoded text, stripped.
+
+    Greedy unless `settings.sample`; sampling draws from a fresh generator seeded with
+    `settings.seed`, so every evaluation draws alike and none touches training's random
+    stream. Prompts keep their last `max_len - max_new_tokens` tokens: prompt and answer fit
+    the length the model was trained at.
+    """
+    keep = max(1, max_len - settings.max_new_tokens)
+    temperature = settings.temperature if settings.sample else None
+    generator = torch.Generator(device=device).manual_seed(settings.seed) if settings.sample else None
+    texts: list[str] = []
+    with evaluating(model):
+        for start in range(0, len(prompts), batch_size):
+            out = sample(model, [p[-keep:] for p in prompts[start:start + batch_size]],
+                         max_new_tokens=settings.max_new_tokens, eos_id=tokenizer.eos_token_id,
+                         pad_id=pad_id(tokenizer), device=device, temperature=temperature,
+                         generator=generator)
+            texts += [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
+    return texts

@@ -1,0 +1,1 @@
+"""Methods: which weights train and what each method's objective is (SFT, DPO, GRPO, …)."""

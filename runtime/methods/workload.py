@@ -1,0 +1,31 @@
+"""What a method hands the training loop: model, items, collator, objective and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+from ftlang.runtime.train.loop import Objective
+from ftlang.runtime.methods.adapters import MethodInfo
+
+
+@dataclass
+class Workload:
+    """Everything method-specific that run.py needs; the rest of a run is the same for all methods.
+
+    `items` are what the data order permutes (sequences, preference pairs or prompts), and
+    `collator` turns a slice of them into a micro-batch that `objective` scores. `summary`
+    adds what the method trained on to summary.json; `rng` is a generator of the method's
+    own (GRPO's sampling) that checkpoints save and restore.
+    """
+
+    model: Any
+    method: MethodInfo
+    items: Sequence[Any]
+    collator: Callable[[Sequence[Any]], Any]
+    objective: Objective
+    evaluate: Callable[[], dict[str, Any]] | None
+    summary: dict[str, Any] = field(default_factory=dict)
+    rng: torch.Generator | None = None
