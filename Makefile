@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test check fmt bench clean schema
+.PHONY: setup run test lint check fmt bench clean schema
 
 setup: $(STAMP)
 
@@ -21,7 +21,12 @@ run: setup
 	HF_HUB_OFFLINE=1 $(VENV)/bin/ft plan recipes/quickstart.ft
 	HF_HUB_OFFLINE=1 $(VENV)/bin/ft run recipes/quickstart.ft
 
-test: setup
+# Style and types are kept by tools; `make test` runs them first, so CI does.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
 
 check: setup

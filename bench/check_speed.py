@@ -30,7 +30,7 @@ def grown_recipe(lines: int) -> str:
     base = (REPO / "recipes" / "quickstart.ft").read_text().splitlines()
     anchor = base.index("  dedupe body")
     extra = max(lines - len(base), 0)
-    filters = [f"  where len(body) > {i % 97} or team == \"t{i}\"" for i in range(extra)]
+    filters = [f'  where len(body) > {i % 97} or team == "t{i}"' for i in range(extra)]
     return "\n".join(base[:anchor] + filters + base[anchor:]) + "\n"
 
 

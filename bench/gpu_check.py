@@ -16,12 +16,11 @@ import torch
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # after an installed ftlang
 
-from ftlang.plan.models import (DataPlan, DataRef, FileData, FullMethod, LoraMethod,  # noqa: E402
-                                  ScratchModel, SplitPlan)
-from ftlang.runtime import run_plan  # noqa: E402
-from ftlang.runtime.data.batching import Collator, pack  # noqa: E402
-from ftlang.runtime.data.prompts import IGNORE, Example  # noqa: E402
-from tests.runtime.factories import chat_plan, classify_plan, tickets  # noqa: E402
+from ftlang.plan.models import DataPlan, DataRef, FileData, FullMethod, LoraMethod, ScratchModel, SplitPlan
+from ftlang.runtime import run_plan
+from ftlang.runtime.data.batching import Collator, pack
+from ftlang.runtime.data.prompts import IGNORE, Example
+from tests.runtime.factories import chat_plan, classify_plan, tickets
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -32,10 +31,22 @@ def say(label, **kw):
 
 def packed_isolation(impl: str) -> float:
     from transformers import LlamaConfig, LlamaForCausalLM
+
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=64, num_hidden_layers=2,
-                                         num_attention_heads=4, intermediate_size=128,
-                                         attn_implementation=impl)).cuda().eval()
+    model = (
+        LlamaForCausalLM(
+            LlamaConfig(
+                vocab_size=64,
+                hidden_size=64,
+                num_hidden_layers=2,
+                num_attention_heads=4,
+                intermediate_size=128,
+                attn_implementation=impl,
+            )
+        )
+        .cuda()
+        .eval()
+    )
     exs = [Example(list(range(s, s + n)), [IGNORE] * n, "x") for s, n in ((1, 7), (20, 11), (40, 3))]
     batch = Collator("chat", 0, True, impl, torch.float32)(pack(exs, 32)).to(torch.device("cuda"))
     worst, at = 0.0, 0
@@ -43,7 +54,7 @@ def packed_isolation(impl: str) -> float:
         packed = model(**batch.model_inputs()).logits
         for e in exs:
             alone = model(input_ids=torch.tensor([e.input_ids], device="cuda")).logits[0]
-            worst = max(worst, (packed[0, at:at + len(e.input_ids)] - alone).abs().max().item())
+            worst = max(worst, (packed[0, at : at + len(e.input_ids)] - alone).abs().max().item())
             at += len(e.input_ids)
     return worst
 
@@ -51,44 +62,105 @@ def packed_isolation(impl: str) -> float:
 def main() -> None:
     import peft
     import transformers
-    say("env", torch=torch.__version__, transformers=transformers.__version__, peft=peft.__version__,
-        cuda=torch.cuda.is_available(), gpu=torch.cuda.get_device_name(0))
+
+    say(
+        "env",
+        torch=torch.__version__,
+        transformers=transformers.__version__,
+        peft=peft.__version__,
+        cuda=torch.cuda.is_available(),
+        gpu=torch.cuda.get_device_name(0),
+    )
     for impl in ("sdpa", "eager"):
         say("packed-isolation", impl=impl, max_abs_diff=packed_isolation(impl))
     root = Path(tempfile.mkdtemp())
     for label, plan in (
-        ("chat-lora-packed", chat_plan(root, split={"train": 0.8, "eval": 0.2}, eval_on="eval",
-                                       train={"pack": True, "max_len": 128, "epochs": 3,
-                                              "checkpoint_every": 5})),
-        ("chat-full", chat_plan(root, method=FullMethod(), split={"train": 0.8, "eval": 0.2},
-                                eval_on="eval", train={"epochs": 3, "lr": 1e-2})),
+        (
+            "chat-lora-packed",
+            chat_plan(
+                root,
+                split={"train": 0.8, "eval": 0.2},
+                eval_on="eval",
+                train={"pack": True, "max_len": 128, "epochs": 3, "checkpoint_every": 5},
+            ),
+        ),
+        (
+            "chat-full",
+            chat_plan(
+                root,
+                method=FullMethod(),
+                split={"train": 0.8, "eval": 0.2},
+                eval_on="eval",
+                train={"epochs": 3, "lr": 1e-2},
+            ),
+        ),
     ):
         r = run_plan(plan, root / label, quiet=True)
-        say(label, steps=r.steps, final_loss=r.final_loss, eval_loss=r.metrics.get("eval_loss"),
-            device=json.loads((r.run_dir / "lock.json").read_text())["device"]["name"])
+        say(
+            label,
+            steps=r.steps,
+            final_loss=r.final_loss,
+            eval_loss=r.metrics.get("eval_loss"),
+            device=json.loads((r.run_dir / "lock.json").read_text())["device"]["name"],
+        )
     cls = classify_plan(root, tickets(160), method=LoraMethod(rank=4), train={"epochs": 2, "max_len": 32})
-    cls = cls.model_copy(update={"model": cls.model.model_copy(update={
-        "source": ScratchModel(hidden=64, layers=2, heads=4, vocab=300)})})
+    cls = cls.model_copy(
+        update={"model": cls.model.model_copy(update={"source": ScratchModel(hidden=64, layers=2, heads=4, vocab=300)})}
+    )
     r = run_plan(cls, root / "cls", quiet=True)
-    say("scratch-classification-lora", acc=r.metrics["eval_accuracy"],
-        base=r.metrics.get("base_eval_accuracy"), loss=r.final_loss)
+    say(
+        "scratch-classification-lora",
+        acc=r.metrics["eval_accuracy"],
+        base=r.metrics.get("base_eval_accuracy"),
+        loss=r.final_loss,
+    )
 
     # Throughput: a larger scratch llama, full fine-tune, on the recipes' instruction data.
-    data = DataPlan(name="qa", source=FileData(kind="jsonl", path="recipes/data/instructions.jsonl"),
-                    split=SplitPlan(parts={"train": 1.0}))
-    base = chat_plan(REPO, method=FullMethod(), model={"hidden": 256, "layers": 4, "heads": 8,
-                                                       "vocab": 2048, "max_len": 256})
+    data = DataPlan(
+        name="qa",
+        source=FileData(kind="jsonl", path="recipes/data/instructions.jsonl"),
+        split=SplitPlan(parts={"train": 1.0}),
+    )
+    base = chat_plan(
+        REPO, method=FullMethod(), model={"hidden": 256, "layers": 4, "heads": 8, "vocab": 2048, "max_len": 256}
+    )
     from ftlang.plan.models import PromptPlan, Turn
-    prompt = PromptPlan(name="p", task="chat", fields=["instruction", "response"], turns=[
-        Turn(role="user", template="{{ instruction }}"), Turn(role="assistant", template="{{ response }}")])
+
+    prompt = PromptPlan(
+        name="p",
+        task="chat",
+        fields=["instruction", "response"],
+        turns=[Turn(role="user", template="{{ instruction }}"), Turn(role="assistant", template="{{ response }}")],
+    )
     for pack_on in (False, True):
-        plan = base.model_copy(update={"data": [data], "prompt": prompt, "train": base.train.model_copy(
-            update={"data": DataRef(data="qa", split="train"), "pack": pack_on, "max_len": 256,
-                    "epochs": 5, "batch": 16, "micro_batch": 16})})
+        plan = base.model_copy(
+            update={
+                "data": [data],
+                "prompt": prompt,
+                "train": base.train.model_copy(
+                    update={
+                        "data": DataRef(data="qa", split="train"),
+                        "pack": pack_on,
+                        "max_len": 256,
+                        "epochs": 5,
+                        "batch": 16,
+                        "micro_batch": 16,
+                    }
+                ),
+            }
+        )
         t = time.perf_counter()
         r = run_plan(plan, root / f"tput-{pack_on}", quiet=True)
-        say("tput", pack=pack_on, wall=round(time.perf_counter() - t, 2), elapsed=r.metrics["elapsed"],
-            steps=r.steps, tokens=r.metrics["tokens"], tok_s=r.metrics["tok_s"], padding=r.metrics["padding"])
+        say(
+            "tput",
+            pack=pack_on,
+            wall=round(time.perf_counter() - t, 2),
+            elapsed=r.metrics["elapsed"],
+            steps=r.steps,
+            tokens=r.metrics["tokens"],
+            tok_s=r.metrics["tok_s"],
+            padding=r.metrics["padding"],
+        )
 
 
 if __name__ == "__main__":

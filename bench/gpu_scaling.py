@@ -19,12 +19,11 @@ import torch.distributed as dist
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ftlang.runtime.train import distributed
 from ftlang.runtime.data.batching import Collator, Item
-from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from ftlang.runtime.train.loop import (DataOrder, Hooks, LoopConfig, LoopState, make_optimizer, make_scheduler,
-                                 train)
 from ftlang.runtime.data.prompts import Example
+from ftlang.runtime.train import distributed
+from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ftlang.runtime.train.loop import DataOrder, Hooks, LoopConfig, LoopState, make_optimizer, make_scheduler, train
 
 STEPS = 6
 
@@ -41,8 +40,9 @@ def items(n: int = 32) -> list[Item]:
 def model(strategy: str | None) -> tuple[torch.nn.Module, torch.nn.Module]:
     """A LoRA llama on the GPU, and what trains it: itself, or its DDP/FSDP wrapper."""
     torch.manual_seed(0)
-    base = LlamaForCausalLM(LlamaConfig(vocab_size=128, hidden_size=64, num_hidden_layers=2,
-                                        num_attention_heads=4, intermediate_size=128))
+    base = LlamaForCausalLM(
+        LlamaConfig(vocab_size=128, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    )
     lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"])
     m = get_peft_model(base.to(distributed.device()), lora)
     return m, (distributed.wrap(m, strategy) if strategy else m)
@@ -66,8 +66,18 @@ def run(strategy: str | None, run_dir: Path | None = None, resume: Path | None =
         def checkpoint(self, st):
             save_checkpoint(run_dir, m, optimizer, scheduler, st, 0.0)
 
-    train(trainee, data, task="chat", collator=Collator("chat", 0, False, None, torch.float32), cfg=cfg,
-          optimizer=optimizer, scheduler=scheduler, state=state, device=distributed.device(), hooks=Record())
+    train(
+        trainee,
+        data,
+        task="chat",
+        collator=Collator("chat", 0, False, None, torch.float32),
+        cfg=cfg,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        state=state,
+        device=distributed.device(),
+        hooks=Record(),
+    )
     return losses
 
 
@@ -85,10 +95,14 @@ def main() -> int:
             run("fsdp", Path(tmp))  # checkpoints at steps 3 and 6
             resumed = run("fsdp", resume=Path(tmp) / "checkpoints" / "step-00000003")
             assert latest_checkpoint(Path(tmp)) is not None
-        result = {"device": torch.cuda.get_device_name(0) if cuda else "cpu", "backend": str(dist.get_backend()),
-                  "plain": plain, "ddp_max_diff": max(abs(a - b) for a, b in zip(plain, ddp)),
-                  "fsdp_max_diff": max(abs(a - b) for a, b in zip(plain, fsdp)),
-                  "fsdp_resume_max_diff": max(abs(a - b) for a, b in zip(fsdp[3:], resumed))}
+        result = {
+            "device": torch.cuda.get_device_name(0) if cuda else "cpu",
+            "backend": str(dist.get_backend()),
+            "plain": plain,
+            "ddp_max_diff": max(abs(a - b) for a, b in zip(plain, ddp)),
+            "fsdp_max_diff": max(abs(a - b) for a, b in zip(plain, fsdp)),
+            "fsdp_resume_max_diff": max(abs(a - b) for a, b in zip(fsdp[3:], resumed)),
+        }
     finally:
         dist.destroy_process_group()
     print(json.dumps(result, indent=2))

@@ -30,14 +30,36 @@ from benchlib import long_tailed, run_rate, text_writer, write_jsonl
 
 REPO = Path(__file__).resolve().parents[1]
 # Dense bf16 tensor-core peaks from the datasheets (no sparsity), in TFLOP/s.
-PEAK_TFLOPS = (("H100 PCIe", 756.0), ("H100 NVL", 835.0), ("H100", 989.4), ("H200", 989.4),
-               ("GH200", 989.4), ("B200", 2250.0), ("A100", 312.0), ("L40S", 362.0), ("A10G", 125.0))
+PEAK_TFLOPS = (
+    ("H100 PCIe", 756.0),
+    ("H100 NVL", 835.0),
+    ("H100", 989.4),
+    ("H200", 989.4),
+    ("GH200", 989.4),
+    ("B200", 2250.0),
+    ("A100", 312.0),
+    ("L40S", 362.0),
+    ("A10G", 125.0),
+)
 SIZES = {
-    "gpu": {"model": {"hidden": 1536, "layers": 12, "heads": 12, "intermediate": 6144, "vocab": 32000,
-                      "max_len": 2048},
-            "batch": 8, "steps": 50, "log_every": 10, "docs": 2500, "median_words": 250, "lexicon": 60_000},
-    "tiny": {"model": {"hidden": 64, "layers": 2, "heads": 4, "intermediate": 256, "vocab": 512, "max_len": 128},
-             "batch": 4, "steps": 6, "log_every": 2, "docs": 200, "median_words": 20, "lexicon": 2_000},
+    "gpu": {
+        "model": {"hidden": 1536, "layers": 12, "heads": 12, "intermediate": 6144, "vocab": 32000, "max_len": 2048},
+        "batch": 8,
+        "steps": 50,
+        "log_every": 10,
+        "docs": 2500,
+        "median_words": 250,
+        "lexicon": 60_000,
+    },
+    "tiny": {
+        "model": {"hidden": 64, "layers": 2, "heads": 4, "intermediate": 256, "vocab": 512, "max_len": 128},
+        "batch": 4,
+        "steps": 6,
+        "log_every": 2,
+        "docs": 200,
+        "median_words": 20,
+        "lexicon": 2_000,
+    },
 }
 LORA = "method lora {\n  rank = 16\n  alpha = 32\n  targets = [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n}\n"
 
@@ -52,13 +74,15 @@ def recipe(size: dict[str, Any], run: str) -> str:
     m = size["model"]
     model = ", ".join(f"{k} = {v}" for k, v in m.items())
     body = LORA if method == "lora" else "method full {}\n"
-    return (f'recipe gpu_{run.replace("-", "_")} "GPU throughput: {run} fine-tuning, packed"\n\n'
-            f"model base = scratch(llama, {model}) {{\n  dtype = {dtype}\n}}\n\n"
-            'data docs = jsonl("docs.jsonl")\n\n'
-            'prompt doc {\n  input "{{ title }}"\n  target "{{ text }}"\n}\n\n'
-            f"{body}\n"
-            f"train {{\n  max_steps = {size['steps']}\n  lr = 0.0001\n  batch = {size['batch']}\n"
-            f"  max_len = {m['max_len']}\n  pack = true\n  seed = 1234\n  log_every = {size['log_every']}\n}}\n")
+    return (
+        f'recipe gpu_{run.replace("-", "_")} "GPU throughput: {run} fine-tuning, packed"\n\n'
+        f"model base = scratch(llama, {model}) {{\n  dtype = {dtype}\n}}\n\n"
+        'data docs = jsonl("docs.jsonl")\n\n'
+        'prompt doc {\n  input "{{ title }}"\n  target "{{ text }}"\n}\n\n'
+        f"{body}\n"
+        f"train {{\n  max_steps = {size['steps']}\n  lr = 0.0001\n  batch = {size['batch']}\n"
+        f"  max_len = {m['max_len']}\n  pack = true\n  seed = 1234\n  log_every = {size['log_every']}\n}}\n"
+    )
 
 
 def peak_tflops(name: str) -> float | None:
@@ -86,14 +110,23 @@ def run_one(work: Path, size: dict[str, Any], run: str, label: str = "") -> dict
     model = lock["model"]
     config = json.loads((done.run_dir / "base" / "config.json").read_text())  # the tokenizer sets the vocab
     embedding = config["vocab_size"] * config["hidden_size"]  # a lookup, not a matrix product
-    return {"run": run, "method": RUNS[run][0], "weights": RUNS[run][1],
-            "tok_s": run_rate(done.run_dir, size["log_every"]),
-            "train_s": done.metrics["elapsed"], "wall_s": round(wall, 1), "steps": done.steps,
-            "parameters": model["parameters"], "matmul_parameters": model["parameters"] - embedding,
-            "vocab": config["vocab_size"],
-            "trainable": lock["method"]["trainable"], "padding": done.metrics["padding"],
-            "final_loss": done.final_loss, "device": lock["device"].get("name"),
-            "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1) if torch.cuda.is_available() else None}
+    return {
+        "run": run,
+        "method": RUNS[run][0],
+        "weights": RUNS[run][1],
+        "tok_s": run_rate(done.run_dir, size["log_every"]),
+        "train_s": done.metrics["elapsed"],
+        "wall_s": round(wall, 1),
+        "steps": done.steps,
+        "parameters": model["parameters"],
+        "matmul_parameters": model["parameters"] - embedding,
+        "vocab": config["vocab_size"],
+        "trainable": lock["method"]["trainable"],
+        "padding": done.metrics["padding"],
+        "final_loss": done.final_loss,
+        "device": lock["device"].get("name"),
+        "peak_gpu_gb": round(torch.cuda.max_memory_allocated() / 2**30, 1) if torch.cuda.is_available() else None,
+    }
 
 
 def profile_steps(work: Path, size: dict[str, Any], run: str, out: Path) -> None:
@@ -127,21 +160,30 @@ def with_mfu(r: dict[str, Any], size: dict[str, Any]) -> dict[str, Any]:
     attention = 6 * m["layers"] * m["hidden"] * m["max_len"]  # causal over the whole row
     if r["method"] != "full" or peak is None:
         return {**r, "mfu": None, "mfu_with_attention": None, "peak_tflops": peak}
-    return {**r, "peak_tflops": peak, "mfu": dense * r["tok_s"] / (peak * 1e12),
-            "mfu_with_attention": (dense + attention) * r["tok_s"] / (peak * 1e12)}
+    return {
+        **r,
+        "peak_tflops": peak,
+        "mfu": dense * r["tok_s"] / (peak * 1e12),
+        "mfu_with_attention": (dense + attention) * r["tok_s"] / (peak * 1e12),
+    }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     pct = lambda x: "n/a" if x is None else f"{x:.1%}"  # noqa: E731
-    lines = ["| run | weights | params | trainable | tokens/s | MFU (6N) | MFU (+attn) | padding | peak GPU GB "
-             "| train s | wall s |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    lines = [
+        "| run | weights | params | trainable | tokens/s | MFU (6N) | MFU (+attn) | padding | peak GPU GB "
+        "| train s | wall s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['run']} | failed: {r['error'][:120]} |")
             continue
-        lines.append(f"| {r['run']} | {r['weights']} | {r['parameters'] / 1e6:,.2f} M | {r['trainable'] / 1e6:,.2f} M | "
-                     f"{r['tok_s']:,.0f} | {pct(r['mfu'])} | {pct(r['mfu_with_attention'])} | "
-                     f"{r['padding']:.1%} | {r['peak_gpu_gb']} | {r['train_s']:.1f} | {r['wall_s']:.1f} |")
+        lines.append(
+            f"| {r['run']} | {r['weights']} | {r['parameters'] / 1e6:,.2f} M | {r['trainable'] / 1e6:,.2f} M | "
+            f"{r['tok_s']:,.0f} | {pct(r['mfu'])} | {pct(r['mfu_with_attention'])} | "
+            f"{r['padding']:.1%} | {r['peak_gpu_gb']} | {r['train_s']:.1f} | {r['wall_s']:.1f} |"
+        )
     return "\n".join(lines)
 
 
@@ -163,8 +205,13 @@ def main() -> None:
         work = Path(folder)
         write = text_writer(1234, size["lexicon"])
         rng = random.Random(1235)
-        write_jsonl(work / "docs.jsonl", ({"title": f"Document {i}\n", "text": write(
-            long_tailed(rng, size["median_words"], 1.0, 3000))} for i in range(size["docs"])))
+        write_jsonl(
+            work / "docs.jsonl",
+            (
+                {"title": f"Document {i}\n", "text": write(long_tailed(rng, size["median_words"], 1.0, 3000))}
+                for i in range(size["docs"])
+            ),
+        )
         for run in args.runs.split(","):
             try:
                 rows.append(with_mfu(run_one(work, size, run), size))
@@ -176,8 +223,11 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
         if args.profile:
             profile_steps(work, size, args.profile, args.out)
-    env = {"torch": torch.__version__, "cuda": torch.version.cuda,
-           "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"}
+    env = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "device": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+    }
     text = f"{env}\n\n{table(rows)}\n"
     (args.out / "gpu_throughput.json").write_text(json.dumps({"env": env, "runs": rows}, indent=1))
     (args.out / "gpu_throughput.md").write_text(text)

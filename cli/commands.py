@@ -27,6 +27,7 @@ def overrides(pairs: list[str]) -> dict[str, str]:
 
 def _colour(stream: object) -> bool:
     import os
+
     return hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")  # type: ignore[union-attr]
 
 
@@ -56,14 +57,13 @@ def cmd_check(args: argparse.Namespace) -> int:
                 print(f"{path}: ok", file=sys.stderr)
         status = max(status, 0 if result.ok else 1)
     if args.format == "json":
-        print(json.dumps(documents[0] if len(documents) == 1 else {"format_version": 1, "files": documents},
-                         indent=2))
+        print(json.dumps(documents[0] if len(documents) == 1 else {"format_version": 1, "files": documents}, indent=2))
     return status
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
-    from ftlang.plan.canonical import plan_json
     from ftlang.compiler.summary import summarize
+    from ftlang.plan.canonical import plan_json
 
     result = checked(args.file, args.set)
     print_diagnostics(result, args.file)
@@ -118,7 +118,17 @@ def dispatch(args: argparse.Namespace) -> int:
     from .run_command import cmd_run
     from .share_commands import cmd_diff, cmd_lock
 
-    table = {"check": cmd_check, "plan": cmd_plan, "explain": cmd_explain, "schema": cmd_schema,
-             "fmt": cmd_fmt, "run": cmd_run, "lock": cmd_lock, "diff": cmd_diff,
-             "eval": cmd_eval, "compare": cmd_compare, "report": cmd_report}
+    table = {
+        "check": cmd_check,
+        "plan": cmd_plan,
+        "explain": cmd_explain,
+        "schema": cmd_schema,
+        "fmt": cmd_fmt,
+        "run": cmd_run,
+        "lock": cmd_lock,
+        "diff": cmd_diff,
+        "eval": cmd_eval,
+        "compare": cmd_compare,
+        "report": cmd_report,
+    }
     return table[args.command](args)

@@ -33,6 +33,7 @@ def text_table(headers: list[str], rows: list[list[str]]) -> str:
 
     def line(cells: list[str]) -> str:
         return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
     return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
 
 
@@ -82,10 +83,17 @@ def _compare_rows(run_dir: Path) -> dict[str, str]:
     summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
     tp, method = plan.train, plan.method
     rank = getattr(method, "rank", None)
-    column = {"recipe": plan.recipe, "plan": plan_hash(plan)[:12],
-              "method": method.kind + (f" r={rank}" if rank else ""), "lr": f"{tp.lr:g}",
-              "batch": str(tp.batch), "epochs": str(tp.epochs), "steps": f"{summary['steps']} of {summary['total_steps']}",
-              "seed": str(tp.seed), "max_len": str(summary.get("max_len", tp.max_len))}
+    column = {
+        "recipe": plan.recipe,
+        "plan": plan_hash(plan)[:12],
+        "method": method.kind + (f" r={rank}" if rank else ""),
+        "lr": f"{tp.lr:g}",
+        "batch": str(tp.batch),
+        "epochs": str(tp.epochs),
+        "steps": f"{summary['steps']} of {summary['total_steps']}",
+        "seed": str(tp.seed),
+        "max_len": str(summary.get("max_len", tp.max_len)),
+    }
     column.update({f"param {k}": redact_param(k, v) for k, v in plan.params.items()})
     outcome = read_outcome(run_dir)
     if outcome:

@@ -42,8 +42,11 @@ def cmd_fmt(args: argparse.Namespace) -> int:
             continue
         changed += 1
         if args.diff:
-            sys.stdout.writelines(difflib.unified_diff(text.splitlines(True), result.text.splitlines(True),
-                                                       f"{path} (before)", f"{path} (formatted)"))
+            sys.stdout.writelines(
+                difflib.unified_diff(
+                    text.splitlines(True), result.text.splitlines(True), f"{path} (before)", f"{path} (formatted)"
+                )
+            )
         if args.check:
             print(f"would reformat {path}", file=sys.stderr)
             status = 1

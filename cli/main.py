@@ -23,8 +23,13 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def with_set(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
-                       help="set a param (NAME=VALUE) or any field (block.field=VALUE); repeatable")
+        p.add_argument(
+            "--set",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="set a param (NAME=VALUE) or any field (block.field=VALUE); repeatable",
+        )
 
     p = sub.add_parser("check", help="check recipes and report every problem")
     p.add_argument("files", nargs="+", metavar="FILE")
@@ -41,8 +46,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="the run directory (default runs/<recipe>-<time>-<hash>)")
     p.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run from its last checkpoint")
     p.add_argument("--quiet", action="store_true", help="no progress bar, for CI logs")
-    p.add_argument("--nproc", type=_positive, metavar="N",
-                   help="train on N processes through torchrun (sets compute.processes; docs/scaling.md)")
+    p.add_argument(
+        "--nproc",
+        type=_positive,
+        metavar="N",
+        help="train on N processes through torchrun (sets compute.processes; docs/scaling.md)",
+    )
     with_set(p)
 
     p = sub.add_parser("fmt", help="format recipes in the one canonical layout")
@@ -95,8 +104,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         else:
             kind, value, _ = sys.exc_info()
-            print(f"ft: internal error ({kind.__name__ if kind else 'error'}: {value}); this is a bug in ftlang."
-                  " Rerun with FT_DEBUG=1 for the traceback and report it.", file=sys.stderr)
+            print(
+                f"ft: internal error ({kind.__name__ if kind else 'error'}: {value}); this is a bug in ftlang."
+                " Rerun with FT_DEBUG=1 for the traceback and report it.",
+                file=sys.stderr,
+            )
         return EXIT_INTERNAL
 
 

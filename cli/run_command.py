@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ftlang.plan.models import Plan
 
 
-def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.plan.models.Plan | None
+def _load_plan(args: argparse.Namespace):
     """A plan .json written by `ft plan --json` (or by a launcher for its workers)."""
     from pydantic import ValidationError
 
@@ -33,8 +33,8 @@ def _load_plan(args: argparse.Namespace):  # noqa: ANN202 - returns ftlang.plan.
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None and args.file is None:
         raise UsageError("give a recipe or plan to run, or --resume RUNDIR")
-    from ftlang.runtime.train import launch
     from ftlang.runtime.errors import RunError
+    from ftlang.runtime.train import launch
 
     plan = None
     if args.resume is not None:
@@ -43,6 +43,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if not plan_path.is_file():
             raise UsageError(f"{resume} is not a run directory (no plan.json)")
         from ftlang.plan.canonical import load_plan
+
         plan = load_plan(plan_path.read_text(encoding="utf-8"))
     else:
         if Path(args.file).suffix != ".json":
@@ -59,8 +60,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 1
     launched = launch.launched_size()  # set when torchrun started this process
     if args.nproc is not None and launched is not None and args.nproc != launched:
-        raise UsageError(f"--nproc {args.nproc}, but the launcher started {launched} processes: "
-                         f"leave --nproc out under torchrun")
+        raise UsageError(
+            f"--nproc {args.nproc}, but the launcher started {launched} processes: leave --nproc out under torchrun"
+        )
     if launched or args.nproc:
         plan = launch.with_processes(plan, launched or args.nproc)
     rank = launch.launched_rank()
@@ -68,8 +70,13 @@ def cmd_run(args: argparse.Namespace) -> int:
         if launched is None and plan.compute.processes > 1:
             return _launch(plan, args)
         from ftlang.runtime.run import run_plan
-        result = run_plan(plan, Path(args.out) if args.out else None,
-                          resume=Path(args.resume) if args.resume else None, quiet=args.quiet)
+
+        result = run_plan(
+            plan,
+            Path(args.out) if args.out else None,
+            resume=Path(args.resume) if args.resume else None,
+            quiet=args.quiet,
+        )
     except RunError as exc:
         where = f"{exc.location}: " if exc.location else ""
         who = f"rank {rank}: " if rank else ""  # every process of a failed run says why
@@ -88,8 +95,8 @@ def _launch(plan: Plan, args: argparse.Namespace) -> int:
     import tempfile
 
     from ftlang.plan.canonical import plan_json
-    from ftlang.runtime.train import launch
     from ftlang.runtime import rundir
+    from ftlang.runtime.train import launch
 
     n = plan.compute.processes
     # Checked once here, rather than once by every process.

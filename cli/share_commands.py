@@ -45,8 +45,9 @@ def _resolve(spec: str, sets: list[str], scratch: Path) -> tuple[str, CheckResul
         inside = (Path.cwd() / name).resolve().relative_to(root)
         folder = scratch / rev.replace("/", "_")
         folder.mkdir(parents=True, exist_ok=True)
-        archive = subprocess.run(["git", "-C", str(root), "archive", rev, "--", str(inside.parent)],
-                                 capture_output=True)
+        archive = subprocess.run(
+            ["git", "-C", str(root), "archive", rev, "--", str(inside.parent)], capture_output=True
+        )
         if archive.returncode != 0:
             raise UsageError(f"git cannot read `{spec}`: {archive.stderr.decode().strip()}")
         subprocess.run(["tar", "-x", "-C", str(folder)], input=archive.stdout, check=True)

@@ -37,8 +37,14 @@ def comparison_markdown(rows: list[dict[str, Any]], metric: str) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for rank, row in enumerate(rows, start=1):
         score = "—" if row["score"] is None else f"{row['score']:.4g}"
-        cells = [str(rank), *[row["point"][a] for a in axes], score, f"{row['final_loss']:.4g}",
-                 row["plan_hash"][:12], row["run_dir"]]
+        cells = [
+            str(rank),
+            *[row["point"][a] for a in axes],
+            score,
+            f"{row['final_loss']:.4g}",
+            row["plan_hash"][:12],
+            row["run_dir"],
+        ]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -63,16 +69,23 @@ def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
     for index, (point, variant) in enumerate(variants):
         assert variant.plan is not None
         digest = plan_hash(variant.plan)
-        print(f"sweep {index + 1}/{len(variants)}: " + ", ".join(f"{k}={v}" for k, v in point.items()),
-              file=sys.stderr)
+        print(f"sweep {index + 1}/{len(variants)}: " + ", ".join(f"{k}={v}" for k, v in point.items()), file=sys.stderr)
         try:
             result = run_plan(variant.plan, sweep_dir / f"{index:02d}-{digest[:8]}", quiet=args.quiet)
         except RunError as exc:
             print(f"error: {exc.location + ': ' if exc.location else ''}{exc.message}", file=sys.stderr)
             return 1
         summary = json.loads((result.run_dir / "summary.json").read_text())
-        rows.append({"index": index, "point": point, "plan_hash": digest, "run_dir": result.run_dir.name,
-                     "final_loss": result.final_loss, "score": _score(summary, metric)})
+        rows.append(
+            {
+                "index": index,
+                "point": point,
+                "plan_hash": digest,
+                "run_dir": result.run_dir.name,
+                "final_loss": result.final_loss,
+                "score": _score(summary, metric),
+            }
+        )
     ranked = rank_runs(rows, metric)
     table = comparison_markdown(ranked, metric)
     (sweep_dir / "comparison.md").write_text(f"# {base.plan.recipe}: sweep ranked by {metric}\n\n{table}")

@@ -80,14 +80,18 @@ def check_path(path: str | Path, overrides: dict[str, str] | None = None) -> Che
         source = SourceFile.read(path)
     except (OSError, UnicodeDecodeError) as exc:
         span = Span(str(path), 1, 1, 1, 2)
-        reason = "it is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else (
-            getattr(exc, "strerror", None) or str(exc))
+        reason = (
+            "it is not UTF-8 text"
+            if isinstance(exc, UnicodeDecodeError)
+            else (getattr(exc, "strerror", None) or str(exc))
+        )
         return CheckResult(None, [error("E0005", f"cannot read `{path}`: {reason}", span, "")])
     return check_source(source, overrides)
 
 
-def sweep_variants(path: str | Path, overrides: dict[str, str] | None = None
-                   ) -> tuple[CheckResult, list[tuple[dict[str, str], CheckResult]]]:
+def sweep_variants(
+    path: str | Path, overrides: dict[str, str] | None = None
+) -> tuple[CheckResult, list[tuple[dict[str, str], CheckResult]]]:
     """The recipe, and one checked variant per point of its `sweep` grid.
 
     Command-line values win over the sweep's: a `--set` of a swept field pins it.
@@ -97,8 +101,9 @@ def sweep_variants(path: str | Path, overrides: dict[str, str] | None = None
     return base, variants_of(base, path, overrides)
 
 
-def variants_of(base: CheckResult, path: str | Path, overrides: dict[str, str]
-                ) -> list[tuple[dict[str, str], CheckResult]]:
+def variants_of(
+    base: CheckResult, path: str | Path, overrides: dict[str, str]
+) -> list[tuple[dict[str, str], CheckResult]]:
     """Each point of an already checked recipe's sweep grid, checked with its values set."""
     variants = []
     for point in base.resolution.sweep if base.resolution else []:

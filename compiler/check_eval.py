@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from . import nodes as n
+from .calls import check_callee
 from .check_parts import data_ref
 from .check_sources import DATA_SOURCES, data_source
-from .calls import check_callee
 from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek
 from .diagnostics import error
@@ -15,9 +15,12 @@ from .schema_check import fields_of
 from .suggest import did_you_mean
 from .values import describe, plain, unwrap
 
-EVAL_SHAPE = BlockShape("`eval`", fields=frozenset({"samples"}),
-                        directives=frozenset({"on", "metrics", "compare", "guard", "require", "generate"}),
-                        repeatable=frozenset({"guard", "require"}))
+EVAL_SHAPE = BlockShape(
+    "`eval`",
+    fields=frozenset({"samples"}),
+    directives=frozenset({"on", "metrics", "compare", "guard", "require", "generate"}),
+    repeatable=frozenset({"guard", "require"}),
+)
 METRICS_BY_TASK = {
     "classification": ["loss", "perplexity", "accuracy", "macro_f1"],
     "chat": ["loss", "perplexity", "exact_match", "contains", "regex", "rouge_l", "bleu", "json_valid", "length"],
@@ -30,9 +33,15 @@ METRICS_WITH_ARGUMENT = {"contains", "regex"}
 ALL_METRICS = sorted({m for ms in METRICS_BY_TASK.values() for m in ms})
 
 
-def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], task: str | None,
-               model_name: str | None, *, library: bool = False
-               ) -> tuple[dict[str, Any], list[tuple[n.Call, Peek | None]]]:
+def check_eval(
+    ctx: Context,
+    decl: n.Decl,
+    data_names: dict[str, list[str]],
+    task: str | None,
+    model_name: str | None,
+    *,
+    library: bool = False,
+) -> tuple[dict[str, Any], list[tuple[n.Call, Peek | None]]]:
     """`library`: a reusable piece in a file without data or model to refer to."""
     ctx.origin(("eval",), decl)
     entries = read_block(ctx, decl.body, EVAL_SHAPE)
@@ -47,10 +56,20 @@ def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], tas
         if len(ctx.data_declared) > 1 or (default is None and data_names):
             first = sorted(ctx.data_declared)[0]
             several = len(ctx.data_declared) > 1
-            ctx.report(error("E0106", "`eval` must say which data it evaluates on", decl.name_span,
-                             "no `on` here", help=f"add `on <data>.<split>`, e.g. `on {first}.eval`",
-                             notes=["declared data: " + ", ".join(sorted(ctx.data_declared)) if several else
-                                    f"`{first}` has no `eval`, `test` or `validation` split to default to"]))
+            ctx.report(
+                error(
+                    "E0106",
+                    "`eval` must say which data it evaluates on",
+                    decl.name_span,
+                    "no `on` here",
+                    help=f"add `on <data>.<split>`, e.g. `on {first}.eval`",
+                    notes=[
+                        "declared data: " + ", ".join(sorted(ctx.data_declared))
+                        if several
+                        else f"`{first}` has no `eval`, `test` or `validation` split to default to"
+                    ],
+                )
+            )
         elif default is not None:
             out["on"] = default
     allowed = METRICS_BY_TASK.get(task or "", ALL_METRICS)
@@ -61,10 +80,17 @@ def check_eval(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], tas
             out["compare_base"] = True
         else:
             what = f"`{compare.value.dotted}`" if isinstance(compare.value, n.Name) else describe(compare.value)
-            ctx.report(error("E0303", f"`compare` names {what}, which is not the recipe's model",
-                             compare.value.span, "not the recipe's model",
-                             help=f"write `compare {model_name}` to compare with the model before tuning"
-                             if model_name else None))
+            ctx.report(
+                error(
+                    "E0303",
+                    f"`compare` names {what}, which is not the recipe's model",
+                    compare.value.span,
+                    "not the recipe's model",
+                    help=f"write `compare {model_name}` to compare with the model before tuning"
+                    if model_name
+                    else None,
+                )
+            )
     out["guards"] = []
     for index, guard in enumerate(entries.all("guard")):
         parsed = _guard(ctx, guard, index, allowed, task)
@@ -109,17 +135,33 @@ def _metric(ctx: Context, node: n.Expr, allowed: list[str], task: str | None) ->
     name = name_node.dotted
     if name not in allowed:
         known = name in ALL_METRICS
-        ctx.report(error("E0208", f"`{name}` is not a metric for {task or 'this'} tasks" if known
-                         else f"unknown metric `{name}`", name_node.span,
-                         "not available here" if known else "not a metric",
-                         help=None if known else did_you_mean(name, ALL_METRICS),
-                         notes=[f"metrics for {task or 'any'} tasks: {', '.join(allowed)}"]))
+        ctx.report(
+            error(
+                "E0208",
+                f"`{name}` is not a metric for {task or 'this'} tasks" if known else f"unknown metric `{name}`",
+                name_node.span,
+                "not available here" if known else "not a metric",
+                help=None if known else did_you_mean(name, ALL_METRICS),
+                notes=[f"metrics for {task or 'any'} tasks: {', '.join(allowed)}"],
+            )
+        )
         return None
     if name in METRICS_WITH_ARGUMENT:
-        if not (isinstance(node, n.Call) and len(node.args) == 1 and isinstance(node.args[0], n.Literal)
-                and node.args[0].kind == "str"):
-            ctx.report(error("E0207", f"`{name}` needs a text argument", node.span, "missing its argument",
-                             help=f'write `{name}("…")`'))
+        if not (
+            isinstance(node, n.Call)
+            and len(node.args) == 1
+            and isinstance(node.args[0], n.Literal)
+            and node.args[0].kind == "str"
+        ):
+            ctx.report(
+                error(
+                    "E0207",
+                    f"`{name}` needs a text argument",
+                    node.span,
+                    "missing its argument",
+                    help=f'write `{name}("…")`',
+                )
+            )
             return None
         return {"name": name, "arg": node.args[0].value}
     if isinstance(node, n.Call):
@@ -128,14 +170,21 @@ def _metric(ctx: Context, node: n.Expr, allowed: list[str], task: str | None) ->
     return {"name": name}
 
 
-def _guard(ctx: Context, directive: n.Directive, index: int, allowed: list[str],
-           task: str | None) -> tuple[dict[str, Any], Peek | None] | None:
+def _guard(
+    ctx: Context, directive: n.Directive, index: int, allowed: list[str], task: str | None
+) -> tuple[dict[str, Any], Peek | None] | None:
     loc = ("eval", "guards", index)
     ctx.origin(loc, directive)
     call = directive.value
     if not isinstance(call, n.Call):
-        ctx.report(error("E0201", f"`guard` expects a data source such as `jsonl(\"general.jsonl\")`, "
-                         f"found {describe(call)}", call.span, "not a data source"))
+        ctx.report(
+            error(
+                "E0201",
+                f'`guard` expects a data source such as `jsonl("general.jsonl")`, found {describe(call)}',
+                call.span,
+                "not a data source",
+            )
+        )
         return None
     if not check_callee(ctx, call, DATA_SOURCES, "data source"):
         return None
@@ -149,13 +198,21 @@ def _guard(ctx: Context, directive: n.Directive, index: int, allowed: list[str],
     if (max_drop := qualifiers.get("max_drop")) is not None:
         out["max_drop"] = plain(max_drop.value, ctx.params)
         ctx.origin((*loc, "max_drop"), max_drop.value)
-    if (metric_q := qualifiers.get("metric")) is not None and \
-            (metric := _metric(ctx, metric_q.value, allowed, task)) is not None:
+    if (metric_q := qualifiers.get("metric")) is not None and (
+        metric := _metric(ctx, metric_q.value, allowed, task)
+    ) is not None:
         out["metric"] = metric
     if "max_drop" not in out:
         if not misspelt:  # a misspelt `max_drop` was just reported; its absence follows from that
-            ctx.report(error("E0106", "`guard` needs `max_drop`", directive.name_span, "this guard has no `max_drop`",
-                             help="append `max_drop 2%` to this line: how far its metric may fall"))
+            ctx.report(
+                error(
+                    "E0106",
+                    "`guard` needs `max_drop`",
+                    directive.name_span,
+                    "this guard has no `max_drop`",
+                    help="append `max_drop 2%` to this line: how far its metric may fall",
+                )
+            )
         return None
     return out, found
 
@@ -164,33 +221,61 @@ def _gate(ctx: Context, directive: n.Directive, metrics: list[str]) -> dict[str,
     node = directive.value
     ops = (">=", "<=", ">", "<")
     if not (isinstance(node, n.BinaryOp) and node.op in ops):
-        ctx.report(error("E0201", "`require` expects a comparison such as `accuracy >= 0.8`", node.span,
-                         "not a comparison"))
+        ctx.report(
+            error("E0201", "`require` expects a comparison such as `accuracy >= 0.8`", node.span, "not a comparison")
+        )
         return None
     subject, delta = node.left, False
     if isinstance(subject, n.Call) and subject.func.dotted == "delta" and len(subject.args) == 1:
         subject, delta = subject.args[0], True
     value = plain(node.right, ctx.params)
     if not isinstance(subject, n.Name):
-        ctx.report(error("E0201", "`require` compares a metric (or `delta(metric)`) with a number", subject.span,
-                         "not a metric name", help="write e.g. `require accuracy >= 0.8`"))
+        ctx.report(
+            error(
+                "E0201",
+                "`require` compares a metric (or `delta(metric)`) with a number",
+                subject.span,
+                "not a metric name",
+                help="write e.g. `require accuracy >= 0.8`",
+            )
+        )
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        ctx.report(error("E0201", f"`require` compares `{subject.dotted}` with a number, found {describe(node.right)}",
-                         node.right.span, "not a number", help=f"write e.g. `require {subject.dotted} {node.op} 0.8`"))
+        ctx.report(
+            error(
+                "E0201",
+                f"`require` compares `{subject.dotted}` with a number, found {describe(node.right)}",
+                node.right.span,
+                "not a number",
+                help=f"write e.g. `require {subject.dotted} {node.op} 0.8`",
+            )
+        )
         return None
     if subject.dotted not in metrics:
-        ctx.report(error("E0208", f"`require` uses `{subject.dotted}`, which this eval does not measure",
-                         subject.span, "not among the metrics", help=did_you_mean(subject.dotted, metrics),
-                         notes=[f"measured: {', '.join(metrics)}; add it to `metrics`"]))
+        ctx.report(
+            error(
+                "E0208",
+                f"`require` uses `{subject.dotted}`, which this eval does not measure",
+                subject.span,
+                "not among the metrics",
+                help=did_you_mean(subject.dotted, metrics),
+                notes=[f"measured: {', '.join(metrics)}; add it to `metrics`"],
+            )
+        )
         return None
     return {"metric": subject.dotted, "delta": delta, "op": node.op, "value": value}
 
 
 def _generation(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
     if not isinstance(directive.value, n.Block):
-        ctx.report(error("E0201", "`generate` expects a record such as `{ max_new_tokens = 32 }`",
-                         directive.value.span, "not a record"))
+        ctx.report(
+            error(
+                "E0201",
+                "`generate` expects a record such as `{ max_new_tokens = 32 }`",
+                directive.value.span,
+                "not a record",
+            )
+        )
         return None
     shape = BlockShape("`generate`", fields=fields_of("Generation"))
     entries = read_block(ctx, directive.value, shape)

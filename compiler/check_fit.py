@@ -25,8 +25,15 @@ def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
         hidden, heads = source.get("hidden", 64), source.get("heads", 4)
         if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
             node = ctx.origins.get(("model", "source", "heads")) or ctx.origins[("model", "source")]
-            ctx.report(error("E0312", f"`hidden` ({hidden}) is not a multiple of `heads` ({heads})", node.span,
-                             "each head gets hidden / heads dimensions", help="pick `heads` that divides `hidden`"))
+            ctx.report(
+                error(
+                    "E0312",
+                    f"`hidden` ({hidden}) is not a multiple of `heads` ({heads})",
+                    node.span,
+                    "each head gets hidden / heads dimensions",
+                    help="pick `heads` that divides `hidden`",
+                )
+            )
     adapter = method.get("adapter") if isinstance(method, dict) and method.get("kind") == "dpo" else method
     targets = adapter.get("targets") if isinstance(adapter, dict) else None
     if not targets or not isinstance(targets, list):
@@ -41,26 +48,44 @@ def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
     for index, target in enumerate(targets):
         if isinstance(target, str) and target not in known:
             span = items[index].span if index < len(items) else (entry.span if entry else ctx.origins[("method",)].span)
-            ctx.report(error("E0312", f"the model has no module `{target}` for LoRA", span, "not a module of this model",
-                             help=did_you_mean(target, known),
-                             notes=[f"{facts.model_type} models have: {', '.join(known)} (read from {facts.where})"]))
+            ctx.report(
+                error(
+                    "E0312",
+                    f"the model has no module `{target}` for LoRA",
+                    span,
+                    "not a module of this model",
+                    help=did_you_mean(target, known),
+                    notes=[f"{facts.model_type} models have: {', '.join(known)} (read from {facts.where})"],
+                )
+            )
 
 
-def check_fields(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, what: str,
-                  call: n.Call | None) -> None:
+def check_fields(
+    ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, what: str, call: n.Call | None
+) -> None:
     """Every `{{ field }}` of the prompt must be a field of the data it is rendered with."""
     if not prompt or found is None or not found.fields:
         return
     fields = set(found.fields)
-    for name, (literal, turn) in prompt["_uses"].items():
+    for name, (literal, _turn) in prompt["_uses"].items():
         if name in fields:
             continue
-        read = "first row" if found.rows_read == 1 else (f"first {found.rows_read} rows" if found.rows_read
-                                                           else "its schema")
-        ctx.report(error("E0301", f"the template uses `{name}`, which the {what} does not have",
-                         span_in_literal(literal, name), "no such field", help=did_you_mean(name, fields),
-                         secondary=[Label(call.span, "rendered with this data")] if call is not None else [],
-                         notes=[f"fields of the {what} ({read}): " + ", ".join(found.fields)]))
+        read = (
+            "first row"
+            if found.rows_read == 1
+            else (f"first {found.rows_read} rows" if found.rows_read else "its schema")
+        )
+        ctx.report(
+            error(
+                "E0301",
+                f"the template uses `{name}`, which the {what} does not have",
+                span_in_literal(literal, name),
+                "no such field",
+                help=did_you_mean(name, fields),
+                secondary=[Label(call.span, "rendered with this data")] if call is not None else [],
+                notes=[f"fields of the {what} ({read}): " + ", ".join(found.fields)],
+            )
+        )
 
 
 _TASKS_OF = {"dpo": ("preference",), "grpo": ("generation", "completion")}
@@ -81,10 +106,21 @@ def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, 
         help_ = f"the prompt needs {_HOW[fits[0]]}"
     else:
         message = f"method `{kind}` learns from targets, but the prompt is a {task} prompt"
-        help_ = ("use `method dpo` for chosen/rejected pairs" if task == "preference"
-                 else "add a `target` to learn, or use `method grpo` with rewards")
-    ctx.report(error("E0305", message, method.name_span, "this method",
-                     secondary=[Label(prompt.name_span, f"a {task} prompt")], help=help_))
+        help_ = (
+            "use `method dpo` for chosen/rejected pairs"
+            if task == "preference"
+            else "add a `target` to learn, or use `method grpo` with rewards"
+        )
+    ctx.report(
+        error(
+            "E0305",
+            message,
+            method.name_span,
+            "this method",
+            secondary=[Label(prompt.name_span, f"a {task} prompt")],
+            help=help_,
+        )
+    )
 
 
 def check_reward_fields(ctx: Context, plan: dict[str, Any], found: Peek | None, data: str) -> None:
@@ -98,10 +134,16 @@ def check_reward_fields(ctx: Context, plan: dict[str, Any], found: Peek | None, 
             node = ctx.origins.get(("method", "rewards", index))
             value = node.value if isinstance(node, n.Directive) else None
             where = value.args[0].span if isinstance(value, n.Call) and value.args else ctx.origins[("method",)].span
-            ctx.report(error("E0309", f"`reward {reward['kind']}` uses `{name}`, which the data `{data}` does not have",
-                             where,
-                             "no such field", help=did_you_mean(name, found.fields),
-                             notes=[f"fields of `{data}`: {', '.join(found.fields)}"]))
+            ctx.report(
+                error(
+                    "E0309",
+                    f"`reward {reward['kind']}` uses `{name}`, which the data `{data}` does not have",
+                    where,
+                    "no such field",
+                    help=did_you_mean(name, found.fields),
+                    notes=[f"fields of `{data}`: {', '.join(found.fields)}"],
+                )
+            )
 
 
 def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
@@ -111,13 +153,27 @@ def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
     best = train.get("keep_best")
     if isinstance(best, str) and best not in metrics:
         node = ctx.origins[("train", "keep_best")]
-        ctx.report(error("E0208", f"`keep_best` names `{best}`, which the eval does not measure",
-                         node.value.span if isinstance(node, n.Field) else node.span, "not measured",
-                         help=did_you_mean(best, metrics), notes=[f"measured: {', '.join(metrics)}"]))
+        ctx.report(
+            error(
+                "E0208",
+                f"`keep_best` names `{best}`, which the eval does not measure",
+                node.value.span if isinstance(node, n.Field) else node.span,
+                "not measured",
+                help=did_you_mean(best, metrics),
+                notes=[f"measured: {', '.join(metrics)}"],
+            )
+        )
     if train.get("patience") and not train.get("eval_every"):
         node = ctx.origins[("train", "patience")]
-        ctx.report(error("E0106", "`patience` counts evaluations, but `train` has no `eval_every`", node.span,
-                         "never evaluated during training", help="add `eval_every = <steps>`"))
+        ctx.report(
+            error(
+                "E0106",
+                "`patience` counts evaluations, but `train` has no `eval_every`",
+                node.span,
+                "never evaluated during training",
+                help="add `eval_every = <steps>`",
+            )
+        )
 
 
 def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
@@ -131,9 +187,23 @@ def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
     step = processes * (micro if isinstance(micro, int) else 1)
     if batch % step:
         share = f"micro_batch × processes = {step}" if isinstance(micro, int) else f"the {processes} processes"
-        ctx.report(error("E0205", f"`batch` ({batch}) does not split across {share}", span,
-                         f"{processes} processes", help="`batch` is the global batch: make it a multiple"))
+        ctx.report(
+            error(
+                "E0205",
+                f"`batch` ({batch}) does not split across {share}",
+                span,
+                f"{processes} processes",
+                help="`batch` is the global batch: make it a multiple",
+            )
+        )
     kind = (plan.get("method") or {}).get("kind")
     if kind in ("dpo", "grpo"):
-        ctx.report(error("E0305", f"method `{kind}` runs on one process for now", span, f"{processes} processes",
-                         help="leave `processes` at 1 for preference and reward tuning"))
+        ctx.report(
+            error(
+                "E0305",
+                f"method `{kind}` runs on one process for now",
+                span,
+                f"{processes} processes",
+                help="leave `processes` at 1 for preference and reward tuning",
+            )
+        )

@@ -17,9 +17,11 @@ from .values import Symbol, describe, plain, unwrap
 
 TURNS = ("system", "user", "assistant")
 PROMPT_SHAPE = BlockShape(
-    "`prompt`", fields=frozenset({"labels"}),
+    "`prompt`",
+    fields=frozenset({"labels"}),
     directives=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected"}),
-    repeatable=frozenset({"user", "assistant"}))
+    repeatable=frozenset({"user", "assistant"}),
+)
 METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 TRAIN_SHAPE = BlockShape("`train`", fields=fields_of("TrainPlan"))
 SCHEDULES = ["constant", "linear", "cosine"]
@@ -34,8 +36,14 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
     for directive in entries.directives:
         literal = directive.value
         if not isinstance(literal, n.Literal) or literal.kind != "str":
-            ctx.report(error("E0201", f"`{directive.name}` expects a template string, found {describe(literal)}",
-                             literal.span, "expected a string"))
+            ctx.report(
+                error(
+                    "E0201",
+                    f"`{directive.name}` expects a template string, found {describe(literal)}",
+                    literal.span,
+                    "expected a string",
+                )
+            )
             continue
         info = inspect_template(str(literal.value))
         if info.error:
@@ -49,8 +57,9 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
             out[directive.name] = literal.value
     # Turns written as fields (`label = "…"`) were reported already; counting them here
     # keeps the prompt's shape from being reported wrong as well.
-    names = {d.name for d in entries.directives} | {e.key.dotted for e in (decl.body.entries if decl.body else ())
-                                                      if isinstance(e, n.Field)} & PROMPT_SHAPE.directives
+    names = {d.name for d in entries.directives} | {
+        e.key.dotted for e in (decl.body.entries if decl.body else ()) if isinstance(e, n.Field)
+    } & PROMPT_SHAPE.directives
     task = _task(ctx, decl, names)
     if task is None:
         return None
@@ -70,8 +79,11 @@ def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
             return _bad_prompt(ctx, decl, "a preference prompt needs `input` (or `user`), `chosen` and `rejected`")
         return "preference"
     if has_turns and names & {"input", "target", "label"}:
-        return _bad_prompt(ctx, decl, "a prompt has either chat turns (system/user/assistant) "
-                                      "or `input` with `target` or `label`, not both")
+        return _bad_prompt(
+            ctx,
+            decl,
+            "a prompt has either chat turns (system/user/assistant) or `input` with `target` or `label`, not both",
+        )
     if has_turns:
         if "assistant" not in names:
             return _bad_prompt(ctx, decl, "a chat prompt needs an `assistant` turn: the text the model learns")
@@ -86,13 +98,24 @@ def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
 
 
 def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
-    ctx.report(error("E0310", message, decl.name_span, "in this prompt", help="\n".join([
-        "a prompt takes one of these shapes:",
-        "chat:            system \"…\", user \"…\", assistant \"…\"",
-        "completion:      input \"…\", target \"…\"",
-        "classification:  input \"…\", label \"{{ field }}\"",
-        "preference:      input \"…\", chosen \"…\", rejected \"…\"",
-        "generation:      input \"…\" (for method grpo)"])))
+    ctx.report(
+        error(
+            "E0310",
+            message,
+            decl.name_span,
+            "in this prompt",
+            help="\n".join(
+                [
+                    "a prompt takes one of these shapes:",
+                    'chat:            system "…", user "…", assistant "…"',
+                    'completion:      input "…", target "…"',
+                    'classification:  input "…", label "{{ field }}"',
+                    'preference:      input "…", chosen "…", rejected "…"',
+                    'generation:      input "…" (for method grpo)',
+                ]
+            ),
+        )
+    )
     return None
 
 
@@ -116,12 +139,24 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
     ctx.origin(("method",), decl)
     kind = decl.name or ""
     if kind not in METHODS:
-        ctx.report(error("E0203", f"unknown method `{kind}`", decl.name_span, "not a method",
-                         help=did_you_mean(kind, METHODS), notes=["methods: " + ", ".join(METHODS)]))
+        ctx.report(
+            error(
+                "E0203",
+                f"unknown method `{kind}`",
+                decl.name_span,
+                "not a method",
+                help=did_you_mean(kind, METHODS),
+                notes=["methods: " + ", ".join(METHODS)],
+            )
+        )
         return None
     rewards = frozenset({"reward"}) if kind == "grpo" else frozenset()
-    shape = BlockShape(f"`method {kind}`", fields=fields_of(METHODS[kind]) - {"kind", "rewards"},
-                       directives=rewards, repeatable=rewards)
+    shape = BlockShape(
+        f"`method {kind}`",
+        fields=fields_of(METHODS[kind]) - {"kind", "rewards"},
+        directives=rewards,
+        repeatable=rewards,
+    )
     entries = read_block(ctx, decl.body, shape)
     out: dict[str, Any] = {"kind": kind}
     if kind == "grpo" and (rewards_found := check_rewards(ctx, entries.all("reward"))):
@@ -130,8 +165,9 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
         ctx.origin(("method", key), entry)
         if key == "adapter" and isinstance(entry.value, n.Call):
             if check_callee(ctx, entry.value, ["lora"], "adapter"):
-                args = call_arguments(ctx, entry.value, ("method", "adapter"), [],
-                                      sorted(fields_of("LoraMethod") - {"kind"}))
+                args = call_arguments(
+                    ctx, entry.value, ("method", "adapter"), [], sorted(fields_of("LoraMethod") - {"kind"})
+                )
                 if args is not None:
                     out[key] = {"kind": "lora", **args}
             continue
@@ -153,8 +189,9 @@ class _Opaque:
         self.description = description
 
 
-def check_train(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], *,
-                library: bool = False) -> dict[str, Any]:
+def check_train(
+    ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], *, library: bool = False
+) -> dict[str, Any]:
     """`library`: a reusable piece in a file without data, so no data to default to."""
     ctx.origin(("train",), decl)
     entries = read_block(ctx, decl.body, TRAIN_SHAPE)
@@ -174,18 +211,30 @@ def check_train(ctx: Context, decl: n.Decl, data_names: dict[str, list[str]], *,
     if "data" not in entries.fields and not library:
         default = default_train_data(data_names)
         if len(ctx.data_declared) > 1:
-            ctx.report(error("E0106", "`train` must say which data it trains on", decl.name_span,
-                             "several data declarations: which one?",
-                             help=f"add `data = {sorted(ctx.data_declared)[0]}.train`",
-                             notes=["declared data: " + ", ".join(sorted(ctx.data_declared))]))
+            ctx.report(
+                error(
+                    "E0106",
+                    "`train` must say which data it trains on",
+                    decl.name_span,
+                    "several data declarations: which one?",
+                    help=f"add `data = {sorted(ctx.data_declared)[0]}.train`",
+                    notes=["declared data: " + ", ".join(sorted(ctx.data_declared))],
+                )
+            )
         elif default is not None:
             out["data"] = default
     batch, micro = out.get("batch"), out.get("micro_batch")
     if isinstance(batch, int) and isinstance(micro, int) and micro > 0 and batch % micro:
-        ctx.report(error("E0205", f"`batch` ({batch}) is not a multiple of `micro_batch` ({micro})",
-                         entries.fields["micro_batch"].value.span, "does not divide the batch",
-                         secondary=[Label(entries.fields["batch"].value.span, "the global batch")],
-                         help="gradient accumulation runs batch / micro_batch micro-steps per step"))
+        ctx.report(
+            error(
+                "E0205",
+                f"`batch` ({batch}) is not a multiple of `micro_batch` ({micro})",
+                entries.fields["micro_batch"].value.span,
+                "does not divide the batch",
+                secondary=[Label(entries.fields["batch"].value.span, "the global batch")],
+                help="gradient accumulation runs batch / micro_batch micro-steps per step",
+            )
+        )
     return out
 
 
@@ -199,22 +248,42 @@ def default_train_data(data_names: dict[str, list[str]]) -> dict[str, Any] | Non
 def data_ref(ctx: Context, node: n.Expr, data_names: dict[str, list[str]]) -> dict[str, Any] | None:
     """`tickets` or `tickets.eval` as a DataRef, after checking both names exist."""
     if not isinstance(node, n.Name) or len(node.parts) > 2:
-        ctx.report(error("E0201", f"expected a data reference like `tickets.eval`, found {describe(node)}",
-                         node.span, "not a data reference"))
+        ctx.report(
+            error(
+                "E0201",
+                f"expected a data reference like `tickets.eval`, found {describe(node)}",
+                node.span,
+                "not a data reference",
+            )
+        )
         return None
     data = node.parts[0]
     if data not in data_names and data in ctx.data_declared:
         return None  # its declaration has an error, reported there
     if data not in data_names:
-        ctx.report(error("E0303", f"there is no data named `{data}`", node.span, "not declared",
-                         help=did_you_mean(data, data_names),
-                         notes=["declared data: " + (", ".join(data_names) or "none")]))
+        ctx.report(
+            error(
+                "E0303",
+                f"there is no data named `{data}`",
+                node.span,
+                "not declared",
+                help=did_you_mean(data, data_names),
+                notes=["declared data: " + (", ".join(data_names) or "none")],
+            )
+        )
         return None
     split = node.parts[1] if len(node.parts) == 2 else None
     if split is not None and split not in data_names[data]:
-        ctx.report(error("E0304", f"the data `{data}` has no split `{split}`", node.span, "no such split",
-                         help=did_you_mean(split, data_names[data]),
-                         notes=[f"splits of `{data}`: {', '.join(data_names[data])}"]))
+        ctx.report(
+            error(
+                "E0304",
+                f"the data `{data}` has no split `{split}`",
+                node.span,
+                "no such split",
+                help=did_you_mean(split, data_names[data]),
+                notes=[f"splits of `{data}`: {', '.join(data_names[data])}"],
+            )
+        )
         return None
     return {"data": data, "split": split}
 
@@ -224,8 +293,16 @@ def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
         value = plain(node, ctx.params)
         name = value.name if isinstance(value, Symbol) else value
         if name not in SCHEDULES:
-            ctx.report(error("E0203", f"unknown schedule `{name}`", node.span, "not a schedule",
-                             help=did_you_mean(str(name), SCHEDULES), notes=["schedules: " + ", ".join(SCHEDULES)]))
+            ctx.report(
+                error(
+                    "E0203",
+                    f"unknown schedule `{name}`",
+                    node.span,
+                    "not a schedule",
+                    help=did_you_mean(str(name), SCHEDULES),
+                    notes=["schedules: " + ", ".join(SCHEDULES)],
+                )
+            )
             return None
         return {"kind": name}
     if isinstance(node, n.Call):
@@ -233,8 +310,14 @@ def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
             return None
         args = call_arguments(ctx, node, ("train", "schedule"), [], sorted(fields_of("Schedule") - {"kind"}))
         return None if args is None else {"kind": node.func.dotted, **args}
-    ctx.report(error("E0201", f"`schedule` expects a schedule such as `cosine(warmup = 3%)`, found {describe(node)}",
-                     node.span, "not a schedule"))
+    ctx.report(
+        error(
+            "E0201",
+            f"`schedule` expects a schedule such as `cosine(warmup = 3%)`, found {describe(node)}",
+            node.span,
+            "not a schedule",
+        )
+    )
     return None
 
 

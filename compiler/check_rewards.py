@@ -11,8 +11,15 @@ from .suggest import did_you_mean
 from .values import describe, plain
 
 # reward name → the one argument it takes: a data field, a pattern, a length, a plugin name.
-REWARDS: dict[str, str | None] = {"exact": "field", "fuzzy": "field", "contains": "field", "regex": "pattern",
-                                  "json_valid": None, "length": "max", "plugin": "name"}
+REWARDS: dict[str, str | None] = {
+    "exact": "field",
+    "fuzzy": "field",
+    "contains": "field",
+    "regex": "pattern",
+    "json_valid": None,
+    "length": "max",
+    "plugin": "name",
+}
 ENTRY_POINT_GROUP = "ftlang.rewards"
 
 
@@ -24,8 +31,15 @@ def check_rewards(ctx: Context, directives: list[n.Directive]) -> list[dict[str,
             ctx.origin(("method", "rewards", index), directive)
             out.append(reward)
     if not directives:
-        ctx.report(error("E0106", "`method grpo` needs at least one `reward`", ctx.origins[("method",)].name_span,
-                         "rewards nothing", help='add e.g. `reward exact(answer)` or `reward regex("^\\\\d+$")`'))
+        ctx.report(
+            error(
+                "E0106",
+                "`method grpo` needs at least one `reward`",
+                ctx.origins[("method",)].name_span,
+                "rewards nothing",
+                help='add e.g. `reward exact(answer)` or `reward regex("^\\\\d+$")`',
+            )
+        )
     return out
 
 
@@ -34,26 +48,49 @@ def _reward(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
     name_node = node.func if isinstance(node, n.Call) else node
     if not isinstance(name_node, n.Name) or name_node.dotted not in REWARDS:
         name = name_node.dotted if isinstance(name_node, n.Name) else ""
-        ctx.report(error("E0206", f"unknown reward `{name}`" if name else f"expected a reward, found {describe(node)}",
-                         name_node.span, "not a reward", help=did_you_mean(name, REWARDS) if name else None,
-                         notes=["rewards: exact(field), fuzzy(field), contains(field), regex(\"…\"), json_valid, "
-                                "length(max = N), plugin(\"name\")"]))
+        ctx.report(
+            error(
+                "E0206",
+                f"unknown reward `{name}`" if name else f"expected a reward, found {describe(node)}",
+                name_node.span,
+                "not a reward",
+                help=did_you_mean(name, REWARDS) if name else None,
+                notes=[
+                    'rewards: exact(field), fuzzy(field), contains(field), regex("…"), json_valid, '
+                    'length(max = N), plugin("name")'
+                ],
+            )
+        )
         return None
     kind = name_node.dotted
     argument = REWARDS[kind]
     args = list(node.args) + [k.value for k in node.kwargs] if isinstance(node, n.Call) else []
     if argument is None and args or argument is not None and len(args) != 1:
         usage = f"{kind}" if argument is None else f"{kind}(<{argument}>)"
-        ctx.report(error("E0207", f"`{kind}` takes {'no argument' if argument is None else 'one argument'}",
-                         node.span, "wrong arguments", help=f"write `reward {usage}`"))
+        ctx.report(
+            error(
+                "E0207",
+                f"`{kind}` takes {'no argument' if argument is None else 'one argument'}",
+                node.span,
+                "wrong arguments",
+                help=f"write `reward {usage}`",
+            )
+        )
         return None
     out: dict[str, Any] = {"kind": kind}
     if argument is not None:
         value = args[0]
         if argument == "field":
             if not isinstance(value, n.Name):
-                ctx.report(error("E0201", f"`{kind}` compares with a data field; found {describe(value)}",
-                                 value.span, "expected a field name", help=f"write `reward {kind}(answer)`"))
+                ctx.report(
+                    error(
+                        "E0201",
+                        f"`{kind}` compares with a data field; found {describe(value)}",
+                        value.span,
+                        "expected a field name",
+                        help=f"write `reward {kind}(answer)`",
+                    )
+                )
                 return None
             out["field"] = value.dotted
         else:
@@ -61,8 +98,15 @@ def _reward(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
     if (weight := read_qualifiers(ctx, directive, ["weight"]).get("weight")) is not None:
         out["weight"] = plain(weight.value, ctx.params)
     if kind == "plugin" and isinstance(out.get("name"), str) and not _plugin_exists(out["name"]):
-        ctx.report(error("E0206", f"no installed package registers the reward `{out['name']}`", node.span,
-                         "not registered", notes=[f"rewards are registered under the `{ENTRY_POINT_GROUP}` entry point"]))
+        ctx.report(
+            error(
+                "E0206",
+                f"no installed package registers the reward `{out['name']}`",
+                node.span,
+                "not registered",
+                notes=[f"rewards are registered under the `{ENTRY_POINT_GROUP}` entry point"],
+            )
+        )
         return None
     return out
 

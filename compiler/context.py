@@ -84,18 +84,38 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
             continue
         if isinstance(entry, n.Field) and name not in shape.fields:
             example = _EXAMPLES.get(name, f"{name} …")
-            ctx.report(error("E0109", f"`{name}` is a statement and takes no `=`",
-                             _between(name_span, entry.value.span), "remove this `=`",
-                             help=f"write `{name} <value>`, as in `{example}`"))
+            ctx.report(
+                error(
+                    "E0109",
+                    f"`{name}` is a statement and takes no `=`",
+                    _between(name_span, entry.value.span),
+                    "remove this `=`",
+                    help=f"write `{name} <value>`, as in `{example}`",
+                )
+            )
             continue
         if isinstance(entry, n.Directive) and name not in shape.directives:
-            ctx.report(error("E0109", f"`{name}` is a field and needs `=`", entry.name_span,
-                             "missing `=` after this", help=f"write `{name} = <value>`"))
+            ctx.report(
+                error(
+                    "E0109",
+                    f"`{name}` is a field and needs `=`",
+                    entry.name_span,
+                    "missing `=` after this",
+                    help=f"write `{name} = <value>`",
+                )
+            )
             continue
         if name in seen and name not in shape.repeatable:
-            ctx.report(error("E0103", f"`{name}` is set twice in {shape.title}", name_span, "set again here",
-                             secondary=[Label(seen[name], "first set here")],
-                             help="remove one of them; a key may appear once in a block"))
+            ctx.report(
+                error(
+                    "E0103",
+                    f"`{name}` is set twice in {shape.title}",
+                    name_span,
+                    "set again here",
+                    secondary=[Label(seen[name], "first set here")],
+                    help="remove one of them; a key may appear once in a block",
+                )
+            )
             continue
         seen.setdefault(name, name_span)
         if isinstance(entry, n.Field):
@@ -107,25 +127,42 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
 
 def _unknown_key(name: str, span: Span, shape: BlockShape) -> Diagnostic:
     known = sorted(shape.fields | shape.directives)
-    return error("E0102", f"unknown field `{name}` in {shape.title}", span, f"not a field of {shape.title}",
-                 help=did_you_mean(name, known),
-                 notes=[f"{shape.title} takes: {', '.join(known)}"] if known else [])
+    return error(
+        "E0102",
+        f"unknown field `{name}` in {shape.title}",
+        span,
+        f"not a field of {shape.title}",
+        help=did_you_mean(name, known),
+        notes=[f"{shape.title} takes: {', '.join(known)}"] if known else [],
+    )
 
 
-_EXAMPLES = {"on": "on tickets.eval", "metrics": "metrics [loss, accuracy]",
-             "split": "split { train = 90%, eval = 10% }", "where": "where len(body) < 4000",
-             "dedupe": "dedupe body", "compare": "compare base",
-             "guard": 'guard jsonl("general.jsonl") max_drop 2%', "require": "require accuracy >= 0.8",
-             "input": 'input "{{ body }}"', "label": 'label "{{ team }}"', "target": 'target "{{ reply }}"',
-             "user": 'user "{{ question }}"', "assistant": 'assistant "{{ answer }}"'}
+_EXAMPLES = {
+    "on": "on tickets.eval",
+    "metrics": "metrics [loss, accuracy]",
+    "split": "split { train = 90%, eval = 10% }",
+    "where": "where len(body) < 4000",
+    "dedupe": "dedupe body",
+    "compare": "compare base",
+    "guard": 'guard jsonl("general.jsonl") max_drop 2%',
+    "require": "require accuracy >= 0.8",
+    "input": 'input "{{ body }}"',
+    "label": 'label "{{ team }}"',
+    "target": 'target "{{ reply }}"',
+    "user": 'user "{{ question }}"',
+    "assistant": 'assistant "{{ answer }}"',
+}
 
 
 def _between(key: Span, value: Span) -> Span:
     """The gap between a key and its value, where the `=` stands; the key if they share no line."""
     if key.end_line != value.line or value.col <= key.end_col:
         return key
-    return Span(key.file, key.end_line, key.end_col + 1, key.end_line, value.col - 1) \
-        if value.col - key.end_col >= 3 else Span(key.file, key.end_line, key.end_col, key.end_line, value.col)
+    return (
+        Span(key.file, key.end_line, key.end_col + 1, key.end_line, value.col - 1)
+        if value.col - key.end_col >= 3
+        else Span(key.file, key.end_line, key.end_col, key.end_line, value.col)
+    )
 
 
 def read_qualifiers(ctx: Context, directive: n.Directive, allowed: list[str]) -> dict[str, n.Qualifier]:
@@ -135,7 +172,14 @@ def read_qualifiers(ctx: Context, directive: n.Directive, allowed: list[str]) ->
         if qualifier.name in allowed:
             found[qualifier.name] = qualifier
             continue
-        ctx.report(error("E0102", f"unknown option `{qualifier.name}` of `{directive.name}`", qualifier.name_span,
-                         "not an option", help=did_you_mean(qualifier.name, allowed),
-                         notes=[f"`{directive.name}` takes: {', '.join(allowed)}"]))
+        ctx.report(
+            error(
+                "E0102",
+                f"unknown option `{qualifier.name}` of `{directive.name}`",
+                qualifier.name_span,
+                "not an option",
+                help=did_you_mean(qualifier.name, allowed),
+                notes=[f"`{directive.name}` takes: {', '.join(allowed)}"],
+            )
+        )
     return found

@@ -25,7 +25,6 @@ class Peek:
     sample: tuple[dict[str, object], ...] = field(default=())
 
 
-
 def peek(kind: str, path: Path) -> Peek:
     try:
         if not path.exists():
@@ -34,8 +33,7 @@ def peek(kind: str, path: Path) -> Peek:
         return Peek(problem="not found")
     try:
         digest = sha256_path(path)
-        reader = {"jsonl": _peek_jsonl, "csv": _peek_csv, "parquet": _peek_parquet,
-                  "datasets": _peek_datasets}[kind]
+        reader = {"jsonl": _peek_jsonl, "csv": _peek_csv, "parquet": _peek_parquet, "datasets": _peek_datasets}[kind]
         result = reader(path)
     except UnicodeDecodeError as exc:
         return Peek(problem=f"is not UTF-8 text (byte {exc.start} cannot be decoded)")
@@ -43,8 +41,9 @@ def peek(kind: str, path: Path) -> Peek:
         return Peek(problem=f"cannot be read: {exc.strerror or exc}")
     except (ValueError, csv.Error) as exc:  # a CSV with NUL bytes, a broken dataset_info.json
         return Peek(problem=f"is malformed: {exc}")
-    return Peek(result.fields, result.rows_read, digest, result.problem, result.problem_line,
-                result.problem_text, result.sample)
+    return Peek(
+        result.fields, result.rows_read, digest, result.problem, result.problem_line, result.problem_text, result.sample
+    )
 
 
 def _fields_of(rows: list[dict[str, object]]) -> tuple[str, ...]:
@@ -68,11 +67,21 @@ def _peek_jsonl(path: Path) -> Peek:
                 row = json.loads(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
             except json.JSONDecodeError as exc:
                 reason = exc.msg[:1].lower() + exc.msg[1:]
-                return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not valid JSON: {reason} "
-                            f"at column {exc.colno}", problem_line=number, problem_text=line)
+                return Peek(
+                    _fields_of(rows),
+                    len(rows),
+                    problem=f"line {number} is not valid JSON: {reason} at column {exc.colno}",
+                    problem_line=number,
+                    problem_text=line,
+                )
             if not isinstance(row, dict):
-                return Peek(_fields_of(rows), len(rows), problem=f"line {number} is not a JSON object",
-                            problem_line=number, problem_text=line)
+                return Peek(
+                    _fields_of(rows),
+                    len(rows),
+                    problem=f"line {number} is not a JSON object",
+                    problem_line=number,
+                    problem_text=line,
+                )
             rows.append(row)
     if not rows:
         return Peek(problem="holds no rows")

@@ -36,13 +36,28 @@ class Diagnostic:
         return (self.span.file, self.span.line, self.span.col, self.code)
 
 
-def error(code: str, message: str, span: Span, label: str = "", *, help: str | None = None,
-          notes: tuple[str, ...] | list[str] = (), secondary: tuple[Label, ...] | list[Label] = ()) -> Diagnostic:
+def error(
+    code: str,
+    message: str,
+    span: Span,
+    label: str = "",
+    *,
+    help: str | None = None,
+    notes: tuple[str, ...] | list[str] = (),
+    secondary: tuple[Label, ...] | list[Label] = (),
+) -> Diagnostic:
     return Diagnostic(code, message, Label(span, label), "error", tuple(secondary), tuple(notes), help)
 
 
-def warning(code: str, message: str, span: Span, label: str = "", *, help: str | None = None,
-            notes: tuple[str, ...] | list[str] = ()) -> Diagnostic:
+def warning(
+    code: str,
+    message: str,
+    span: Span,
+    label: str = "",
+    *,
+    help: str | None = None,
+    notes: tuple[str, ...] | list[str] = (),
+) -> Diagnostic:
     return Diagnostic(code, message, Label(span, label), "warning", (), tuple(notes), help)
 
 

@@ -33,8 +33,9 @@ def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: value}
 
 
-def plan_diff(old: dict[str, Any], new: dict[str, Any], old_origins: dict[str, str],
-              new_origins: dict[str, str]) -> tuple[list[Change], list[Change]]:
+def plan_diff(
+    old: dict[str, Any], new: dict[str, Any], old_origins: dict[str, str], new_origins: dict[str, str]
+) -> tuple[list[Change], list[Change]]:
     """Field changes, and changes of the files read (recipe and imports, by content hash)."""
     a = flatten({k: v for k, v in old.items() if k not in _IGNORED})
     b = flatten({k: v for k, v in new.items() if k not in _IGNORED})
@@ -48,9 +49,16 @@ def plan_diff(old: dict[str, Any], new: dict[str, Any], old_origins: dict[str, s
             fields.append(Change(path, "changed", a[path], b[path], _origin(path, new_origins)))
     files_a = {s["path"]: s["sha256"] for s in old.get("sources", [])}
     files_b = {s["path"]: s["sha256"] for s in new.get("sources", [])}
-    files = [Change(p, "changed" if p in files_a and p in files_b else ("added" if p in files_b else "removed"),
-                    files_a.get(p), files_b.get(p))
-             for p in sorted(files_a.keys() | files_b.keys()) if files_a.get(p) != files_b.get(p)]
+    files = [
+        Change(
+            p,
+            "changed" if p in files_a and p in files_b else ("added" if p in files_b else "removed"),
+            files_a.get(p),
+            files_b.get(p),
+        )
+        for p in sorted(files_a.keys() | files_b.keys())
+        if files_a.get(p) != files_b.get(p)
+    ]
     return fields, files
 
 
@@ -87,5 +95,7 @@ def render_diff(fields: list[Change], files: list[Change], markdown: bool = Fals
         origin = f"   ({c.origin})" if c.origin else ""
         lines.append(f"{sign} {c.path:<{width}}  {value}{origin}")
     for f in files:
-        lines.append(f"  file {f.path}: {f.kind}" + (f" (sha256 {f.old[:8]}… → {f.new[:8]}…)" if f.kind == "changed" else ""))
+        lines.append(
+            f"  file {f.path}: {f.kind}" + (f" (sha256 {f.old[:8]}… → {f.new[:8]}…)" if f.kind == "changed" else "")
+        )
     return "\n".join(lines) + "\n"

@@ -56,8 +56,21 @@ from typing import Any
 
 from . import nodes as n
 from .diagnostics import Diagnostic
-from .format_doc import BREAK, HARD, LINE, SOFT, Comments, Doc, IfBreak, Indent, Trailing, attach, \
-    elements, group, render
+from .format_doc import (
+    BREAK,
+    HARD,
+    LINE,
+    SOFT,
+    Comments,
+    Doc,
+    IfBreak,
+    Indent,
+    Trailing,
+    attach,
+    elements,
+    group,
+    render,
+)
 from .parser import parse
 from .source import SourceFile
 
@@ -97,8 +110,11 @@ def strip_spans(node: Any) -> Any:
     if isinstance(node, n.Recipe):
         return tuple(strip_spans(item) for item in node.items)
     if dataclasses.is_dataclass(node) and not isinstance(node, type):
-        fields = {f.name: strip_spans(getattr(node, f.name)) for f in dataclasses.fields(node)
-                  if f.name != "span" and not f.name.endswith("_span")}
+        fields = {
+            f.name: strip_spans(getattr(node, f.name))
+            for f in dataclasses.fields(node)
+            if f.name != "span" and not f.name.endswith("_span")
+        }
         return (type(node).__name__, fields)
     if isinstance(node, (list, tuple)):
         return tuple(strip_spans(x) for x in node)
@@ -124,8 +140,7 @@ def _layout(recipe: n.Recipe, source_text: str) -> str:
 
 # --- precedence --------------------------------------------------------------
 
-_PREC = {"or": 1, "and": 2, "in": 4, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4,
-         "+": 5, "-": 5, "*": 6, "/": 6}
+_PREC = {"or": 1, "and": 2, "in": 4, "==": 4, "!=": 4, "<": 4, "<=": 4, ">": 4, ">=": 4, "+": 5, "-": 5, "*": 6, "/": 6}
 # The least precedence each side of an operator takes without parentheses (grammar rules:
 # `or_expr "or" and_expr`, `sum COMPARE sum`, `sum ADD product`, `product MUL unary`, ...).
 _SIDES = {1: (1, 2), 2: (2, 3), 4: (5, 5), 5: (5, 6), 6: (6, 7)}
@@ -141,6 +156,7 @@ def _prec(expr: n.Expr) -> int:
 
 
 # --- layout ------------------------------------------------------------------
+
 
 def _blockless_keyword(item: n.Item) -> str | None:
     """The keyword of a one-line item (one without a declaration block), else None."""
@@ -212,8 +228,9 @@ class _Builder:
             parts += [" ", self.block(item.body, bracketed=False, declaration=True)]
         return parts
 
-    def sequence(self, node: object, opener: str, closer: str, docs: list[Doc], *, edge: Doc,
-                 comma: str, force: bool = False) -> Doc:
+    def sequence(
+        self, node: object, opener: str, closer: str, docs: list[Doc], *, edge: Doc, comma: str, force: bool = False
+    ) -> Doc:
         """A bracketed sequence: one line if it fits (and holds no comment), else one element a line.
 
         `edge` is the line inside each bracket (a space or nothing when flat); `comma` ends each
@@ -234,13 +251,15 @@ class _Builder:
             inner += [HARD, HARD, note.text] if note.blank else [HARD, note.text]
         if not elems:
             edge = SOFT
-        head: list[Doc] = [opener, *[[Trailing("  " + note.text), BREAK] for note in comments.opening.get(id(node), [])]]
+        head: list[Doc] = [
+            opener,
+            *[[Trailing("  " + note.text), BREAK] for note in comments.opening.get(id(node), [])],
+        ]
         return group(*head, Indent(inner), edge, closer, BREAK if force and elems else "")
 
     def block(self, block: n.Block, *, bracketed: bool, declaration: bool = False) -> Doc:
         docs = [self.entry(entry, bracketed) for entry in block.entries]
-        return self.sequence(block, "{", "}", docs, edge=LINE, comma="," if bracketed else "",
-                             force=declaration)
+        return self.sequence(block, "{", "}", docs, edge=LINE, comma="," if bracketed else "", force=declaration)
 
     def entry(self, entry: n.Entry, bracketed: bool) -> Doc:
         if isinstance(entry, n.Field):
@@ -256,8 +275,10 @@ class _Builder:
         if isinstance(expr, n.Name):
             return expr.dotted
         if isinstance(expr, n.Call):
-            docs = [[a.name, " = ", self.expr(a.value, True)] if isinstance(a, n.Keyword) else self.expr(a, True)
-                    for a in elements(expr)]
+            docs = [
+                [a.name, " = ", self.expr(a.value, True)] if isinstance(a, n.Keyword) else self.expr(a, True)
+                for a in elements(expr)
+            ]
             return self.sequence(expr, expr.func.dotted + "(", ")", docs, edge=SOFT, comma=",")
         if isinstance(expr, n.ListExpr):
             docs = [self.expr(item, True) for item in expr.items]
@@ -266,8 +287,11 @@ class _Builder:
             return self.block(expr, bracketed=bracketed)
         if isinstance(expr, n.BinaryOp):
             left, right = _SIDES[_PREC[expr.op]]
-            return [self.operand(expr.left, left, bracketed), f" {expr.op} ",
-                    self.operand(expr.right, right, bracketed)]
+            return [
+                self.operand(expr.left, left, bracketed),
+                f" {expr.op} ",
+                self.operand(expr.right, right, bracketed),
+            ]
         if expr.op == "not":
             return ["not ", self.operand(expr.operand, _NOT, bracketed)]
         return ["-", self.operand(expr.operand, _NEG, bracketed)]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from . import nodes as n
 
@@ -28,13 +27,13 @@ HARD = Line("", hard=True)
 
 @dataclass(frozen=True)
 class Indent:
-    contents: "Doc"
+    contents: Doc
 
 
 @dataclass(frozen=True)
 class IfBreak:
-    broken: "Doc"
-    flat: "Doc" = ""
+    broken: Doc
+    flat: Doc = ""
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,11 @@ BREAK = BreakParent()
 
 @dataclass(frozen=True)
 class Group:
-    contents: "Doc"
+    contents: Doc
     hard: bool = False  # holds a hard line or a BreakParent: never flat
 
 
-Doc = Union[str, list, Line, Indent, IfBreak, Trailing, BreakParent, Group]
+Doc = str | list | Line | Indent | IfBreak | Trailing | BreakParent | Group
 
 
 def group(*contents: Doc) -> Group:
@@ -166,7 +165,7 @@ def _fits(first: tuple[int, int, Doc], rest: list[tuple[int, int, Doc]], width: 
 # A comment inside an element but in none of its sequences (`(a  # c` + newline + `and b)`)
 # is hoisted to lead that element.
 
-Container = Union[n.Recipe, n.Block, n.ListExpr, n.Call]
+Container = n.Recipe | n.Block | n.ListExpr | n.Call
 
 
 @dataclass
@@ -194,7 +193,6 @@ class Comments:
     def blank_between(self, lo: int, hi: int) -> bool:
         """Whether a blank source line lies strictly between lines `lo` and `hi`."""
         return any(not self.lines[i - 1].strip() for i in range(max(lo + 1, 1), min(hi, len(self.lines) + 1)))
-
 
 
 def elements(container: Container) -> list:

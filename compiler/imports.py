@@ -25,7 +25,7 @@ class Library:
     source: SourceFile
     recipe: n.Recipe
     digest: str
-    imports: dict[str, "Library"] = field(default_factory=dict)
+    imports: dict[str, Library] = field(default_factory=dict)
 
     def exported(self) -> dict[str, n.Decl]:
         return {d.name: d for d in self.recipe.items if isinstance(d, n.Decl) and d.name}
@@ -46,8 +46,9 @@ class ImportGraph:
     digests: dict[str, str] = field(default_factory=dict)  # path relative to the root recipe → hash
 
 
-def load_imports(ctx: Context, recipe: n.Recipe, here: Path, graph: ImportGraph,
-                 stack: tuple[Path, ...] = ()) -> dict[str, Library]:
+def load_imports(
+    ctx: Context, recipe: n.Recipe, here: Path, graph: ImportGraph, stack: tuple[Path, ...] = ()
+) -> dict[str, Library]:
     """The libraries `recipe` (the file `here`, absolute) imports, loaded recursively."""
     stack = (*stack, here)
     libraries: dict[str, Library] = {}
@@ -58,19 +59,34 @@ def load_imports(ctx: Context, recipe: n.Recipe, here: Path, graph: ImportGraph,
         if library is None:
             continue
         if item.alias in libraries:
-            ctx.report(error("E0104", f"the import name `{item.alias}` is used twice", item.alias_span,
-                             "used again", help="give each import its own `as` name"))
+            ctx.report(
+                error(
+                    "E0104",
+                    f"the import name `{item.alias}` is used twice",
+                    item.alias_span,
+                    "used again",
+                    help="give each import its own `as` name",
+                )
+            )
             continue
         libraries[item.alias] = library
     return libraries
 
 
-def _load_one(ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph,
-              stack: tuple[Path, ...]) -> Library | None:
+def _load_one(
+    ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph, stack: tuple[Path, ...]
+) -> Library | None:
     text = str(item.path.value)
     if Path(text).is_absolute() or "://" in text:
-        ctx.report(error("E0401", "imports take a path relative to the importing file", item.path.span,
-                         "not a relative path", help="write the path from this file's folder, e.g. \"lib/lora.ft\""))
+        ctx.report(
+            error(
+                "E0401",
+                "imports take a path relative to the importing file",
+                item.path.span,
+                "not a relative path",
+                help='write the path from this file\'s folder, e.g. "lib/lora.ft"',
+            )
+        )
         return None
     try:
         path = (here.parent / text).resolve()
@@ -78,14 +94,29 @@ def _load_one(ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph,
     except (OSError, ValueError):  # a NUL byte or an over-long name: no such file either way
         path, exists = here.parent / "?", False
     if path in stack:
-        chain = " → ".join(_shown(p, ctx.root) for p in (*stack[stack.index(path):], path))
-        ctx.report(error("E0402", "these imports form a cycle", item.path.span, "imports a file that imports this one",
-                         notes=[f"cycle: {chain}"], help="move what both files need into a third file"))
+        chain = " → ".join(_shown(p, ctx.root) for p in (*stack[stack.index(path) :], path))
+        ctx.report(
+            error(
+                "E0402",
+                "these imports form a cycle",
+                item.path.span,
+                "imports a file that imports this one",
+                notes=[f"cycle: {chain}"],
+                help="move what both files need into a third file",
+            )
+        )
         ctx.broken_imports.add(item.alias)
         return None
     if not exists:
-        ctx.report(error("E0401", f"imported file `{text}` not found", item.path.span, "no such file",
-                         notes=[f"imports resolve against the folder of {item.span.file}"]))
+        ctx.report(
+            error(
+                "E0401",
+                f"imported file `{text}` not found",
+                item.path.span,
+                "no such file",
+                notes=[f"imports resolve against the folder of {item.span.file}"],
+            )
+        )
         ctx.broken_imports.add(item.alias)
         return None
     try:
@@ -104,9 +135,16 @@ def _load_one(ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph,
     digest = normalised_hash(recipe)
     graph.digests[_shown(path, ctx.root)] = digest
     if item.sha256 is not None and str(item.sha256.value) != digest:
-        ctx.report(error("E0404", f"`{text}` changed since it was pinned", item.sha256.span, "pinned hash",
-                         notes=[f"its normalised sha256 is now {digest}"],
-                         help="review the change, then update the pin (`ft lock` prints the hashes)"))
+        ctx.report(
+            error(
+                "E0404",
+                f"`{text}` changed since it was pinned",
+                item.sha256.span,
+                "pinned hash",
+                notes=[f"its normalised sha256 is now {digest}"],
+                help="review the change, then update the pin (`ft lock` prints the hashes)",
+            )
+        )
     library = Library(item.alias, path, source, recipe, digest)
     library.imports = load_imports(ctx, recipe, path, graph, stack)
     return library
@@ -144,22 +182,38 @@ def check_lock(ctx: Context, recipe: n.Recipe, recipe_path: str, graph: ImportGr
     try:
         locked = json.loads(path.read_text(encoding="utf-8"))["imports"]
     except (ValueError, KeyError, TypeError):
-        ctx.report(error("E0404", f"the lock file `{path.name}` is not valid", _first_import_span(recipe),
-                         "checked against the lock", help=f"rewrite it with `ft lock {recipe_path}`"))
+        ctx.report(
+            error(
+                "E0404",
+                f"the lock file `{path.name}` is not valid",
+                _first_import_span(recipe),
+                "checked against the lock",
+                help=f"rewrite it with `ft lock {recipe_path}`",
+            )
+        )
         return
     here = Path(recipe_path).resolve().parent
-    direct = {_shown((here / str(i.path.value)).resolve(), ctx.root): i.span
-              for i in recipe.items if isinstance(i, n.ImportDecl)}
+    direct = {
+        _shown((here / str(i.path.value)).resolve(), ctx.root): i.span
+        for i in recipe.items
+        if isinstance(i, n.ImportDecl)
+    }
     for name, digest in sorted(graph.digests.items()):
         where = direct.get(name, _first_import_span(recipe))
         if locked.get(name) != digest:
             what = "is not in the lock" if name not in locked else "changed since it was locked"
-            ctx.report(error("E0404", f"`{name}` {what}", where, "imports reach it",
-                             notes=[f"locked in {path.name}: {locked.get(name, 'nothing')}", f"now: {digest}"],
-                             help=f"review the change, then run `ft lock {recipe_path}`"))
+            ctx.report(
+                error(
+                    "E0404",
+                    f"`{name}` {what}",
+                    where,
+                    "imports reach it",
+                    notes=[f"locked in {path.name}: {locked.get(name, 'nothing')}", f"now: {digest}"],
+                    help=f"review the change, then run `ft lock {recipe_path}`",
+                )
+            )
 
 
 def _first_import_span(recipe: n.Recipe) -> Span:
     first = next((i for i in recipe.items if isinstance(i, n.ImportDecl)), None)
     return first.span if first is not None else recipe.items[0].span
-

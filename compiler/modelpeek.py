@@ -12,11 +12,19 @@ from typing import Any
 _LLAMA_LIKE = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Names of the linear layers LoRA can target, per `model_type` of a transformers config.
 MODULES: dict[str, tuple[str, ...]] = {
-    "llama": _LLAMA_LIKE, "mistral": _LLAMA_LIKE, "qwen2": _LLAMA_LIKE, "qwen3": _LLAMA_LIKE,
-    "gemma": _LLAMA_LIKE, "gemma2": _LLAMA_LIKE, "olmo": _LLAMA_LIKE,
-    "bert": ("query", "key", "value", "dense"), "roberta": ("query", "key", "value", "dense"),
-    "xlm-roberta": ("query", "key", "value", "dense"), "electra": ("query", "key", "value", "dense"),
-    "gpt2": ("c_attn", "c_proj", "c_fc"), "t5": ("q", "k", "v", "o", "wi", "wo", "wi_0", "wi_1"),
+    "llama": _LLAMA_LIKE,
+    "mistral": _LLAMA_LIKE,
+    "qwen2": _LLAMA_LIKE,
+    "qwen3": _LLAMA_LIKE,
+    "gemma": _LLAMA_LIKE,
+    "gemma2": _LLAMA_LIKE,
+    "olmo": _LLAMA_LIKE,
+    "bert": ("query", "key", "value", "dense"),
+    "roberta": ("query", "key", "value", "dense"),
+    "xlm-roberta": ("query", "key", "value", "dense"),
+    "electra": ("query", "key", "value", "dense"),
+    "gpt2": ("c_attn", "c_proj", "c_fc"),
+    "t5": ("q", "k", "v", "o", "wi", "wo", "wi_0", "wi_1"),
 }
 
 
@@ -44,7 +52,9 @@ def _package_config(name: str) -> Path | None:
 
 def _hub_cache_config(model_id: str, revision: str | None) -> Path | None:
     """The config of a hub model already in the local cache (the hub itself is not asked)."""
-    home = Path(os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub")
+    home = Path(
+        os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub"
+    )
     snapshots = home / f"models--{model_id.replace('/', '--')}" / "snapshots"
     if not snapshots.is_dir():
         return None

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .source import Span
 
-
 # --- expressions -----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Literal:
@@ -35,7 +34,7 @@ class Name:
 @dataclass(frozen=True)
 class Keyword:
     name: str
-    value: "Expr"
+    value: Expr
     span: Span
     name_span: Span
 
@@ -43,47 +42,48 @@ class Keyword:
 @dataclass(frozen=True)
 class Call:
     func: Name
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     kwargs: tuple[Keyword, ...]
     span: Span
 
 
 @dataclass(frozen=True)
 class ListExpr:
-    items: tuple["Expr", ...]
+    items: tuple[Expr, ...]
     span: Span
 
 
 @dataclass(frozen=True)
 class BinaryOp:
     op: str
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     span: Span
 
 
 @dataclass(frozen=True)
 class UnaryOp:
     op: str  # "not" | "-"
-    operand: "Expr"
+    operand: Expr
     span: Span
 
 
 # --- blocks ----------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Field:
     """`key = value`; the key may be dotted (`train.lr`) inside `sweep`."""
 
     key: Name
-    value: "Expr"
+    value: Expr
     span: Span
 
 
 @dataclass(frozen=True)
 class Qualifier:
     name: str
-    value: "Expr"
+    value: Expr
     span: Span
     name_span: Span
 
@@ -93,13 +93,13 @@ class Directive:
     """`keyword value qualifier value…`, e.g. `guard jsonl("g.jsonl") max_drop 2%`."""
 
     name: str
-    value: "Expr"
+    value: Expr
     qualifiers: tuple[Qualifier, ...]
     span: Span
     name_span: Span
 
 
-Entry = Union[Field, Directive]
+Entry = Field | Directive
 
 
 @dataclass(frozen=True)
@@ -108,10 +108,11 @@ class Block:
     span: Span
 
 
-Expr = Union[Literal, Name, Call, ListExpr, BinaryOp, UnaryOp, Block]
+Expr = Literal | Name | Call | ListExpr | BinaryOp | UnaryOp | Block
 
 
 # --- declarations ----------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class RecipeDecl:
@@ -157,7 +158,7 @@ class Decl:
     name_span: Span
 
 
-Item = Union[RecipeDecl, ImportDecl, ParamDecl, Decl]
+Item = RecipeDecl | ImportDecl | ParamDecl | Decl
 
 
 @dataclass(frozen=True)

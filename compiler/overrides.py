@@ -54,10 +54,18 @@ def resolve_extends(ctx: Context, decl: n.Decl, libraries: dict[str, Library]) -
         return None
     if library is None or len(parts) != 2:
         ctx.unresolved.add(decl.kind)
-        ctx.report(error("E0405", f"`{decl.extends.dotted}` names no imported declaration", decl.extends.span,
-                         "not found", help=did_you_mean(parts[0], libraries) if library is None else
-                         "write `<import name>.<declaration name>`, e.g. `house.lora`",
-                         notes=["imports: " + (", ".join(libraries) or "none")]))
+        ctx.report(
+            error(
+                "E0405",
+                f"`{decl.extends.dotted}` names no imported declaration",
+                decl.extends.span,
+                "not found",
+                help=did_you_mean(parts[0], libraries)
+                if library is None
+                else "write `<import name>.<declaration name>`, e.g. `house.lora`",
+                notes=["imports: " + (", ".join(libraries) or "none")],
+            )
+        )
         return None
     exported = library.exported()
     base = exported.get(parts[1])
@@ -65,9 +73,16 @@ def resolve_extends(ctx: Context, decl: n.Decl, libraries: dict[str, Library]) -
         same_kind = [name for name, d in exported.items() if d.kind == decl.kind]
         what = "no declaration" if base is None else f"a `{base.kind}`, not a `{decl.kind}`"
         ctx.unresolved.add(decl.kind)
-        ctx.report(error("E0405", f"`{library.source.path}` has {what} named `{parts[1]}`", decl.extends.span,
-                         f"cannot extend this {decl.kind}", help=did_you_mean(parts[1], same_kind),
-                         notes=[f"`{decl.kind}` declarations there: {', '.join(same_kind) or 'none'}"]))
+        ctx.report(
+            error(
+                "E0405",
+                f"`{library.source.path}` has {what} named `{parts[1]}`",
+                decl.extends.span,
+                f"cannot extend this {decl.kind}",
+                help=did_you_mean(parts[1], same_kind),
+                notes=[f"`{decl.kind}` declarations there: {', '.join(same_kind) or 'none'}"],
+            )
+        )
         return None
     base = resolve_extends(ctx, base, library.imports)
     if base is None:
@@ -104,14 +119,27 @@ def parse_field_override(ctx: Context, text: str, index: int) -> FieldOverride |
         return None
     entry = parsed.items[0].body.entries[0] if parsed.items[0].body else None
     if not isinstance(entry, n.Field) or len(entry.key.parts) != 2:
-        ctx.report(error("E0403", f"`--set {text}` must name `block.field`", display.span_at(6, len(text)),
-                         "expected e.g. `train.lr=1e-4`"))
+        ctx.report(
+            error(
+                "E0403",
+                f"`--set {text}` must name `block.field`",
+                display.span_at(6, len(text)),
+                "expected e.g. `train.lr=1e-4`",
+            )
+        )
         return None
     target, name = entry.key.parts
     if target not in OVERRIDABLE:
-        ctx.report(error("E0403", f"`{target}` is not a block `--set` can change", entry.key.span,
-                         "not a block", help=did_you_mean(target, OVERRIDABLE),
-                         notes=["blocks: " + ", ".join(OVERRIDABLE) + "; a name without a dot sets a `param`"]))
+        ctx.report(
+            error(
+                "E0403",
+                f"`{target}` is not a block `--set` can change",
+                entry.key.span,
+                "not a block",
+                help=did_you_mean(target, OVERRIDABLE),
+                notes=["blocks: " + ", ".join(OVERRIDABLE) + "; a name without a dot sets a `param`"],
+            )
+        )
         return None
     field = n.Field(n.Name((name,), entry.key.span), entry.value, entry.span)
     return FieldOverride(target, field)
@@ -133,10 +161,21 @@ def sweep_points(ctx: Context, decl: n.Decl) -> tuple[list[list[str]], str | Non
         if isinstance(entry, n.Field) and entry.key.dotted == "rank_by" and isinstance(entry.value, n.Name):
             rank_by = entry.value.dotted
             continue
-        if not isinstance(entry, n.Field) or len(entry.key.parts) != 2 or not isinstance(entry.value, n.ListExpr) \
-                or not entry.value.items:
-            ctx.report(error("E0201", "a sweep axis is written `block.field = [value, …]`", entry.span,
-                             "not an axis", help="e.g. `train.lr = [1e-4, 2e-4]`, and `rank_by = accuracy`"))
+        if (
+            not isinstance(entry, n.Field)
+            or len(entry.key.parts) != 2
+            or not isinstance(entry.value, n.ListExpr)
+            or not entry.value.items
+        ):
+            ctx.report(
+                error(
+                    "E0201",
+                    "a sweep axis is written `block.field = [value, …]`",
+                    entry.span,
+                    "not an axis",
+                    help="e.g. `train.lr = [1e-4, 2e-4]`, and `rank_by = accuracy`",
+                )
+            )
             continue
         source = ctx.source_text(entry.span.file)
         axes.append([f"{entry.key.dotted}={_text_of(source, item)}" for item in entry.value.items])
@@ -147,6 +186,11 @@ def _text_of(source: str, node: n.Expr) -> str:
     lines = source.splitlines()
     span = node.span
     if span.line == span.end_line:
-        return lines[span.line - 1][span.col - 1:span.end_col - 1]
-    return "\n".join([lines[span.line - 1][span.col - 1:], *lines[span.line:span.end_line - 1],
-                      lines[span.end_line - 1][:span.end_col - 1]])
+        return lines[span.line - 1][span.col - 1 : span.end_col - 1]
+    return "\n".join(
+        [
+            lines[span.line - 1][span.col - 1 :],
+            *lines[span.line : span.end_line - 1],
+            lines[span.end_line - 1][: span.end_col - 1],
+        ]
+    )

@@ -50,8 +50,15 @@ def resolve_params(ctx: Context, decls: list[n.ParamDecl], overrides: dict[str, 
     by_name: dict[str, n.ParamDecl] = {}
     for decl in decls:
         if decl.name in by_name:
-            ctx.report(error("E0104", f"the parameter `{decl.name}` is declared twice", decl.name_span,
-                             "declared again", secondary=[Label(by_name[decl.name].name_span, "first declared here")]))
+            ctx.report(
+                error(
+                    "E0104",
+                    f"the parameter `{decl.name}` is declared twice",
+                    decl.name_span,
+                    "declared again",
+                    secondary=[Label(by_name[decl.name].name_span, "first declared here")],
+                )
+            )
             continue
         by_name[decl.name] = decl
     decls = list(by_name.values())
@@ -60,29 +67,63 @@ def resolve_params(ctx: Context, decls: list[n.ParamDecl], overrides: dict[str, 
             shown = cli_source(index, name, value)
             ctx.extra_sources[shown.path] = shown
             cli_span = Span(shown.path, 1, 7, 1, 7 + len(name))
-            ctx.report(error("E0403", f"`--set {name}=…` names no parameter of this recipe", cli_span,
-                             f"`{name}`", help=did_you_mean(name, by_name),
-                             notes=["parameters: " + (", ".join(by_name) or "none")]))
+            ctx.report(
+                error(
+                    "E0403",
+                    f"`--set {name}=…` names no parameter of this recipe",
+                    cli_span,
+                    f"`{name}`",
+                    help=did_you_mean(name, by_name),
+                    notes=["parameters: " + (", ".join(by_name) or "none")],
+                )
+            )
     for decl in decls:
         if decl.type not in PARAM_TYPES:
-            ctx.report(error("E0203", f"unknown parameter type `{decl.type}`", decl.type_span, "not a type",
-                             help=did_you_mean(decl.type, PARAM_TYPES), notes=["types: int, float, str, bool"]))
+            ctx.report(
+                error(
+                    "E0203",
+                    f"unknown parameter type `{decl.type}`",
+                    decl.type_span,
+                    "not a type",
+                    help=did_you_mean(decl.type, PARAM_TYPES),
+                    notes=["types: int, float, str, bool"],
+                )
+            )
             continue
         if decl.name in overrides:
             value = parse_cli_value(overrides[decl.name])
             if not _fits(value, decl.type):
-                ctx.report(error("E0201", f"`--set {decl.name}={overrides[decl.name]}` is not a {decl.type}",
-                                 decl.type_span, f"`{decl.name}` is declared {decl.type} here"))
+                ctx.report(
+                    error(
+                        "E0201",
+                        f"`--set {decl.name}={overrides[decl.name]}` is not a {decl.type}",
+                        decl.type_span,
+                        f"`{decl.name}` is declared {decl.type} here",
+                    )
+                )
                 continue
         elif decl.default is not None:
             value = plain(decl.default, {})
             if not _fits(value, decl.type):
-                ctx.report(error("E0201", f"the default of `{decl.name}` is not a {decl.type}", decl.default.span,
-                                 f"found {describe(decl.default)}"))
+                ctx.report(
+                    error(
+                        "E0201",
+                        f"the default of `{decl.name}` is not a {decl.type}",
+                        decl.default.span,
+                        f"found {describe(decl.default)}",
+                    )
+                )
                 continue
         else:
-            ctx.report(error("E0106", f"the parameter `{decl.name}` has no value", decl.name_span,
-                             "no default", help=f"give a default or pass `--set {decl.name}=…`"))
+            ctx.report(
+                error(
+                    "E0106",
+                    f"the parameter `{decl.name}` has no value",
+                    decl.name_span,
+                    "no default",
+                    help=f"give a default or pass `--set {decl.name}=…`",
+                )
+            )
             continue
         values[decl.name] = float(value) if decl.type == "float" else value
     return values

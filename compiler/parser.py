@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from . import larkload  # noqa: F401  # first: lark without its optional imports
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from . import larkload  # noqa: F401  # first: lark without its optional imports
 from .diagnostics import Diagnostic, Label, error
 from .nodes import Comment, Recipe
 from .source import SourceFile, Span
@@ -46,8 +46,16 @@ def _grammar_text() -> str:
 
 def build_parser(*, strict: bool = False) -> Lark:
     """A fresh LALR parser; `strict` makes grammar conflicts fail (used by a test)."""
-    return Lark(_grammar_text(), parser="lalr", lexer="contextual", propagate_positions=True,
-                maybe_placeholders=True, postlex=_WrapLines(), cache=not strict, strict=strict)
+    return Lark(
+        _grammar_text(),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        postlex=_WrapLines(),
+        cache=not strict,
+        strict=strict,
+    )
 
 
 @lru_cache(maxsize=1)
@@ -62,8 +70,7 @@ def parse(source: SourceFile) -> tuple[Recipe | None, list[Diagnostic]]:
     except UnexpectedInput:
         return None, _errors_by_item(source)
     recipe = ToNodes(source.path).transform(tree)
-    recipe.comments = [Comment(text, source.span_at(offset, len(text)))
-                       for offset, text in _comments(source.text)]
+    recipe.comments = [Comment(text, source.span_at(offset, len(text))) for offset, text in _comments(source.text)]
     return recipe, []
 
 
@@ -80,8 +87,9 @@ def _comments(text: str) -> Iterator[tuple[int, str]]:
 # A line that begins a top-level item; parsing item by item lets one run report an error
 # in each broken item instead of stopping at the first. A keyword followed by `=`, `:` or
 # `.` is a field or a reference inside a block (`data = tickets.train`), not a new item.
-_ITEM_START = re.compile(r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b(?![ \t]*[=:.])",
-                         re.M)
+_ITEM_START = re.compile(
+    r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b(?![ \t]*[=:.])", re.M
+)
 
 _LONG_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""', re.S)
 _KEYWORD = re.compile(r"(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b")
@@ -100,8 +108,7 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
     text = source.text
     # A line of a `"""` text block may begin with a keyword too; it starts no item.
     blocks = [m.span() for m in _LONG_STRING.finditer(text)]
-    starts = [m.start() for m in _ITEM_START.finditer(text)
-              if not any(a < m.start() < b for a, b in blocks)] or [0]
+    starts = [m.start() for m in _ITEM_START.finditer(text) if not any(a < m.start() < b for a, b in blocks)] or [0]
     if starts[0] != 0:
         starts.insert(0, 0)
     diagnostics: list[Diagnostic] = []
@@ -125,27 +132,80 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
 
 _DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep", "compute")
 _HUMAN = {
-    "NAME": "a name", "STRING": "a string", "LONG_STRING": "a string", "INT": "a number",
-    "FLOAT": "a number", "PERCENT": "a percentage", "TRUE": "`true`", "FALSE": "`false`",
-    "LBRACE": "`{`", "RBRACE": "`}`", "LPAR": "`(`", "RPAR": "`)`", "LSQB": "`[`", "RSQB": "`]`",
-    "EQUAL": "`=`", "COMMA": "`,`", "COLON": "`:`", "DOT": "`.`", "_NL": "a new line",
-    "$END": "the end of the file", "COMPARE": "a comparison", "ADD": "`+`", "SUB": "`-`",
-    "MUL": "`*` or `/`", "_SHA256": "`sha256`", "AS": "`as`", "EXTENDS": "`extends`",
-    "VALUE": "a value", "OPERATOR": "an operator",
+    "NAME": "a name",
+    "STRING": "a string",
+    "LONG_STRING": "a string",
+    "INT": "a number",
+    "FLOAT": "a number",
+    "PERCENT": "a percentage",
+    "TRUE": "`true`",
+    "FALSE": "`false`",
+    "LBRACE": "`{`",
+    "RBRACE": "`}`",
+    "LPAR": "`(`",
+    "RPAR": "`)`",
+    "LSQB": "`[`",
+    "RSQB": "`]`",
+    "EQUAL": "`=`",
+    "COMMA": "`,`",
+    "COLON": "`:`",
+    "DOT": "`.`",
+    "_NL": "a new line",
+    "$END": "the end of the file",
+    "COMPARE": "a comparison",
+    "ADD": "`+`",
+    "SUB": "`-`",
+    "MUL": "`*` or `/`",
+    "_SHA256": "`sha256`",
+    "AS": "`as`",
+    "EXTENDS": "`extends`",
+    "VALUE": "a value",
+    "OPERATOR": "an operator",
     "DECLARATION": "a declaration (" + ", ".join(f"`{d}`" for d in _DECLARATIONS) + ")",
 }
 # The order words appear in "expected …": what completes the construct first, a new line last.
-_ORDER = ["DECLARATION", "EQUAL", "COLON", "VALUE", "NAME", "STRING", "LONG_STRING", "INT", "FLOAT",
-          "PERCENT", "TRUE", "FALSE", "LBRACE", "LSQB", "LPAR", "DOT", "COMMA", "RPAR", "RSQB", "RBRACE",
-          "EXTENDS", "_SHA256", "AS", "_NL", "OPERATOR", "$END"]
+_ORDER = [
+    "DECLARATION",
+    "EQUAL",
+    "COLON",
+    "VALUE",
+    "NAME",
+    "STRING",
+    "LONG_STRING",
+    "INT",
+    "FLOAT",
+    "PERCENT",
+    "TRUE",
+    "FALSE",
+    "LBRACE",
+    "LSQB",
+    "LPAR",
+    "DOT",
+    "COMMA",
+    "RPAR",
+    "RSQB",
+    "RBRACE",
+    "EXTENDS",
+    "_SHA256",
+    "AS",
+    "_NL",
+    "OPERATOR",
+    "$END",
+]
 _VALUE_STARTS = {"STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE", "LSQB", "NAME"}
 _OPERATORS = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "IN", "NOT"}
 _ENDINGS = {"COMMA", "RPAR", "RSQB", "RBRACE", "_NL", "$END"}
 _FORMS = {
-    "recipe": 'recipe support_reply "what it is for"', "import": 'import "lib/lora.ft" as house',
-    "param": "param lr: float = 2e-4", "model": 'model base = hf("Qwen/Qwen2.5-0.5B-Instruct")',
-    "data": 'data tickets = jsonl("data/tickets.jsonl") { … }', "prompt": "prompt reply { … }",
-    "method": "method lora { … }", "train": "train { … }", "eval": "eval { … }", "sweep": "sweep { … }",
+    "recipe": 'recipe support_reply "what it is for"',
+    "import": 'import "lib/lora.ft" as house',
+    "param": "param lr: float = 2e-4",
+    "model": 'model base = hf("Qwen/Qwen2.5-0.5B-Instruct")',
+    "data": 'data tickets = jsonl("data/tickets.jsonl") { … }',
+    "prompt": "prompt reply { … }",
+    "method": "method lora { … }",
+    "train": "train { … }",
+    "eval": "eval { … }",
+    "sweep": "sweep { … }",
     "compute": "compute { … }",
 }
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -234,24 +294,43 @@ def _ends_early(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk) -> Diag
     span = source.span_at(last if last is not None else chunk.begin)
     expected = _expected(exc)
     if not stack:
-        return error("E0002", "the recipe ends too early" if chunk.last else "this declaration ends too early",
-                     span, f"expected {_describe_expected(expected)} after this")
+        return error(
+            "E0002",
+            "the recipe ends too early" if chunk.last else "this declaration ends too early",
+            span,
+            f"expected {_describe_expected(expected)} after this",
+        )
     opener, at = stack[-1]
     closer = _PAIRS[opener]
     wanted = f"`{closer}`" if _CLOSER_TOKENS[closer] in expected else _describe_expected(expected)
     opened = source.span_at(at)
     if chunk.last and opened == span:  # the file ends right after the opener
-        return error("E0002", "the recipe ends too early", span, f"this `{opener}` is never closed",
-                     help=f"every `{opener}` needs a matching `{closer}`")
+        return error(
+            "E0002",
+            "the recipe ends too early",
+            span,
+            f"this `{opener}` is never closed",
+            help=f"every `{opener}` needs a matching `{closer}`",
+        )
     if chunk.last:
-        return error("E0002", "the recipe ends too early", span, f"expected {wanted} after this",
-                     secondary=[Label(opened, f"this `{opener}` is never closed")],
-                     help=f"every `{opener}` needs a matching `{closer}`")
+        return error(
+            "E0002",
+            "the recipe ends too early",
+            span,
+            f"expected {wanted} after this",
+            secondary=[Label(opened, f"this `{opener}` is never closed")],
+            help=f"every `{opener}` needs a matching `{closer}`",
+        )
     keyword = _ITEM_START.match(source.text, chunk.end)
     following = source.span_at(chunk.end, len(keyword.group(1)) if keyword else 1)
-    return error("E0002", f"`{opener}` is not closed before the next declaration", opened, "never closed",
-                 secondary=[Label(following, "the next declaration starts here")],
-                 help=f"add `{closer}` before line {following.line}")
+    return error(
+        "E0002",
+        f"`{opener}` is not closed before the next declaration",
+        opened,
+        "never closed",
+        secondary=[Label(following, "the next declaration starts here")],
+        help=f"add `{closer}` before line {following.line}",
+    )
 
 
 def _unexpected_token(exc: UnexpectedToken, source: SourceFile, chunk: _Chunk, shift: int) -> Diagnostic:
@@ -277,8 +356,14 @@ def _unexpected_token(exc: UnexpectedToken, source: SourceFile, chunk: _Chunk, s
             inner, at = stack[-1]
             secondary.append(Label(source.span_at(at), f"this `{inner}` is not closed"))
             help_ = f"close the `{inner}` with `{_PAIRS[inner]}` first"
-    return error("E0001", f"unexpected {_found(token)}", span, f"expected {_describe_expected(expected)}",
-                 help=help_, secondary=secondary)
+    return error(
+        "E0001",
+        f"unexpected {_found(token)}",
+        span,
+        f"expected {_describe_expected(expected)}",
+        help=help_,
+        secondary=secondary,
+    )
 
 
 def _parse_help(token: Token, expected: set[str], source: SourceFile, chunk: _Chunk, offset: int) -> str | None:
@@ -310,15 +395,21 @@ def _bad_character(exc: UnexpectedCharacters, source: SourceFile, offset: int) -
     char = text[offset] if offset < len(text) else ""
     line, col = exc.line, exc.column
     if char == '"':
-        if text[max(offset - 2, 0):offset] == '""':
+        if text[max(offset - 2, 0) : offset] == '""':
             # `"""` without its closing `"""` lexes as an empty string and a lone quote.
             span = Span(source.path, line, max(col - 2, 1), line, col + 1)
-            return error("E0003", 'this `"""` text is never closed', span, "the text starts here",
-                         help='close it with `"""`')
+            return error(
+                "E0003", 'this `"""` text is never closed', span, "the text starts here", help='close it with `"""`'
+            )
         line_text = source.line_text(line)
         span = Span(source.path, line, col, line, len(line_text) + 1)
-        return error("E0003", "this string is never closed", span, "the string starts here",
-                     help='close it with `"` on the same line, or use `"""` for text over several lines')
+        return error(
+            "E0003",
+            "this string is never closed",
+            span,
+            "the string starts here",
+            help='close it with `"` on the same line, or use `"""` for text over several lines',
+        )
     span = Span(source.path, line, col, line, col + 1)
     help_ = None
     if char == "'":

@@ -11,8 +11,14 @@ from .source import SourceFile
 JSON_FORMAT_VERSION = 1
 
 _RESET = "\x1b[0m"
-_STYLES = {"error": "\x1b[1;31m", "warning": "\x1b[1;33m", "gutter": "\x1b[1;34m",
-           "bold": "\x1b[1m", "help": "\x1b[1;36m", "secondary": "\x1b[1;34m"}
+_STYLES = {
+    "error": "\x1b[1;31m",
+    "warning": "\x1b[1;33m",
+    "gutter": "\x1b[1;34m",
+    "bold": "\x1b[1m",
+    "help": "\x1b[1;36m",
+    "secondary": "\x1b[1;34m",
+}
 
 
 class _Paint:
@@ -23,8 +29,7 @@ class _Paint:
         return f"{_STYLES[style]}{text}{_RESET}" if self.colour and text else text
 
 
-def render_text(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile], *,
-                colour: bool = False) -> str:
+def render_text(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile], *, colour: bool = False) -> str:
     """All diagnostics, each as a rustc-style block, separated by blank lines."""
     paint = _Paint(colour)
     return "\n".join(_render_one(d, sources, paint) for d in diagnostics)
@@ -81,16 +86,17 @@ def _display(text: str) -> str:
     return "".join("    " if c == "\t" else c if c.isprintable() else "\ufffd" for c in text)
 
 
-def _snippet(source: SourceFile, line: int, labels: list[tuple[Label, bool]], width: int, paint: _Paint,
-             severity: str) -> list[str]:
+def _snippet(
+    source: SourceFile, line: int, labels: list[tuple[Label, bool]], width: int, paint: _Paint, severity: str
+) -> list[str]:
     """One source line and its marks; several labels on a line share it, rustc-style."""
     text = source.line_text(line)
     marks = []  # (display column, length, label text, primary), left to right
     for label, primary in labels:
         span = label.span
         end_col = span.end_col if span.end_line == span.line else len(text) + 1
-        start = len(_display(text[:max(span.col, 1) - 1])) + 1
-        end = len(_display(text[:max(end_col, 1) - 1])) + 1
+        start = len(_display(text[: max(span.col, 1) - 1])) + 1
+        end = len(_display(text[: max(end_col, 1) - 1])) + 1
         marks.append((start, max(end - start, 1), label.text, primary))
     marks.sort(key=lambda m: (m[0], not m[3]))
     gutter = paint("gutter", f"{line:>{width}} |")
@@ -127,14 +133,30 @@ def _pipes(columns: list[int], paint: _Paint) -> str:
 
 def to_json(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile]) -> str:
     """The `--format json` document: stable keys, a format version, one object per diagnostic."""
+
     def span_obj(label: Label) -> dict[str, object]:
         s = label.span
         source = sources.get(s.file)
-        return {"file": s.file, "line": s.line, "column": s.col, "end_line": s.end_line,
-                "end_column": s.end_col, "label": label.text,
-                "snippet": source.line_text(s.line) if source else ""}
+        return {
+            "file": s.file,
+            "line": s.line,
+            "column": s.col,
+            "end_line": s.end_line,
+            "end_column": s.end_col,
+            "label": label.text,
+            "snippet": source.line_text(s.line) if source else "",
+        }
 
-    items = [{"code": d.code, "severity": d.severity, "message": d.message,
-              "primary": span_obj(d.primary), "secondary": [span_obj(x) for x in d.secondary],
-              "notes": list(d.notes), "help": d.help} for d in diagnostics]
+    items = [
+        {
+            "code": d.code,
+            "severity": d.severity,
+            "message": d.message,
+            "primary": span_obj(d.primary),
+            "secondary": [span_obj(x) for x in d.secondary],
+            "notes": list(d.notes),
+            "help": d.help,
+        }
+        for d in diagnostics
+    ]
     return json.dumps({"format_version": JSON_FORMAT_VERSION, "diagnostics": items}, indent=2)

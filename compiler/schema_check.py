@@ -24,10 +24,12 @@ _TYPES: dict[str, tuple[str, Any]] = {
     "object": ("dict_type", lambda v: isinstance(v, dict)),
     "null": ("none_required", lambda v: v is None),
 }
-_BOUNDS = (("minimum", "greater_than_equal", "ge", lambda v, b: v >= b),
-           ("exclusiveMinimum", "greater_than", "gt", lambda v, b: v > b),
-           ("maximum", "less_than_equal", "le", lambda v, b: v <= b),
-           ("exclusiveMaximum", "less_than", "lt", lambda v, b: v < b))
+_BOUNDS = (
+    ("minimum", "greater_than_equal", "ge", lambda v, b: v >= b),
+    ("exclusiveMinimum", "greater_than", "gt", lambda v, b: v > b),
+    ("maximum", "less_than_equal", "le", lambda v, b: v <= b),
+    ("exclusiveMaximum", "less_than", "lt", lambda v, b: v < b),
+)
 
 
 @lru_cache(maxsize=1)
@@ -90,8 +92,9 @@ def _check_type(value: Any, schema: dict[str, Any], loc: tuple[Any, ...]) -> lis
     return [] if ok(value) else [{"loc": loc, "type": kind, "input": value, "ctx": {}}]
 
 
-def _check_object(value: dict[str, Any], schema: dict[str, Any], loc: tuple[Any, ...],
-                  defs: dict[str, Any]) -> list[Error]:
+def _check_object(
+    value: dict[str, Any], schema: dict[str, Any], loc: tuple[Any, ...], defs: dict[str, Any]
+) -> list[Error]:
     errors: list[Error] = []
     properties = schema.get("properties", {})
     extra = schema.get("additionalProperties", True)

@@ -16,7 +16,7 @@ class Span:
     end_line: int
     end_col: int
 
-    def to(self, other: "Span") -> "Span":
+    def to(self, other: Span) -> Span:
         """The span covering `self` through `other` (same file)."""
         return Span(self.file, self.line, self.col, other.end_line, other.end_col)
 
@@ -29,7 +29,7 @@ class SourceFile:
     text: str
 
     @classmethod
-    def read(cls, path: str | Path) -> "SourceFile":
+    def read(cls, path: str | Path) -> SourceFile:
         return cls(str(path), Path(path).read_text(encoding="utf-8"))
 
     def line_text(self, line: int) -> str:

@@ -29,7 +29,9 @@ def suggest(name: str, candidates: Iterable[str]) -> list[str]:
     for candidate in set(candidates):
         distance = edit_distance(lowered, candidate.lower())
         # A candidate that contains the name whole (lr ⊂ lr_scale) is a good guess too.
-        contains = len(name) >= 3 and len(candidate) >= 3 and (lowered in candidate.lower() or candidate.lower() in lowered)
+        contains = (
+            len(name) >= 3 and len(candidate) >= 3 and (lowered in candidate.lower() or candidate.lower() in lowered)
+        )
         if distance <= limit or contains:
             scored.append((distance, candidate))
     return [c for _, c in sorted(scored)]
@@ -37,15 +39,33 @@ def suggest(name: str, candidates: Iterable[str]) -> list[str]:
 
 # What other fine-tuning tools call our fields: people bring these names along.
 ALIASES = {
-    "learning_rate": "lr", "num_epochs": "epochs", "num_train_epochs": "epochs", "batch_size": "batch",
-    "per_device_train_batch_size": "micro_batch", "micro_batch_size": "micro_batch",
-    "gradient_accumulation_steps": "micro_batch", "max_seq_length": "max_len", "sequence_len": "max_len",
-    "max_length": "max_len", "lr_scheduler": "schedule", "lr_scheduler_type": "schedule",
-    "warmup_ratio": "schedule", "warmup_steps": "schedule", "r": "rank", "lora_r": "rank",
-    "lora_alpha": "alpha", "lora_dropout": "dropout", "target_modules": "targets",
-    "lora_target_modules": "targets", "sample_packing": "pack", "packing": "pack",
-    "max_grad_norm": "grad_clip", "save_steps": "checkpoint_every", "eval_steps": "eval_every",
-    "logging_steps": "log_every", "num_labels": "labels",
+    "learning_rate": "lr",
+    "num_epochs": "epochs",
+    "num_train_epochs": "epochs",
+    "batch_size": "batch",
+    "per_device_train_batch_size": "micro_batch",
+    "micro_batch_size": "micro_batch",
+    "gradient_accumulation_steps": "micro_batch",
+    "max_seq_length": "max_len",
+    "sequence_len": "max_len",
+    "max_length": "max_len",
+    "lr_scheduler": "schedule",
+    "lr_scheduler_type": "schedule",
+    "warmup_ratio": "schedule",
+    "warmup_steps": "schedule",
+    "r": "rank",
+    "lora_r": "rank",
+    "lora_alpha": "alpha",
+    "lora_dropout": "dropout",
+    "target_modules": "targets",
+    "lora_target_modules": "targets",
+    "sample_packing": "pack",
+    "packing": "pack",
+    "max_grad_norm": "grad_clip",
+    "save_steps": "checkpoint_every",
+    "eval_steps": "eval_every",
+    "logging_steps": "log_every",
+    "num_labels": "labels",
 }
 
 

@@ -6,8 +6,9 @@ import json
 from pathlib import Path
 
 from ftlang.plan.canonical import plan_hash
-from .modelpeek import estimated_params, model_facts
 from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
+
+from .modelpeek import estimated_params, model_facts
 
 
 def _count_rows(plan: Plan, data: DataPlan) -> int | None:
@@ -62,16 +63,24 @@ def _model_line(plan: Plan) -> str:
     if params:
         what += f" ≈ {params / 1e6:.2f} M params"
     method = plan.method
-    lora = method if isinstance(method, LoraMethod) else (
-        method.adapter if isinstance(method, DpoMethod | GrpoMethod) else None)
-    tuned = f"LoRA r={lora.rank} α={lora.alpha:g} on {','.join(lora.targets) or 'default modules'}" if lora \
+    lora = (
+        method
+        if isinstance(method, LoraMethod)
+        else (method.adapter if isinstance(method, DpoMethod | GrpoMethod) else None)
+    )
+    tuned = (
+        f"LoRA r={lora.rank} α={lora.alpha:g} on {','.join(lora.targets) or 'default modules'}"
+        if lora
         else "all weights"
+    )
     if isinstance(method, DpoMethod):
         tuned = f"DPO β={method.beta:g} ({method.loss}), {tuned}"
     if isinstance(method, GrpoMethod):
-        rewards = " + ".join(f"{r.weight:g}·{r.kind}" + (f"({r.field or r.pattern or r.max or r.name})"
-                                                          if (r.field or r.pattern or r.max or r.name) else "")
-                             for r in method.rewards)
+        rewards = " + ".join(
+            f"{r.weight:g}·{r.kind}"
+            + (f"({r.field or r.pattern or r.max or r.name})" if (r.field or r.pattern or r.max or r.name) else "")
+            for r in method.rewards
+        )
         tuned = f"GRPO groups of {method.group_size}, reward {rewards}, {tuned}"
     flag = "   ⚠ trust_remote_code" if plan.model.trust_remote_code else ""
     return f"  model    {what}; {tuned}{flag}"
@@ -87,10 +96,13 @@ def summarize(plan: Plan) -> str:
         pin = f" sha256 {data.source.sha256[:8]}…" if getattr(data.source, "sha256", None) else ""
         parts = " · ".join(f"{name} {frac * 100:g}%" for name, frac in data.split.parts.items())
         count = f"{rows:,} rows → " if rows is not None else ""
-        extra = (f", {len(data.where)} filter(s)" if data.where else "") + \
-                (f", dedupe {','.join(data.dedupe)}" if data.dedupe else "")
-        lines.append(f"  {'data' if index == 0 else '    '}     {data.name}  {where}{pin}  {count}{parts} "
-                     f"(seed {data.split.seed}){extra}")
+        extra = (f", {len(data.where)} filter(s)" if data.where else "") + (
+            f", dedupe {','.join(data.dedupe)}" if data.dedupe else ""
+        )
+        lines.append(
+            f"  {'data' if index == 0 else '    '}     {data.name}  {where}{pin}  {count}{parts} "
+            f"(seed {data.split.seed}){extra}"
+        )
         if data.name == plan.train.data.data and rows is not None:
             train_rows = int(rows * data.split.parts.get(plan.train.data.split or "", 1.0))
     lines.append(f"  prompt   {plan.prompt.name}: {plan.prompt.task} using {', '.join(plan.prompt.fields)}")
@@ -100,11 +112,16 @@ def summarize(plan: Plan) -> str:
         steps = f" · {t.max_steps} steps"
     elif train_rows:
         steps = f" · ≈ {max(train_rows // t.batch, 1) * t.epochs} steps (before filters)"
-    warmup = f", warm-up {t.schedule.warmup * 100:g}%" if 0 < t.schedule.warmup < 1 else \
-        (f", warm-up {t.schedule.warmup:g} steps" if t.schedule.warmup else "")
+    warmup = (
+        f", warm-up {t.schedule.warmup * 100:g}%"
+        if 0 < t.schedule.warmup < 1
+        else (f", warm-up {t.schedule.warmup:g} steps" if t.schedule.warmup else "")
+    )
     micro = f" (micro-batch {t.micro_batch})" if t.micro_batch else ""
-    lines.append(f"  train    {t.epochs} epoch(s){steps} · lr {t.lr:g} {t.schedule.kind}{warmup} · batch "
-                 f"{t.batch}{micro} · max_len {t.max_len}{' · packed' if t.pack else ''} · seed {t.seed}")
+    lines.append(
+        f"  train    {t.epochs} epoch(s){steps} · lr {t.lr:g} {t.schedule.kind}{warmup} · batch "
+        f"{t.batch}{micro} · max_len {t.max_len}{' · packed' if t.pack else ''} · seed {t.seed}"
+    )
     if plan.eval:
         e = plan.eval
         on = f"{e.on.data}.{e.on.split}" if e.on.split else e.on.data
@@ -113,8 +130,9 @@ def summarize(plan: Plan) -> str:
         guards = "".join(f"; guard {g.name} (max drop {g.max_drop * 100:g}%)" for g in e.guards)
         lines.append(f"  eval     {metrics} on {on}{base}{guards}")
         if e.require:
-            gates = ", ".join(f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}"
-                              for g in e.require)
+            gates = ", ".join(
+                f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}" for g in e.require
+            )
             lines.append(f"  gates    {gates}")
     cost = _cost_line(plan, _model_params(plan), train_rows)
     if cost:
@@ -123,7 +141,9 @@ def summarize(plan: Plan) -> str:
     if c.processes > 1 or c.precision != "auto":
         micro = t.micro_batch or max(t.batch // c.processes, 1)
         accumulation = max(t.batch // (micro * c.processes), 1)
-        lines.append(f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
-                     f"precision {c.precision}, backend {c.backend}; global batch {t.batch} = micro-batch "
-                     f"{micro} × {c.processes} process(es) × accumulation {accumulation}")
+        lines.append(
+            f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
+            f"precision {c.precision}, backend {c.backend}; global batch {t.batch} = micro-batch "
+            f"{micro} × {c.processes} process(es) × accumulation {accumulation}"
+        )
     return "\n".join(lines) + "\n"

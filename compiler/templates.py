@@ -36,8 +36,13 @@ def inspect_template(text: str) -> TemplateInfo:
         sentences = [_our_style(s) for s in re.split(r"(?<=[.'])\s+(?=[A-Z])", exc.message or "") if s.strip()]
         unclosed = re.search(r"innermost block that needs to be closed is '(\w+)'", exc.message or "")
         ends = bool(sentences) and sentences[0].startswith("unexpected end of template")
-        return TemplateInfo((), sentences[0] if sentences else "invalid template", exc.lineno,
-                            tuple(sentences[1:]), unclosed.group(1) if unclosed and ends else None)
+        return TemplateInfo(
+            (),
+            sentences[0] if sentences else "invalid template",
+            exc.lineno,
+            tuple(sentences[1:]),
+            unclosed.group(1) if unclosed and ends else None,
+        )
     return TemplateInfo(tuple(sorted(meta.find_undeclared_variables(ast))))
 
 
@@ -80,7 +85,7 @@ def line_span(literal: Literal, template_line: int) -> Span:
     raw = literal.raw
     quote = 3 if raw.startswith('"""') else 1
     body_start = quote + 1 if raw.startswith('"""\n') else quote
-    lines = raw[body_start:len(raw) - quote].split("\n")
+    lines = raw[body_start : len(raw) - quote].split("\n")
     index = min(max(template_line, 1), len(lines)) - 1
     while index > 0 and not lines[index].strip():  # an error "at" a blank last line: show the text
         index -= 1

@@ -6,10 +6,10 @@ import re
 import textwrap
 from typing import Any
 
-from . import larkload  # noqa: F401  # first: lark without its optional imports
 from lark import Token, Transformer, v_args
 from lark.tree import Meta
 
+from . import larkload  # noqa: F401  # first: lark without its optional imports
 from . import nodes as n
 from .source import Span
 
@@ -48,8 +48,13 @@ class ToNodes(Transformer[Token, n.Recipe]):
         return Span(self.file, meta.line, meta.column, meta.end_line, meta.end_column)
 
     def _tok(self, token: Token) -> Span:
-        return Span(self.file, token.line or 1, token.column or 1,
-                    token.end_line or token.line or 1, token.end_column or (token.column or 1) + 1)
+        return Span(
+            self.file,
+            token.line or 1,
+            token.column or 1,
+            token.end_line or token.line or 1,
+            token.end_column or (token.column or 1) + 1,
+        )
 
     # --- top level ---------------------------------------------------------
     def start(self, meta: Meta, items: list[n.Item]) -> n.Recipe:
@@ -64,11 +69,21 @@ class ToNodes(Transformer[Token, n.Recipe]):
     def param_decl(self, meta: Meta, c: list[Any]) -> n.ParamDecl:
         return n.ParamDecl(str(c[0]), str(c[1]), c[2], self._span(meta), self._tok(c[0]), self._tok(c[1]))
 
-    def _decl(self, kind: str, meta: Meta, name: Token | None, source: n.Call | None,
-              extends: n.Name | None, body: n.Block | None) -> n.Decl:
+    def _decl(
+        self,
+        kind: str,
+        meta: Meta,
+        name: Token | None,
+        source: n.Call | None,
+        extends: n.Name | None,
+        body: n.Block | None,
+    ) -> n.Decl:
         span = self._span(meta)
-        name_span = self._tok(name) if name is not None else Span(self.file, span.line, span.col,
-                                                                    span.line, span.col + len(kind))
+        name_span = (
+            self._tok(name)
+            if name is not None
+            else Span(self.file, span.line, span.col, span.line, span.col + len(kind))
+        )
         return n.Decl(kind, str(name) if name is not None else None, source, extends, body, span, name_span)
 
     def model_decl(self, meta: Meta, c: list[Any]) -> n.Decl:

@@ -12,17 +12,43 @@ from .schema_check import validate
 from .suggest import did_you_mean
 from .values import describe
 
-_TAGS = {"hf", "local", "package", "scratch", "jsonl", "csv", "parquet", "datasets", "rows",
-         "full", "lora", "dpo", "FileData", "InlineData"}
+_TAGS = {
+    "hf",
+    "local",
+    "package",
+    "scratch",
+    "jsonl",
+    "csv",
+    "parquet",
+    "datasets",
+    "rows",
+    "full",
+    "lora",
+    "dpo",
+    "FileData",
+    "InlineData",
+}
 
 _EXPECTED = {
-    "int_type": "an integer", "int_from_float": "an integer", "int_parsing": "an integer",
-    "float_type": "a number", "float_parsing": "a number", "bool_type": "`true` or `false`",
-    "bool_parsing": "`true` or `false`", "string_type": "a string", "list_type": "a list",
-    "dict_type": "a record `{ … }`", "model_type": "a record `{ … }`", "model_attributes_type": "a record `{ … }`",
+    "int_type": "an integer",
+    "int_from_float": "an integer",
+    "int_parsing": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "`true` or `false`",
+    "bool_parsing": "`true` or `false`",
+    "string_type": "a string",
+    "list_type": "a list",
+    "dict_type": "a record `{ … }`",
+    "model_type": "a record `{ … }`",
+    "model_attributes_type": "a record `{ … }`",
 }
-_BOUNDS = {"greater_than": ("greater than", "gt"), "greater_than_equal": ("at least", "ge"),
-           "less_than": ("less than", "lt"), "less_than_equal": ("at most", "le")}
+_BOUNDS = {
+    "greater_than": ("greater than", "gt"),
+    "greater_than_equal": ("at least", "ge"),
+    "less_than": ("less than", "lt"),
+    "less_than_equal": ("at most", "le"),
+}
 
 
 def validate_plan(ctx: Context, data: dict[str, Any]) -> dict[str, Any] | None:
@@ -92,24 +118,35 @@ def translate(ctx: Context, item: Any) -> Diagnostic:
     ctx_values = item.get("ctx") or {}
     if kind == "missing":
         where = node.name_span if isinstance(node, n.Decl) else span
-        return error("E0106", f"missing field `{field}`", where, f"`{field}` is required here",
-                     help=f"add `{field} = …`")
+        return error(
+            "E0106", f"missing field `{field}`", where, f"`{field}` is required here", help=f"add `{field} = …`"
+        )
     if kind in _EXPECTED:
         found = describe(value_node) if value_node is not None and found_loc == loc else "something else"
         if isinstance(value_node, n.Name) and value_node.dotted in ctx.params and found_loc == loc:
             found = f"the parameter `{value_node.dotted}` (= {ctx.params[value_node.dotted]!r})"
-        return error("E0201", f"`{field}` expects {_EXPECTED[kind]}, found {found}", span,
-                     f"expected {_EXPECTED[kind]}")
+        return error(
+            "E0201", f"`{field}` expects {_EXPECTED[kind]}, found {found}", span, f"expected {_EXPECTED[kind]}"
+        )
     if kind in _BOUNDS:
         words, key = _BOUNDS[kind]
-        return error("E0202", f"`{field}` must be {words} {ctx_values.get(key)}", span,
-                     f"this is {item.get('input')!r}".replace("'", "`"))
+        return error(
+            "E0202",
+            f"`{field}` must be {words} {ctx_values.get(key)}",
+            span,
+            f"this is {item.get('input')!r}".replace("'", "`"),
+        )
     if kind == "literal_error":
         expected = ctx_values.get("expected", "")
         choices = [c.strip().strip("'") for c in str(expected).replace(" or ", ",").split(",") if c.strip()]
         value = item.get("input")
-        return error("E0203", f"`{value}` is not a valid `{field}`", span,
-                     "expected one of: " + ", ".join(choices), help=did_you_mean(str(value), choices))
+        return error(
+            "E0203",
+            f"`{value}` is not a valid `{field}`",
+            span,
+            "expected one of: " + ", ".join(choices),
+            help=did_you_mean(str(value), choices),
+        )
     if kind == "too_short":
         return error("E0202", f"`{field}` must not be empty", span, "empty")
     if kind == "extra_forbidden":

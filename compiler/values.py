@@ -18,8 +18,13 @@ class Symbol:
 def describe(node: n.Expr) -> str:
     """How an error message names what the user wrote."""
     if isinstance(node, n.Literal):
-        return {"int": "the integer", "float": "the number", "percent": "the percentage",
-                "bool": "the boolean", "str": "the string"}[node.kind] + f" `{_short(node.raw)}`"
+        return {
+            "int": "the integer",
+            "float": "the number",
+            "percent": "the percentage",
+            "bool": "the boolean",
+            "str": "the string",
+        }[node.kind] + f" `{_short(node.raw)}`"
     if isinstance(node, n.Name):
         return f"the name `{node.dotted}`"
     if isinstance(node, n.Call):
@@ -50,8 +55,12 @@ def plain(node: n.Expr, params: dict[str, Any]) -> Any:
         return Symbol(node.dotted)
     if isinstance(node, n.ListExpr):
         return [plain(item, params) for item in node.items]
-    if isinstance(node, n.UnaryOp) and node.op == "-" and isinstance(node.operand, n.Literal) \
-            and node.operand.kind in ("int", "float", "percent"):
+    if (
+        isinstance(node, n.UnaryOp)
+        and node.op == "-"
+        and isinstance(node.operand, n.Literal)
+        and node.operand.kind in ("int", "float", "percent")
+    ):
         return -node.operand.value  # type: ignore[operator]
     return node
 
@@ -68,8 +77,9 @@ def unwrap(value: Any) -> Any:
 FILTER_FUNCTIONS = {"len": 1, "lower": 1, "upper": 1, "strip": 1}
 
 
-def filter_tree(node: n.Expr, params: dict[str, Any], fields: set[str] | None,
-                problems: list[tuple[str, n.Expr]]) -> dict[str, Any]:
+def filter_tree(
+    node: n.Expr, params: dict[str, Any], fields: set[str] | None, problems: list[tuple[str, n.Expr]]
+) -> dict[str, Any]:
     """A `where` expression as the JSON tree the runtime evaluates; problems are collected."""
     if isinstance(node, n.Literal):
         return {"lit": node.value}
@@ -88,8 +98,13 @@ def filter_tree(node: n.Expr, params: dict[str, Any], fields: set[str] | None,
             problems.append(("call", node))
         return {"call": func, "args": [filter_tree(a, params, fields, problems) for a in node.args]}
     if isinstance(node, n.BinaryOp):
-        return {"op": node.op, "args": [filter_tree(node.left, params, fields, problems),
-                                        filter_tree(node.right, params, fields, problems)]}
+        return {
+            "op": node.op,
+            "args": [
+                filter_tree(node.left, params, fields, problems),
+                filter_tree(node.right, params, fields, problems),
+            ],
+        }
     if isinstance(node, n.UnaryOp):
         operand = filter_tree(node.operand, params, fields, problems)
         # Negation travels as `0 - x`, so the runtime needs no unary minus of its own.

@@ -19,8 +19,14 @@ def plan_to_data(plan: Plan) -> dict[str, Any]:
 
 def canonical_json(data: Any, indent: int | None = None) -> str:
     """JSON with sorted keys; floats use Python's shortest round-trip repr."""
-    return json.dumps(data, sort_keys=True, indent=indent, ensure_ascii=False, allow_nan=False,
-                      separators=(",", ":") if indent is None else (",", ": "))
+    return json.dumps(
+        data,
+        sort_keys=True,
+        indent=indent,
+        ensure_ascii=False,
+        allow_nan=False,
+        separators=(",", ":") if indent is None else (",", ": "),
+    )
 
 
 def plan_hash(plan: Plan) -> str:

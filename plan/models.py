@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,9 +48,7 @@ class ScratchModel(Node):
     max_len: int = Field(default=256, ge=16)
 
 
-ModelSource = Annotated[
-    Union[HfModel, LocalModel, PackageModel, ScratchModel], Field(discriminator="kind")
-]
+ModelSource = Annotated[HfModel | LocalModel | PackageModel | ScratchModel, Field(discriminator="kind")]
 
 
 class ModelPlan(Node):
@@ -76,7 +74,7 @@ class InlineData(Node):
     rows: list[dict[str, Any]] = Field(min_length=1)
 
 
-DataSource = Annotated[Union[FileData, InlineData], Field(discriminator="kind")]
+DataSource = Annotated[FileData | InlineData, Field(discriminator="kind")]
 
 
 class SplitPlan(Node):
@@ -181,7 +179,7 @@ class GrpoMethod(Node):
     adapter: LoraMethod | None = None
 
 
-MethodPlan = Annotated[Union[FullMethod, LoraMethod, DpoMethod, GrpoMethod], Field(discriminator="kind")]
+MethodPlan = Annotated[FullMethod | LoraMethod | DpoMethod | GrpoMethod, Field(discriminator="kind")]
 
 
 # --- train -----------------------------------------------------------------

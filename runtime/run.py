@@ -5,37 +5,55 @@ from __future__ import annotations
 import os
 import random
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 import torch
 
 from ftlang.plan.models import DpoMethod, GrpoMethod, Plan, ScratchModel
-
-from ftlang.runtime.train import checkpoint as ckpt
-from ftlang.runtime.train import distributed
 from ftlang.runtime import rundir
 from ftlang.runtime.data.batching import Collator, pack, singles
-from ftlang.runtime.data.sources import LoadedData, load_data, select
-from ftlang.runtime.methods.dpo import dpo_workload
-from ftlang.runtime.errors import RunError
-from ftlang.runtime.train.launch import check_resume_world
-from ftlang.runtime.methods.grpo import grpo_workload
-from ftlang.runtime.train.loop import (Hooks, LoopConfig, LoopState, DataOrder, lm_objective,
-                   make_optimizer, make_scheduler, train, warmup_steps)
-from ftlang.runtime.methods.adapters import apply_method, check_method
-from ftlang.runtime.models import (ModelSource, build_scratch_model, load_pretrained, load_tokenizer,
-                     max_positions, model_identity, resolve_source, train_scratch_tokenizer)
-from ftlang.runtime.train.progress import Progress
-from ftlang.runtime.evaluation.outcome import Outcome
-from ftlang.runtime.quiet import quiet_libraries
-from ftlang.runtime.report.write import write_reports
-from ftlang.runtime.evaluation.during_run import RunEvaluation, make_suite, prepare as prepare_eval
 from ftlang.runtime.data.prompts import Rendered, Renderer, infer_labels, plain_text, tokenize
+from ftlang.runtime.data.sources import LoadedData, load_data, select
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation.during_run import RunEvaluation, make_suite
+from ftlang.runtime.evaluation.during_run import prepare as prepare_eval
+from ftlang.runtime.evaluation.outcome import Outcome
+from ftlang.runtime.methods.adapters import apply_method, check_method
+from ftlang.runtime.methods.dpo import dpo_workload
+from ftlang.runtime.methods.grpo import grpo_workload
 from ftlang.runtime.methods.rewards import reward_fields
 from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.models import (
+    ModelSource,
+    build_scratch_model,
+    load_pretrained,
+    load_tokenizer,
+    max_positions,
+    model_identity,
+    resolve_source,
+    train_scratch_tokenizer,
+)
+from ftlang.runtime.quiet import quiet_libraries
+from ftlang.runtime.report.write import write_reports
+from ftlang.runtime.train import checkpoint as ckpt
+from ftlang.runtime.train import distributed
+from ftlang.runtime.train.launch import check_resume_world
+from ftlang.runtime.train.loop import (
+    DataOrder,
+    Hooks,
+    LoopConfig,
+    LoopState,
+    lm_objective,
+    make_optimizer,
+    make_scheduler,
+    train,
+    warmup_steps,
+)
+from ftlang.runtime.train.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -49,8 +67,7 @@ class RunResult:
     outcome: Outcome | None = None  # the eval block's verdict; None without one
 
 
-def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = None,
-             quiet: bool = False) -> RunResult:
+def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = None, quiet: bool = False) -> RunResult:
     """Execute `plan`; with `resume`, continue the run in that directory from its last checkpoint.
 
     User-facing failures raise RunError before any model loads where they can (bad data,
@@ -86,8 +103,9 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _check_labels(rendered: list[Rendered], labels: list[str], skip: bool,
-                  skipped: list[dict[str, str]]) -> list[Rendered]:
+def _check_labels(
+    rendered: list[Rendered], labels: list[str], skip: bool, skipped: list[dict[str, str]]
+) -> list[Rendered]:
     known = set(labels)
     out = []
     for r in rendered:
@@ -101,8 +119,9 @@ def _check_labels(rendered: list[Rendered], labels: list[str], skip: bool,
     return out
 
 
-def _load_all(plan: Plan) -> tuple[dict[str, LoadedData], list[Rendered], list[Rendered],
-                                   list[str] | None, list[dict[str, str]]]:
+def _load_all(
+    plan: Plan,
+) -> tuple[dict[str, LoadedData], list[Rendered], list[Rendered], list[str] | None, list[dict[str, str]]]:
     """Data and templates: every row-level failure surfaces here, before a model loads."""
     root = Path(plan.root)
     by_name = {d.name: d for d in plan.data}
@@ -112,8 +131,7 @@ def _load_all(plan: Plan) -> tuple[dict[str, LoadedData], list[Rendered], list[R
         if ref.data not in by_name:
             raise RunError(f"no data named `{ref.data}`", help=f"declared: {', '.join(by_name)}")
         if ref.data not in loaded:
-            loaded[ref.data] = load_data(by_name[ref.data], root,
-                                         plan.prompt.fields + reward_fields(plan.method))
+            loaded[ref.data] = load_data(by_name[ref.data], root, plan.prompt.fields + reward_fields(plan.method))
     renderer = Renderer(plan.prompt)
     skipped: list[dict[str, str]] = []
     train_skip = by_name[plan.train.data.data].bad_rows == "skip"
@@ -131,11 +149,15 @@ def _load_all(plan: Plan) -> tuple[dict[str, LoadedData], list[Rendered], list[R
         train_r = _check_labels(train_r, labels, train_skip, skipped)
         eval_r = _check_labels(eval_r, labels, eval_skip, skipped)
         if len(labels) < 2:
-            raise RunError(f"classification needs at least two labels, the training rows have "
-                           f"{len(labels)}", location=f"prompt `{plan.prompt.name}`")
+            raise RunError(
+                f"classification needs at least two labels, the training rows have {len(labels)}",
+                location=f"prompt `{plan.prompt.name}`",
+            )
     if not train_r:
-        raise RunError(f"no training rows left in `{plan.train.data.data}` after filters and splits",
-                       help="check the where filters and the split fractions")
+        raise RunError(
+            f"no training rows left in `{plan.train.data.data}` after filters and splits",
+            help="check the where filters and the split fractions",
+        )
     return loaded, train_r, eval_r, labels, skipped
 
 
@@ -146,8 +168,11 @@ def _check_same_data(run_dir: Path, loaded: dict[str, LoadedData]) -> None:
     before = {(f["path"], f["sha256"]) for d in lock.get("data", []) for f in d.get("files", [])}
     now = {(f["path"], f["sha256"]) for d in loaded.values() for f in d.files}
     if before != now:
-        raise RunError("the data changed since this run started; resuming would mix two datasets",
-                       location=str(run_dir), help="restore the data, or start a new run")
+        raise RunError(
+            "the data changed since this run started; resuming would mix two datasets",
+            location=str(run_dir),
+            help="restore the data, or start a new run",
+        )
 
 
 def _save_dir_atomic(target: Path, write: Callable[[Path], object]) -> None:
@@ -164,8 +189,9 @@ def _save_dir_atomic(target: Path, write: Callable[[Path], object]) -> None:
         shutil.rmtree(old)
 
 
-def _load_model(plan: Plan, run_dir: Path, task: str, labels: list[str] | None,
-                train_r: list[Rendered]) -> tuple[Any, Any, dict[str, Any]]:
+def _load_model(
+    plan: Plan, run_dir: Path, task: str, labels: list[str] | None, train_r: list[Rendered]
+) -> tuple[Any, Any, dict[str, Any]]:
     seed = plan.train.seed
     src = plan.model.source
     if isinstance(src, ScratchModel):
@@ -208,8 +234,9 @@ class _RunHooks(Hooks):
         self.bar.update(state.step, loss, tok_s)
 
 
-def _open_run_dir(plan: Plan, out_dir: Path | None, resume: Path | None,
-                  loaded: dict[str, LoadedData]) -> tuple[Path, int | None]:
+def _open_run_dir(
+    plan: Plan, out_dir: Path | None, resume: Path | None, loaded: dict[str, LoadedData]
+) -> tuple[Path, int | None]:
     """The run directory, new or resumed, and the thread count a resumed CPU run must reuse."""
     if resume is None:
         run_dir = Path(out_dir) if out_dir else rundir.default_run_dir(plan)
@@ -272,17 +299,21 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     trainee = distributed.wrap(model, plan.compute.strategy)  # DDP, FSDP, or the model itself
     cfg = LoopConfig.from_plan(plan.train, len(items), distributed.size())
     optimizer = make_optimizer(model, plan.train.lr, plan.train.weight_decay)
-    scheduler = make_scheduler(optimizer, cfg.total_steps,
-                               warmup_steps(plan.train.schedule, cfg.total_steps),
-                               plan.train.schedule.kind)
+    scheduler = make_scheduler(
+        optimizer, cfg.total_steps, warmup_steps(plan.train.schedule, cfg.total_steps), plan.train.schedule.kind
+    )
     state = LoopState(DataOrder(len(items), plan.train.seed), rng=work.rng)
 
     if distributed.is_main() and (resume is None or rundir.read_lock(run_dir) is None):
         guard_data = [g.data for g in inputs.guards] if inputs else []
-        data_lock = [{"name": d.name, "files": d.files, "stats": d.stats, "skipped": d.skipped}
-                     for d in [*loaded.values(), *guard_data]]
-        rundir.write_json(run_dir / rundir.LOCK, rundir.build_lock(
-            plan, data_lock, identity, minfo.as_dict(), device, skipped_rendering=skipped[:20]))
+        data_lock = [
+            {"name": d.name, "files": d.files, "stats": d.stats, "skipped": d.skipped}
+            for d in [*loaded.values(), *guard_data]
+        ]
+        rundir.write_json(
+            run_dir / rundir.LOCK,
+            rundir.build_lock(plan, data_lock, identity, minfo.as_dict(), device, skipped_rendering=skipped[:20]),
+        )
 
     metrics = rundir.MetricsLog(run_dir / rundir.METRICS)
     found = ckpt.latest_checkpoint(run_dir) if resume is not None else None
@@ -293,9 +324,18 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     elif resume is not None and distributed.is_main():
         metrics.truncate_after(-1)  # nothing to continue from: start over in the same place
 
-    evaluation = RunEvaluation(plan, inputs, model, make_suite(plan, inputs, model, tok, max_len=max_len,
-                                                             device=device),
-                               work.evaluate, run_dir) if inputs else None
+    evaluation = (
+        RunEvaluation(
+            plan,
+            inputs,
+            model,
+            make_suite(plan, inputs, model, tok, max_len=max_len, device=device),
+            work.evaluate,
+            run_dir,
+        )
+        if inputs
+        else None
+    )
     if evaluation and found is None:
         base = evaluation.before_training()
         if base and distributed.is_main():
@@ -305,14 +345,23 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
         evaluation.resume(distributed.broadcast(metrics.read()))
 
     def save(st: LoopState) -> None:
-        ckpt.save_checkpoint(run_dir, model, optimizer, scheduler, st,
-                             round(st.step / cfg.steps_per_epoch, 4))
+        ckpt.save_checkpoint(run_dir, model, optimizer, scheduler, st, round(st.step / cfg.steps_per_epoch, 4))
 
     progress = Progress(plan.recipe, cfg.total_steps, state.step, quiet=quiet or not distributed.is_main())
     with progress:
-        state = train(trainee, items, task=task, collator=work.collator, cfg=cfg, optimizer=optimizer,
-                      scheduler=scheduler, state=state, device=device,
-                      hooks=_RunHooks(metrics, progress, evaluation, save), objective=work.objective)
+        state = train(
+            trainee,
+            items,
+            task=task,
+            collator=work.collator,
+            cfg=cfg,
+            optimizer=optimizer,
+            scheduler=scheduler,
+            state=state,
+            device=device,
+            hooks=_RunHooks(metrics, progress, evaluation, save),
+            objective=work.objective,
+        )
     # keep_best restores here; rank 0's records, as another rank may read the file mid-write.
     outcome = evaluation.finish(distributed.broadcast(metrics.read())) if evaluation else None
 
@@ -321,18 +370,27 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     def write_model(d: Path) -> None:
         model.save_pretrained(d, state_dict=gathered)
         tok.save_pretrained(d)
+
     if not distributed.is_main():  # rank 0 alone writes the model, summary and reports
         return RunResult(run_dir, float(state.last_loss or 0.0), state.step)
     _save_dir_atomic(run_dir / rundir.MODEL, write_model)
 
     summary: dict[str, Any] = {
-        "final_loss": state.last_loss, "steps": state.step, "total_steps": cfg.total_steps,
-        "epochs": round(state.step / cfg.steps_per_epoch, 4), "tokens": state.tokens,
-        "elapsed": round(state.elapsed, 3), "tok_s": round(state.tokens / max(state.elapsed, 1e-9), 1),
-        "padding": round(1 - state.tokens / max(1, state.positions), 4), "max_len": max_len,
-        "sequences": len(items), "labels": labels,
+        "final_loss": state.last_loss,
+        "steps": state.step,
+        "total_steps": cfg.total_steps,
+        "epochs": round(state.step / cfg.steps_per_epoch, 4),
+        "tokens": state.tokens,
+        "elapsed": round(state.elapsed, 3),
+        "tok_s": round(state.tokens / max(state.elapsed, 1e-9), 1),
+        "padding": round(1 - state.tokens / max(1, state.positions), 4),
+        "max_len": max_len,
+        "sequences": len(items),
+        "labels": labels,
         "bad_rows_skipped": sum(d.stats["bad_rows_skipped"] for d in loaded.values()) + len(skipped),
-        "method": minfo.as_dict(), **work.summary, **_eval_summary(metrics.read()),
+        "method": minfo.as_dict(),
+        **work.summary,
+        **_eval_summary(metrics.read()),
         **(outcome.summary() if outcome else {}),
     }
     rundir.write_json(run_dir / rundir.SUMMARY, summary)
@@ -343,25 +401,46 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     return RunResult(run_dir, float(state.last_loss or 0.0), state.step, summary, outcome)
 
 
-def _sft_workload(plan: Plan, model: Any, tok: Any, train_r: list[Rendered], eval_r: list[Rendered],
-                  labels: list[str] | None, max_len: int, pad_id: int) -> Workload:
+def _sft_workload(
+    plan: Plan,
+    model: Any,
+    tok: Any,
+    train_r: list[Rendered],
+    eval_r: list[Rendered],
+    labels: list[str] | None,
+    max_len: int,
+    pad_id: int,
+) -> Workload:
     """Supervised fine-tuning (full or LoRA): tokenised examples, packed or one per sequence."""
     task = plan.prompt.task
     train_ex, tstats = tokenize(train_r, tok, task, max_len, labels)
     eval_ex, estats = tokenize(eval_r, tok, task, max_len, labels)
     if not train_ex:
-        raise RunError(f"every training example lost its target to truncation at max_len {max_len}",
-                       help="raise max_len or shorten the prompt")
+        raise RunError(
+            f"every training example lost its target to truncation at max_len {max_len}",
+            help="raise max_len or shorten the prompt",
+        )
     model, minfo = apply_method(model, plan.method, task)
     packed = plan.train.pack and task != "classification"
     items = pack(train_ex, max_len) if packed else singles(train_ex)
     attn = getattr(model.config, "_attn_implementation", None)
     collator = Collator(task, pad_id, packed, attn, next(model.parameters()).dtype)
     # The eval block's Evaluator (run_eval.py) measures supervised runs: no metrics of its own.
-    return Workload(model, minfo, items, collator, lm_objective(task), None, summary={
-        "train_examples": len(train_ex), "eval_examples": len(eval_ex), "packed": packed,
-        "truncated": tstats.truncated + estats.truncated,
-        "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target})
+    return Workload(
+        model,
+        minfo,
+        items,
+        collator,
+        lm_objective(task),
+        None,
+        summary={
+            "train_examples": len(train_ex),
+            "eval_examples": len(eval_ex),
+            "packed": packed,
+            "truncated": tstats.truncated + estats.truncated,
+            "dropped_no_target": tstats.dropped_no_target + estats.dropped_no_target,
+        },
+    )
 
 
 def _eval_summary(records: list[dict[str, Any]]) -> dict[str, Any]:

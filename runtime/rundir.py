@@ -6,17 +6,17 @@ import json
 import os
 import platform
 import tempfile
-from datetime import datetime, timezone
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import torch
 import torch.distributed as dist
 
 from ftlang.plan.canonical import load_plan, plan_hash, plan_json
 from ftlang.plan.models import Plan
-
 from ftlang.runtime.errors import RunError
 
 PLAN, LOCK, METRICS, SUMMARY = "plan.json", "lock.json", "metrics.jsonl", "summary.json"
@@ -26,7 +26,7 @@ LOCK_VERSION = 1
 
 def default_run_dir(plan: Plan, parent: Path | None = None) -> Path:
     """`runs/<recipe>-<UTC YYYYmmdd-HHMMSS>-<plan hash 8>` under the current directory."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     base = (parent or Path.cwd() / "runs") / f"{plan.recipe}-{stamp}-{plan_hash(plan)[:8]}"
     path, n = base, 1
     while path.exists():  # two runs of one plan in the same second
@@ -76,9 +76,10 @@ def check_resumable(run_dir: Path, plan: Plan) -> None:
         raise RunError(f"{run_dir} is not a run directory (no {PLAN})")
     old = load_plan(path.read_text(encoding="utf-8"))
     if plan_hash(old) != plan_hash(plan):
-        raise RunError(f"the plan differs from the one {run_dir} started with "
-                       f"({plan_hash(plan)[:8]} vs {plan_hash(old)[:8]})",
-                       help="resume with the same recipe and parameters, or start a new run")
+        raise RunError(
+            f"the plan differs from the one {run_dir} started with ({plan_hash(plan)[:8]} vs {plan_hash(old)[:8]})",
+            help="resume with the same recipe and parameters, or start a new run",
+        )
 
 
 def read_lock(run_dir: Path) -> dict[str, Any] | None:
@@ -97,8 +98,12 @@ def package_versions() -> dict[str, str]:
 
 
 def device_info(device: torch.device) -> dict[str, Any]:
-    info: dict[str, Any] = {"type": device.type, "threads": torch.get_num_threads(),
-                            "platform": platform.platform(), "machine": platform.machine()}
+    info: dict[str, Any] = {
+        "type": device.type,
+        "threads": torch.get_num_threads(),
+        "platform": platform.platform(),
+        "machine": platform.machine(),
+    }
     if device.type == "cuda":
         info["name"] = torch.cuda.get_device_name(device)
         info["cuda"] = torch.version.cuda
@@ -108,9 +113,14 @@ def device_info(device: torch.device) -> dict[str, Any]:
     return info
 
 
-def build_lock(plan: Plan, data: Iterable[dict[str, Any]], model: dict[str, Any],
-               method: dict[str, Any], device: torch.device,
-               skipped_rendering: list[dict[str, str]] | None = None) -> dict[str, Any]:
+def build_lock(
+    plan: Plan,
+    data: Iterable[dict[str, Any]],
+    model: dict[str, Any],
+    method: dict[str, Any],
+    device: torch.device,
+    skipped_rendering: list[dict[str, str]] | None = None,
+) -> dict[str, Any]:
     return {
         "lock_version": LOCK_VERSION,
         "recipe": plan.recipe,
@@ -125,9 +135,8 @@ def build_lock(plan: Plan, data: Iterable[dict[str, Any]], model: dict[str, Any]
         "split_seeds": {d.name: d.split.seed for d in plan.data},
         "device": device_info(device),
         # The world size and how it ran: plan.compute, with the process group's actual backend.
-        "compute": {**plan.compute.model_dump(),
-                    "backend": str(dist.get_backend()) if dist.is_initialized() else None},
-        "created": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "compute": {**plan.compute.model_dump(), "backend": str(dist.get_backend()) if dist.is_initialized() else None},
+        "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
 
 
@@ -141,8 +150,11 @@ class MetricsLog:
         """On resume: drop records past the checkpoint; the resumed run writes them again."""
         if not self.path.exists():
             return
-        keep = [line for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip() and json.loads(line).get("step", 0) <= step]
+        keep = [
+            line
+            for line in self.path.read_text(encoding="utf-8").splitlines()
+            if line.strip() and json.loads(line).get("step", 0) <= step
+        ]
         write_atomic(self.path, "".join(line + "\n" for line in keep))
 
     def write(self, record: dict[str, Any]) -> None:
@@ -152,5 +164,4 @@ class MetricsLog:
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
             return []
-        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines()
-                if line.strip()]
+        return [json.loads(line) for line in self.path.read_text(encoding="utf-8").splitlines() if line.strip()]

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 
 @torch.no_grad()
-def sample(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
-           eos_id: int | None, pad_id: int, device: torch.device,
-           temperature: float | None = None,
-           generator: torch.Generator | None = None) -> list[list[int]]:
+def sample(
+    model: Any,
+    prompts: Sequence[Sequence[int]],
+    *,
+    max_new_tokens: int,
+    eos_id: int | None,
+    pad_id: int,
+    device: torch.device,
+    temperature: float | None = None,
+    generator: torch.Generator | None = None,
+) -> list[list[int]]:
     """Continue each prompt by at most `max_new_tokens` tokens; a completion ends with its EOS.
 
     `temperature` None picks the most likely token (greedy); otherwise tokens are drawn from
@@ -23,8 +31,8 @@ def sample(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
     ids = torch.full((rows, width), pad_id, dtype=torch.long)
     mask = torch.zeros((rows, width), dtype=torch.long)
     for i, p in enumerate(prompts):
-        ids[i, width - len(p):] = torch.tensor(list(p), dtype=torch.long)
-        mask[i, width - len(p):] = 1
+        ids[i, width - len(p) :] = torch.tensor(list(p), dtype=torch.long)
+        mask[i, width - len(p) :] = 1
     ids, mask = ids.to(device), mask.to(device)
     positions = (mask.cumsum(-1) - 1).clamp(min=0)
     out = torch.full((rows, max_new_tokens), pad_id, dtype=torch.long, device=device)
@@ -53,5 +61,5 @@ def sample(model: Any, prompts: Sequence[Sequence[int]], *, max_new_tokens: int,
     completions = []
     for row, finished in zip(out.tolist(), done.tolist()):
         # Up to and including the EOS; a row that never stopped keeps all its tokens.
-        completions.append(row[:row.index(eos_id) + 1] if finished else row)
+        completions.append(row[: row.index(eos_id) + 1] if finished else row)
     return completions

@@ -25,12 +25,18 @@ def test_the_runtime_never_imports_the_compiler() -> None:
 
 
 def test_the_plan_imports_neither_compiler_nor_runtime() -> None:
-    offenders = [(path, module) for path, module in _imports("plan")
-                 if module.startswith(("ftlang.compiler", "ftlang.runtime", "torch", "transformers"))]
+    offenders = [
+        (path, module)
+        for path, module in _imports("plan")
+        if module.startswith(("ftlang.compiler", "ftlang.runtime", "torch", "transformers"))
+    ]
     assert offenders == []
 
 
 def test_the_compiler_never_imports_the_runtime_or_torch() -> None:
-    offenders = [(path, module) for path, module in _imports("compiler")
-                 if module.startswith(("ftlang.runtime", "torch", "transformers", "peft"))]
+    offenders = [
+        (path, module)
+        for path, module in _imports("compiler")
+        if module.startswith(("ftlang.runtime", "torch", "transformers", "peft"))
+    ]
     assert offenders == []

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 
@@ -29,13 +29,19 @@ class Batch:
         """Positions the model computes, padding included."""
         return self.input_ids.numel()
 
-    def to(self, device: torch.device) -> "Batch":
+    def to(self, device: torch.device) -> Batch:
         # From pageable memory CUDA first waits for all queued GPU work, so every step would
         # stall the host; from pinned memory the copy is queued and the host runs ahead.
         pin = device.type == "cuda"
         move = lambda t: None if t is None else (t.pin_memory() if pin else t).to(device, non_blocking=True)  # noqa: E731
-        return Batch(move(self.input_ids), move(self.attention_mask), move(self.targets),
-                     move(self.position_ids), self.n_targets, self.n_tokens)
+        return Batch(
+            move(self.input_ids),
+            move(self.attention_mask),
+            move(self.targets),
+            move(self.position_ids),
+            self.n_targets,
+            self.n_tokens,
+        )
 
     def model_inputs(self) -> dict[str, torch.Tensor]:
         kw = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
@@ -97,8 +103,7 @@ def as_additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.where(mask, zero, torch.tensor(torch.finfo(dtype).min, dtype=dtype))
 
 
-def collate_lm(items: Sequence[Item], pad_id: int, packed: bool,
-               mask_dtype: torch.dtype | None = None) -> Batch:
+def collate_lm(items: Sequence[Item], pad_id: int, packed: bool, mask_dtype: torch.dtype | None = None) -> Batch:
     """Right-pad to the longest row. Packed rows get reset position ids and a 4-D mask."""
     lengths = [sum(len(ex.input_ids) for ex in item) for item in items]
     L = max(lengths)
@@ -112,12 +117,12 @@ def collate_lm(items: Sequence[Item], pad_id: int, packed: bool,
         at = 0
         for s, ex in enumerate(item):
             n = len(ex.input_ids)
-            ids[b, at:at + n] = torch.tensor(ex.input_ids)
+            ids[b, at : at + n] = torch.tensor(ex.input_ids)
             shifted = _shifted(ex)
-            targets[b, at:at + n] = torch.tensor(shifted)
+            targets[b, at : at + n] = torch.tensor(shifted)
             n_targets += sum(1 for t in shifted if t != IGNORE)
-            segs[b, at:at + n] = s
-            pos[b, at:at + n] = torch.arange(n)
+            segs[b, at : at + n] = s
+            pos[b, at : at + n] = torch.arange(n)
             at += n
     n_tokens = sum(lengths)
     if not packed:
@@ -134,8 +139,8 @@ def collate_classification(items: Sequence[Item], pad_id: int) -> Batch:
     ids = torch.full((len(exs), L), pad_id, dtype=torch.long)
     mask = torch.zeros((len(exs), L), dtype=torch.long)
     for b, ex in enumerate(exs):
-        ids[b, :len(ex.input_ids)] = torch.tensor(ex.input_ids)
-        mask[b, :len(ex.input_ids)] = 1
+        ids[b, : len(ex.input_ids)] = torch.tensor(ex.input_ids)
+        mask[b, : len(ex.input_ids)] = 1
     targets = torch.tensor([ex.labels[0] for ex in exs], dtype=torch.long)
     return Batch(ids, mask, targets, None, len(exs), int(mask.sum()))
 
@@ -143,8 +148,7 @@ def collate_classification(items: Sequence[Item], pad_id: int) -> Batch:
 class Collator:
     """Picks the collate function and mask form for a task and model."""
 
-    def __init__(self, task: str, pad_id: int, packed: bool, attn_impl: str | None,
-                 dtype: torch.dtype):
+    def __init__(self, task: str, pad_id: int, packed: bool, attn_impl: str | None, dtype: torch.dtype):
         self.task, self.pad_id, self.packed = task, pad_id, packed
         # sdpa takes the boolean mask directly; eager adds it to the scores.
         self.mask_dtype = None if attn_impl in (None, "sdpa") else dtype

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 
 class ExprError(Exception):
@@ -23,11 +24,14 @@ def _text_fn(name: str) -> Callable[[Any], str]:
         if not isinstance(x, str):
             raise ExprError(f"{name}() needs text, got {_type(x)}")
         return getattr(x, name)()
+
     return fn
 
 
 _CALLS: dict[str, Callable[[Any], Any]] = {
-    "len": _call_len, "lower": _text_fn("lower"), "upper": _text_fn("upper"),
+    "len": _call_len,
+    "lower": _text_fn("lower"),
+    "upper": _text_fn("upper"),
     "strip": _text_fn("strip"),
 }
 
@@ -57,8 +61,12 @@ def _compare(op: str, a: Any, b: Any) -> bool:
     if op in ("==", "!="):
         return (a == b) if op == "==" else (a != b)
     # Ordering only within one kind: numbers with numbers, text with text.
-    both_num = not isinstance(a, bool) and not isinstance(b, bool) and \
-        isinstance(a, (int, float)) and isinstance(b, (int, float))
+    both_num = (
+        not isinstance(a, bool)
+        and not isinstance(b, bool)
+        and isinstance(a, (int, float))
+        and isinstance(b, (int, float))
+    )
     if not (both_num or (isinstance(a, str) and isinstance(b, str))):
         raise ExprError(f"cannot compare {_type(a)} {op} {_type(b)}")
     return {"<": a < b, "<=": a <= b, ">": a > b, ">=": a >= b}[op]

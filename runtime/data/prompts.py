@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ftlang.plan.models import PromptPlan
-
 from ftlang.runtime.data.sources import Row
 from ftlang.runtime.errors import RunError
 
@@ -62,8 +62,7 @@ class TokenStats:
     drops: list[str] = field(default_factory=list)
 
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False,
-                                     keep_trailing_newline=True)
+_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
 
 
 class Renderer:
@@ -75,8 +74,10 @@ class Renderer:
         if prompt.task == "chat":
             parts = [(t.role, t.template) for t in prompt.turns]
             if not parts or parts[-1][0] != "assistant":
-                raise RunError("a chat prompt must end with an assistant turn, which is what "
-                               "the model learns", location=f"prompt `{prompt.name}`")
+                raise RunError(
+                    "a chat prompt must end with an assistant turn, which is what the model learns",
+                    location=f"prompt `{prompt.name}`",
+                )
         elif prompt.task == "completion":
             parts = [("input", prompt.input), ("target", prompt.target)]
         elif prompt.task == "preference":
@@ -89,13 +90,11 @@ class Renderer:
         self.templates = []
         for role, text in parts:
             if text is None:
-                raise RunError(f"a {prompt.task} prompt needs `{role}`",
-                               location=f"prompt `{prompt.name}`")
+                raise RunError(f"a {prompt.task} prompt needs `{role}`", location=f"prompt `{prompt.name}`")
             try:
                 self.templates.append((role, _ENV.from_string(text)))
             except TemplateError as e:
-                raise RunError(f"the {role} template does not parse: {e}",
-                               location=f"prompt `{prompt.name}`") from None
+                raise RunError(f"the {role} template does not parse: {e}", location=f"prompt `{prompt.name}`") from None
 
     def render(self, row: Row) -> Rendered:
         """Render one row; raises RunError located at the row when a template fails."""
@@ -104,8 +103,7 @@ class Renderer:
             try:
                 out.append((role, tpl.render(row.values)))
             except Exception as e:  # UndefinedError, SecurityError, or a filter's TypeError
-                raise RunError(f"the {role} template failed on this row: {e}",
-                               location=row.origin) from None
+                raise RunError(f"the {role} template failed on this row: {e}", location=row.origin) from None
         task = self.prompt.task
         if task == "chat":
             return Rendered(row.origin, messages=tuple(out))
@@ -149,10 +147,12 @@ def plain_text(r: Rendered, eos: str = "</s>") -> str:
 
 def answers(r: Rendered) -> tuple[Rendered, Rendered]:
     """A preference row as two rows the LM tokenisation knows: prompt + chosen, prompt + rejected."""
+
     def with_answer(text: str) -> Rendered:
         if r.messages:
             return Rendered(r.origin, messages=r.messages + (("assistant", text),))
         return Rendered(r.origin, input=r.input, target=text)
+
     return with_answer(r.chosen), with_answer(r.rejected)
 
 
@@ -167,7 +167,7 @@ def generation_prompt(r: Rendered, tokenizer: Any) -> list[int]:
     else:
         text, spans = r.input, [(len(r.input), len(r.input))]
     specials = not (r.messages and _has_chat_template(tokenizer))  # a template writes its own
-    enc = tokenizer(text[:spans[-1][0]], add_special_tokens=specials, return_offsets_mapping=True)
+    enc = tokenizer(text[: spans[-1][0]], add_special_tokens=specials, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
     # A special the tokenizer closes every text with (BERT's [SEP]) would end the prompt early.
     while len(ids) > 1 and tuple(offsets[-1]) == (0, 0):
@@ -217,8 +217,7 @@ def _template_chat(tokenizer: Any, messages: Sequence[tuple[str, str]]) -> tuple
         else:
             at = full.find(m["content"], searched)
             if at < 0:
-                raise RunError("the chat template drops an assistant turn's text; "
-                               "cannot place the loss on it")
+                raise RunError("the chat template drops an assistant turn's text; cannot place the loss on it")
             spans.append((at, at + len(m["content"])))
         searched = spans[-1][1]
     return full, spans
@@ -228,8 +227,9 @@ def _has_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def tokenize(rendered: Sequence[Rendered], tokenizer: Any, task: str, max_len: int,
-             labels: Sequence[str] | None = None) -> tuple[list[Example], TokenStats]:
+def tokenize(
+    rendered: Sequence[Rendered], tokenizer: Any, task: str, max_len: int, labels: Sequence[str] | None = None
+) -> tuple[list[Example], TokenStats]:
     """Turn rendered rows into Examples, truncated to `max_len` tokens, counting what was cut."""
     stats = TokenStats()
     if not rendered:  # fast tokenizers fail on an empty batch
@@ -240,39 +240,49 @@ def tokenize(rendered: Sequence[Rendered], tokenizer: Any, task: str, max_len: i
         examples = _tokenize_lm(rendered, tokenizer, max_len, stats)
     stats.examples = len(examples)
     stats.tokens = sum(len(e.input_ids) for e in examples)
-    stats.target_tokens = sum(sum(1 for x in e.labels if x != IGNORE) for e in examples) \
-        if task != "classification" else len(examples)
+    stats.target_tokens = (
+        sum(sum(1 for x in e.labels if x != IGNORE) for e in examples) if task != "classification" else len(examples)
+    )
     return examples, stats
 
 
-def _tokenize_classification(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
-                             labels: Sequence[str], stats: TokenStats) -> list[Example]:
+def _tokenize_classification(
+    rendered: Sequence[Rendered], tokenizer: Any, max_len: int, labels: Sequence[str], stats: TokenStats
+) -> list[Example]:
     index = {name: i for i, name in enumerate(labels)}
     texts = [r.input for r in rendered]
-    enc = tokenizer(texts, add_special_tokens=True, truncation=True, max_length=max_len,
-                    return_overflowing_tokens=False, return_length=False)
+    enc = tokenizer(
+        texts,
+        add_special_tokens=True,
+        truncation=True,
+        max_length=max_len,
+        return_overflowing_tokens=False,
+        return_length=False,
+    )
     # A second, untruncated pass only counts; fast tokenizers make it cheap.
     full = tokenizer(texts, add_special_tokens=True)["input_ids"]
     out = []
     for r, ids, whole in zip(rendered, enc["input_ids"], full):
         if r.label not in index:
-            raise RunError(f"label `{r.label}` is not one of the prompt's labels "
-                           f"({', '.join(labels)})", location=r.origin)
+            raise RunError(
+                f"label `{r.label}` is not one of the prompt's labels ({', '.join(labels)})", location=r.origin
+            )
         stats.truncated += len(whole) > max_len
         out.append(Example(list(ids), [index[r.label]], r.origin))
     return out
 
 
-def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
-                 stats: TokenStats) -> list[Example]:
+def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int, stats: TokenStats) -> list[Example]:
     eos_id = tokenizer.eos_token_id
     eos_text = tokenizer.eos_token or ""
     use_template = _has_chat_template(tokenizer)
     texts: list[str] = []
     spans: list[list[tuple[int, int]]] = []
     if not getattr(tokenizer, "is_fast", False):
-        raise RunError("the model's tokenizer has no fast (tokenizers) version; the loss mask "
-                       "needs its character offsets", help="give the model a tokenizer.json")
+        raise RunError(
+            "the model's tokenizer has no fast (tokenizers) version; the loss mask needs its character offsets",
+            help="give the model a tokenizer.json",
+        )
     for r in rendered:
         if r.messages and use_template:
             try:
@@ -280,9 +290,11 @@ def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
             except RunError as e:
                 raise RunError(e.message, location=r.origin) from None
             except Exception as e:  # the model's own jinja template refused this conversation
-                raise RunError(f"the model's chat template failed: {e}", location=r.origin,
-                               help="some templates allow no system turn, or need turns to "
-                                    "alternate user/assistant") from None
+                raise RunError(
+                    f"the model's chat template failed: {e}",
+                    location=r.origin,
+                    help="some templates allow no system turn, or need turns to alternate user/assistant",
+                ) from None
         elif r.messages:
             text, sp = _plain_chat(r.messages, eos_text)
         else:
@@ -301,8 +313,7 @@ def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int,
             ids.pop()
             offsets.pop()
         # A token is in the loss when its characters overlap an assistant/target span.
-        lab = [t if any(s < b and e > a for a, b in sp) else IGNORE
-               for t, (s, e) in zip(ids, offsets)]
+        lab = [t if any(s < b and e > a for a, b in sp) else IGNORE for t, (s, e) in zip(ids, offsets)]
         # EOS closes the target, unless the last span already holds it (plain chat writes
         # it; chat templates end a turn with their own end token, often the EOS).
         a, b = sp[-1] if sp else (0, 0)

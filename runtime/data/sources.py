@@ -5,15 +5,15 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from ftlang.plan.hashing import sha256_path
 from ftlang.plan.models import DataPlan, DataRef, FileData, InlineData
-
-from ftlang.runtime.errors import RunError
 from ftlang.runtime.data.filters import ExprError, matches
+from ftlang.runtime.errors import RunError
 
 # How many skipped rows a run keeps, with their reason, for the lock and the report.
 _KEEP_BAD = 20
@@ -42,15 +42,15 @@ class LoadedData:
         if split is None:
             return self.all_rows
         if split not in self.parts:
-            raise RunError(f"data `{self.name}` has no split `{split}`",
-                           help=f"its splits are: {', '.join(sorted(self.parts))}")
+            raise RunError(
+                f"data `{self.name}` has no split `{split}`", help=f"its splits are: {', '.join(sorted(self.parts))}"
+            )
         return self.parts[split]
 
 
 def canonical_row(values: dict[str, Any]) -> str:
     """The row's identity for splitting: sorted keys, no whitespace, non-JSON as text."""
-    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"),
-                      default=str)
+    return json.dumps(values, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def split_point(values: dict[str, Any], seed: int) -> float:
@@ -72,7 +72,6 @@ def assign_part(values: dict[str, Any], parts: dict[str, float], seed: int) -> s
         if u < total:
             return name
     return names[-1]  # fractions that sum to 0.999… leave a sliver: give it to the last
-
 
 
 # --- readers: each yields (origin, values or None, reason) ------------------------------
@@ -131,19 +130,18 @@ def _read_datasets(path: Path, shown: str) -> Iterator[Raw]:
     try:
         ds = datasets.load_from_disk(str(path))
     except Exception as e:  # FileNotFoundError, or a folder that is not a saved dataset
-        raise RunError(f"not a saved `datasets` folder: {e}", location=shown,
-                       help="write it with `Dataset.save_to_disk(path)`") from None
+        raise RunError(
+            f"not a saved `datasets` folder: {e}", location=shown, help="write it with `Dataset.save_to_disk(path)`"
+        ) from None
     # A DatasetDict's own splits are read in name order and concatenated; the recipe's
     # `split` decides train/eval, not the folder's.
-    parts = [(f"{shown}[{k}]", ds[k]) for k in sorted(ds)] if isinstance(ds, datasets.DatasetDict) \
-        else [(shown, ds)]
+    parts = [(f"{shown}[{k}]", ds[k]) for k in sorted(ds)] if isinstance(ds, datasets.DatasetDict) else [(shown, ds)]
     for label, d in parts:
         for i, values in enumerate(d.to_list(), 1):
             yield f"{label} row {i}", values, ""
 
 
-_READERS = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet,
-            "datasets": _read_datasets}
+_READERS = {"jsonl": _read_jsonl, "csv": _read_csv, "parquet": _read_parquet, "datasets": _read_datasets}
 
 
 def resolve(root: Path, path: str) -> Path:
@@ -158,22 +156,25 @@ def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str
     assert isinstance(src, FileData)
     path = resolve(root, src.path)
     if not path.exists():
-        raise RunError(f"data file not found: {src.path}", location=f"data `{dp.name}`",
-                       help=f"paths resolve against the recipe folder {root}")
+        raise RunError(
+            f"data file not found: {src.path}",
+            location=f"data `{dp.name}`",
+            help=f"paths resolve against the recipe folder {root}",
+        )
     if src.kind == "datasets" and not path.is_dir():
-        raise RunError(f"`datasets` expects a folder, {src.path} is a file",
-                       location=f"data `{dp.name}`")
+        raise RunError(f"`datasets` expects a folder, {src.path} is a file", location=f"data `{dp.name}`")
     if src.kind != "datasets" and path.is_dir():
-        raise RunError(f"`{src.kind}` expects a file, {src.path} is a folder",
-                       location=f"data `{dp.name}`")
+        raise RunError(f"`{src.kind}` expects a file, {src.path} is a folder", location=f"data `{dp.name}`")
     # The compiler's own content hash, so the pin it wrote at check time compares exactly.
     digest = sha256_path(path)
     # A plan run later must see the bytes that were checked, or it would silently train on
     # other data than was reviewed.
     if src.sha256 and src.sha256 != digest:
-        raise RunError(f"{src.path} changed since the plan was made "
-                       f"(sha256 {digest[:12]}…, plan pinned {src.sha256[:12]}…)",
-                       location=f"data `{dp.name}`", help="re-run `ft plan` to pin the new content")
+        raise RunError(
+            f"{src.path} changed since the plan was made (sha256 {digest[:12]}…, plan pinned {src.sha256[:12]}…)",
+            location=f"data `{dp.name}`",
+            help="re-run `ft plan` to pin the new content",
+        )
     return _READERS[src.kind](path, src.path), [{"path": src.path, "sha256": digest}]
 
 
@@ -183,8 +184,9 @@ def _decoded(raw: Iterator[Raw], dp: DataPlan) -> Iterator[Raw]:
         yield from raw
     except UnicodeDecodeError as e:
         shown = dp.source.path if isinstance(dp.source, FileData) else dp.name
-        raise RunError(f"the file is not UTF-8 text (byte {e.start}: {e.reason})",
-                       location=shown, help="re-save it as UTF-8") from None
+        raise RunError(
+            f"the file is not UTF-8 text (byte {e.start}: {e.reason})", location=shown, help="re-save it as UTF-8"
+        ) from None
 
 
 def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> LoadedData:
@@ -202,8 +204,7 @@ def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> L
 
     def bad(where: str, reason: str) -> None:
         if dp.bad_rows == "error":
-            raise RunError(reason, location=where,
-                           help=f"fix the row, or let data `{dp.name}` skip bad rows")
+            raise RunError(reason, location=where, help=f"fix the row, or let data `{dp.name}` skip bad rows")
         stats["bad_rows_skipped"] += 1
         if len(skipped) < _KEEP_BAD:
             skipped.append({"location": where, "reason": reason})

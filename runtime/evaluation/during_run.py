@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
 from ftlang.plan.models import DataPlan, EvalPlan, Guard, Metric, Plan, PromptPlan
-
-from ftlang.runtime.train import distributed
-from ftlang.runtime.evaluation import outcome as oc
-from ftlang.runtime.train.best import BestTracker
+from ftlang.runtime.data.prompts import Rendered, Renderer
 from ftlang.runtime.data.sources import LoadedData, load_data
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation import outcome as oc
 from ftlang.runtime.evaluation.evaluate import TASKS, EvalResult, EvalSet, Evaluator, Sample, plan_evaluator
 from ftlang.runtime.evaluation.gates import check_plan, resolve
 from ftlang.runtime.evaluation.metrics import metric_key
-from ftlang.runtime.data.prompts import Rendered, Renderer
 from ftlang.runtime.rundir import write_json
+from ftlang.runtime.train import distributed
+from ftlang.runtime.train.best import BestTracker
 
 BASE_EVAL = "base_eval.json"  # the base model's samples and guard values, measured before step 0
 
@@ -46,8 +46,11 @@ def check_labels(rendered: Sequence[Rendered], labels: Sequence[str] | None, wha
     """Evaluation rows must carry labels the classifier has: its head knows no others."""
     stray = next((r for r in rendered if r.label not in labels), None) if labels is not None else None
     if stray is not None:
-        raise RunError(f"label `{stray.label}` is not one of the prompt's labels ({', '.join(labels or [])})",
-                       location=stray.origin, help=f"{what} uses the labels the model was trained on")
+        raise RunError(
+            f"label `{stray.label}` is not one of the prompt's labels ({', '.join(labels or [])})",
+            location=stray.origin,
+            help=f"{what} uses the labels the model was trained on",
+        )
 
 
 def read_guards(ev: EvalPlan, prompt: PromptPlan, root: Path, labels: Sequence[str] | None) -> list[GuardRows]:
@@ -71,13 +74,19 @@ def prepare(plan: Plan, rendered: list[Rendered], labels: Sequence[str] | None) 
     check_plan(ev, plan.prompt.task, plan.train.keep_best)
     if not rendered:
         split = f".{ev.on.split}" if ev.on.split else ""
-        raise RunError(f"the eval data `{ev.on.data}{split}` has no rows after filters and splits",
-                       location="eval", help="give the eval split a larger share, or evaluate on other data")
+        raise RunError(
+            f"the eval data `{ev.on.data}{split}` has no rows after filters and splits",
+            location="eval",
+            help="give the eval split a larger share, or evaluate on other data",
+        )
     if ev.guards and plan.prompt.task not in TASKS:
-        raise RunError(f"guards need a chat, completion, generation or classification prompt, not "
-                       f"{plan.prompt.task}", location="eval")
-    return EvalInputs(ev, rendered, read_guards(ev, plan.prompt, Path(plan.root), labels),
-                      list(labels) if labels else None)
+        raise RunError(
+            f"guards need a chat, completion, generation or classification prompt, not {plan.prompt.task}",
+            location="eval",
+        )
+    return EvalInputs(
+        ev, rendered, read_guards(ev, plan.prompt, Path(plan.root), labels), list(labels) if labels else None
+    )
 
 
 class Suite:
@@ -86,8 +95,14 @@ class Suite:
     def __init__(self, evaluator: Evaluator, inputs: EvalInputs):
         self.evaluator, self.ev = evaluator, inputs.plan
         self.on = evaluator.prepare(self.ev.on.data, inputs.rendered)
-        self.guards = [(evaluator.with_metrics([g.guard.metric]), evaluator.prepare(g.guard.name, g.rendered),
-                        metric_key(g.guard.metric)) for g in inputs.guards]
+        self.guards = [
+            (
+                evaluator.with_metrics([g.guard.metric]),
+                evaluator.prepare(g.guard.name, g.rendered),
+                metric_key(g.guard.metric),
+            )
+            for g in inputs.guards
+        ]
 
     def measure(self, model: Any, samples: int = 0) -> EvalResult:
         return self.evaluator(model, self.on, samples)
@@ -104,13 +119,16 @@ class Suite:
         return [scorer(model, data).metrics[key] for scorer, data, key in self.guards]
 
 
-def make_suite(plan: Plan, inputs: EvalInputs, model: Any, tokenizer: Any, *, max_len: int,
-               device: torch.device) -> Suite | None:
+def make_suite(
+    plan: Plan, inputs: EvalInputs, model: Any, tokenizer: Any, *, max_len: int, device: torch.device
+) -> Suite | None:
     """The Suite that scores `model` with the eval block; None for prompts only a method scores."""
     if plan.prompt.task not in TASKS:
         return None
-    return Suite(plan_evaluator(plan, inputs.plan, model, tokenizer, labels=inputs.labels, max_len=max_len,
-                                device=device), inputs)
+    return Suite(
+        plan_evaluator(plan, inputs.plan, model, tokenizer, labels=inputs.labels, max_len=max_len, device=device),
+        inputs,
+    )
 
 
 def _tracker(plan: Plan, run_dir: Path) -> BestTracker | None:
@@ -132,8 +150,15 @@ class RunEvaluation:
     them through `method_eval`.
     """
 
-    def __init__(self, plan: Plan, inputs: EvalInputs, model: torch.nn.Module, suite: Suite | None,
-                 method_eval: Callable[[], dict[str, Any]] | None, run_dir: Path):
+    def __init__(
+        self,
+        plan: Plan,
+        inputs: EvalInputs,
+        model: torch.nn.Module,
+        suite: Suite | None,
+        method_eval: Callable[[], dict[str, Any]] | None,
+        run_dir: Path,
+    ):
         self.ev, self.model, self.suite, self.method_eval = inputs.plan, model, suite, method_eval
         self.run_dir = Path(run_dir)
         self.tracker = _tracker(plan, run_dir)
@@ -151,8 +176,7 @@ class RunEvaluation:
         base = self._measure(self.ev.samples) if self.ev.compare_base else EvalResult({}, [])
         guards = self.suite.guard_values(self.model) if self.suite else []
         if distributed.is_main():  # rank 0 alone writes the run directory
-            write_json(self.run_dir / BASE_EVAL,
-                       {"samples": [asdict(s) for s in base.samples], "guards": guards})
+            write_json(self.run_dir / BASE_EVAL, {"samples": [asdict(s) for s in base.samples], "guards": guards})
         return {f"eval_{k}": v for k, v in base.metrics.items()} if self.ev.compare_base else None
 
     def resume(self, records: Sequence[dict[str, Any]]) -> None:
@@ -185,8 +209,17 @@ class RunEvaluation:
         shown = self.suite.samples(self.model) if self.suite else []
         guards = list(zip(saved.get("guards", []), self.suite.guard_values(self.model) if self.suite else []))
         base_samples = [Sample(**s) for s in saved.get("samples", [])] if base is not None else None
-        return oc.build(self.ev, tuned, base, guards, shown, base_samples, step=step, best_step=best_step,
-                        stopped_early=self.should_stop)
+        return oc.build(
+            self.ev,
+            tuned,
+            base,
+            guards,
+            shown,
+            base_samples,
+            step=step,
+            best_step=best_step,
+            stopped_early=self.should_stop,
+        )
 
 
 def _values(record: dict[str, Any]) -> dict[str, float]:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ftlang.plan.models import EvalPlan, Generation, Metric, Plan
-
-from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.data.batching import Collator, singles
-from ftlang.runtime.errors import RunError
-from ftlang.runtime.evaluation.generation import generate_texts, pad_id
-from ftlang.runtime.train.loop import autocast, evaluate_loss
-from ftlang.runtime.methods.policy import evaluating
 from ftlang.runtime.data.prompts import Example, Rendered, generation_prompt, tokenize
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation import metrics as m
+from ftlang.runtime.evaluation.generation import generate_texts, pad_id
+from ftlang.runtime.methods.policy import evaluating
+from ftlang.runtime.train.loop import autocast, evaluate_loss
 
 TASKS = ("chat", "completion", "generation", "classification")
 
@@ -67,12 +67,24 @@ class Evaluator:
     random draws) and back, and sampled generation draws from a generator of its own.
     """
 
-    def __init__(self, metrics: Sequence[Metric], task: str, tokenizer: Any, *, generation: Generation,
-                 labels: Sequence[str] | None, collator: Collator, batch_size: int, max_len: int,
-                 device: torch.device):
+    def __init__(
+        self,
+        metrics: Sequence[Metric],
+        task: str,
+        tokenizer: Any,
+        *,
+        generation: Generation,
+        labels: Sequence[str] | None,
+        collator: Collator,
+        batch_size: int,
+        max_len: int,
+        device: torch.device,
+    ):
         if task not in TASKS:
-            raise RunError(f"{task} prompts are evaluated by their method, not by the eval block",
-                           help="evaluate on a chat, completion, generation or classification prompt")
+            raise RunError(
+                f"{task} prompts are evaluated by their method, not by the eval block",
+                help="evaluate on a chat, completion, generation or classification prompt",
+            )
         self.metrics, self.task, self.tokenizer = list(metrics), task, tokenizer
         self.generation, self.labels, self.collator = generation, list(labels or []), collator
         self.batch_size, self.max_len, self.device = batch_size, max_len, device
@@ -81,7 +93,7 @@ class Evaluator:
     def text_metrics(self) -> list[Metric]:
         return [x for x in self.metrics if x.name in m.TEXT_METRICS]
 
-    def with_metrics(self, metrics: Sequence[Metric]) -> "Evaluator":
+    def with_metrics(self, metrics: Sequence[Metric]) -> Evaluator:
         """The same settings with other metrics: a guard measures its own metric."""
         other = copy.copy(self)
         other.metrics = list(metrics)
@@ -108,23 +120,28 @@ class Evaluator:
         gold = [ex.labels[0] for ex in data.examples]
         predicted = logits.argmax(-1).tolist()
         loss = F.cross_entropy(logits, torch.tensor(gold, dtype=torch.long), reduction="sum").item()
-        values = {"loss": loss / max(1, len(gold)), "examples": len(gold),
-                  "accuracy": m.accuracy(predicted, gold)}
+        values = {"loss": loss / max(1, len(gold)), "examples": len(gold), "accuracy": m.accuracy(predicted, gold)}
         if any(x.name == "macro_f1" for x in self.metrics):
             values["macro_f1"] = m.macro_f1(predicted, gold)
-        shown = [Sample(r.input, r.label, self.labels[p])
-                 for r, p in zip(data.rendered[:samples], predicted)]
+        shown = [Sample(r.input, r.label, self.labels[p]) for r, p in zip(data.rendered[:samples], predicted)]
         return values, shown
 
     def _lm(self, model: Any, data: EvalSet, samples: int) -> tuple[dict[str, float], list[Sample]]:
-        scored = evaluate_loss(model, data.examples, task=self.task, collator=self.collator,
-                               batch_size=self.batch_size, device=self.device)
+        scored = evaluate_loss(
+            model, data.examples, task=self.task, collator=self.collator, batch_size=self.batch_size, device=self.device
+        )
         values = {k.removeprefix("eval_"): v for k, v in scored.items()}
         # Generating is the slow part: every row for text metrics, else only the samples shown.
         rows = list(data.rendered) if self.text_metrics else list(data.rendered[:samples])
-        outputs = generate_texts(model, self.tokenizer, [generation_prompt(r, self.tokenizer) for r in rows],
-                                 self.generation, max_len=self.max_len, batch_size=self.batch_size,
-                                 device=self.device)
+        outputs = generate_texts(
+            model,
+            self.tokenizer,
+            [generation_prompt(r, self.tokenizer) for r in rows],
+            self.generation,
+            max_len=self.max_len,
+            batch_size=self.batch_size,
+            device=self.device,
+        )
         # A generation prompt has no expected answer; the reference metrics refuse it.
         references = None if self.task == "generation" else [expected_text(r) for r in rows]
         for metric in self.text_metrics:
@@ -133,33 +150,62 @@ class Evaluator:
         return values, shown
 
 
-def plan_evaluator(plan: Plan, ev: EvalPlan, model: Any, tokenizer: Any, *, labels: Sequence[str] | None,
-                   max_len: int, device: torch.device) -> Evaluator:
+def plan_evaluator(
+    plan: Plan,
+    ev: EvalPlan,
+    model: Any,
+    tokenizer: Any,
+    *,
+    labels: Sequence[str] | None,
+    max_len: int,
+    device: torch.device,
+) -> Evaluator:
     """The Evaluator of an eval block for `model`: one example per sequence, the run's micro-batch."""
-    collator = Collator(plan.prompt.task, pad_id(tokenizer), False,
-                        getattr(model.config, "_attn_implementation", None), next(model.parameters()).dtype)
-    return Evaluator(ev.metrics, plan.prompt.task, tokenizer, generation=ev.generation, labels=labels,
-                     collator=collator, batch_size=plan.train.micro_batch or plan.train.batch,
-                     max_len=max_len, device=device)
+    collator = Collator(
+        plan.prompt.task,
+        pad_id(tokenizer),
+        False,
+        getattr(model.config, "_attn_implementation", None),
+        next(model.parameters()).dtype,
+    )
+    return Evaluator(
+        ev.metrics,
+        plan.prompt.task,
+        tokenizer,
+        generation=ev.generation,
+        labels=labels,
+        collator=collator,
+        batch_size=plan.train.micro_batch or plan.train.batch,
+        max_len=max_len,
+        device=device,
+    )
 
 
 @torch.no_grad()
-def class_logits(model: Any, examples: Sequence[Example], collator: Collator, batch_size: int,
-                 device: torch.device) -> torch.Tensor:
+def class_logits(
+    model: Any, examples: Sequence[Example], collator: Collator, batch_size: int, device: torch.device
+) -> torch.Tensor:
     """[N, classes] float32 logits on the host, in eval mode, in the examples' order."""
     items = singles(examples)
     chunks = []
     with evaluating(model):
         for i in range(0, len(items), batch_size):
-            batch = collator(items[i:i + batch_size], packed=False).to(device)
+            batch = collator(items[i : i + batch_size], packed=False).to(device)
             with autocast(device):
                 chunks.append(model(**batch.model_inputs()).logits.float().cpu())
     return torch.cat(chunks)
 
 
-def evaluate(plan: Plan, model: Any, tokenizer: Any, rendered: Sequence[Rendered], *,
-             labels: Sequence[str] | None = None, samples: int = 0,
-             device: torch.device | str = "cpu") -> EvalResult:
+def evaluate(
+    plan: Plan,
+    model: Any,
+    tokenizer: Any,
+    rendered: Sequence[Rendered],
+    *,
+    labels: Sequence[str] | None = None,
+    samples: int = 0,
+    device: torch.device | str = "cpu",
+) -> EvalResult:
     """Score `model` on rendered rows with `plan.eval`'s metrics and generation settings.
 
     The entry point for methods with their own loop (DPO, GRPO): render rows with
@@ -168,6 +214,7 @@ def evaluate(plan: Plan, model: Any, tokenizer: Any, rendered: Sequence[Rendered
     """
     if plan.eval is None:
         raise RunError("the plan has no eval block to evaluate with")
-    evaluator = plan_evaluator(plan, plan.eval, model, tokenizer, labels=labels, max_len=plan.train.max_len,
-                               device=torch.device(device))
+    evaluator = plan_evaluator(
+        plan, plan.eval, model, tokenizer, labels=labels, max_len=plan.train.max_len, device=torch.device(device)
+    )
     return evaluator(model, evaluator.prepare(plan.eval.on.data, rendered), samples)

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ftlang.plan.models import EvalPlan, Gate, Metric
-
-from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation import metrics as m
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt}
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+}
 
 
 @dataclass(frozen=True)
@@ -44,20 +48,26 @@ class Verdict:
         return all(g.passed for g in self.gates) and all(g.passed for g in self.guards)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"passed": self.passed, "gates": [asdict(g) for g in self.gates],
-                "guards": [asdict(g) for g in self.guards]}
+        return {
+            "passed": self.passed,
+            "gates": [asdict(g) for g in self.gates],
+            "guards": [asdict(g) for g in self.guards],
+        }
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "Verdict":
-        return Verdict([GateResult(**g) for g in data.get("gates", [])],
-                       [GuardResult(**g) for g in data.get("guards", [])])
+    def from_dict(data: Mapping[str, Any]) -> Verdict:
+        return Verdict(
+            [GateResult(**g) for g in data.get("gates", [])], [GuardResult(**g) for g in data.get("guards", [])]
+        )
 
     def lines(self) -> list[str]:
         """One line per gate and guard, PASS or FAIL with what was measured, for a terminal."""
-        out = [f"  {'PASS' if g.passed else 'FAIL'}  require {g.gate}  (measured {g.measured:.4f})"
-               for g in self.gates]
-        out += [f"  {'PASS' if g.passed else 'FAIL'}  guard {g.name}: {g.metric} {g.base:.4f} -> {g.tuned:.4f}, "
-                f"drop {g.drop:.1%} (max {g.max_drop:.1%})" for g in self.guards]
+        out = [f"  {'PASS' if g.passed else 'FAIL'}  require {g.gate}  (measured {g.measured:.4f})" for g in self.gates]
+        out += [
+            f"  {'PASS' if g.passed else 'FAIL'}  guard {g.name}: {g.metric} {g.base:.4f} -> {g.tuned:.4f}, "
+            f"drop {g.drop:.1%} (max {g.max_drop:.1%})"
+            for g in self.guards
+        ]
         return out
 
 
@@ -79,9 +89,11 @@ def resolve(name: str, metrics: Sequence[Metric], what: str) -> str:
         return "loss"
     if len(keys) != 1:
         measured = ", ".join(m.metric_key(x) for x in metrics) or "loss"
-        raise RunError(f"{what} uses `{name}`, which the eval measures "
-                       f"{'twice' if keys else 'not at all'}", location="eval",
-                       help=f"measured: {measured}")
+        raise RunError(
+            f"{what} uses `{name}`, which the eval measures {'twice' if keys else 'not at all'}",
+            location="eval",
+            help=f"measured: {measured}",
+        )
     return keys[0]
 
 
@@ -95,12 +107,18 @@ def check_plan(ev: EvalPlan, task: str, keep_best: str | None) -> None:
     for gate in ev.require:
         resolve(gate.metric, ev.metrics, f"`require {gate_text(gate)}`")
         if gate.delta and not ev.compare_base:
-            raise RunError(f"`require {gate_text(gate)}` compares with the base model, which is not evaluated",
-                           location="eval", help="add `compare base` to the eval block")
+            raise RunError(
+                f"`require {gate_text(gate)}` compares with the base model, which is not evaluated",
+                location="eval",
+                help="add `compare base` to the eval block",
+            )
     for guard in ev.guards:
         if guard.metric.name in m.UNRANKED:
-            raise RunError(f"guard `{guard.name}` watches `{guard.metric.name}`, which has no better or worse",
-                           location="eval", help="guard loss, accuracy or another ranked metric")
+            raise RunError(
+                f"guard `{guard.name}` watches `{guard.metric.name}`, which has no better or worse",
+                location="eval",
+                help="guard loss, accuracy or another ranked metric",
+            )
     if keep_best in m.UNRANKED:
         raise RunError(f"`keep_best = {keep_best}`: `{keep_best}` has no better or worse", location="train")
 
@@ -115,8 +133,9 @@ def relative_drop(name: str, base: float, tuned: float) -> float:
     return worse / abs(base)
 
 
-def verdict(ev: EvalPlan, tuned: Mapping[str, float], base: Mapping[str, float] | None,
-            guards: Sequence[tuple[float, float]]) -> Verdict:
+def verdict(
+    ev: EvalPlan, tuned: Mapping[str, float], base: Mapping[str, float] | None, guards: Sequence[tuple[float, float]]
+) -> Verdict:
     """Gates on the tuned (and base) eval metrics; `guards` are each guard's (base, tuned) values."""
     gates = []
     for gate in ev.require:
@@ -129,6 +148,9 @@ def verdict(ev: EvalPlan, tuned: Mapping[str, float], base: Mapping[str, float] 
     held = []
     for guard, (before, after) in zip(ev.guards, guards, strict=True):
         drop = relative_drop(guard.metric.name, before, after)
-        held.append(GuardResult(guard.name, m.metric_key(guard.metric), before, after, drop,
-                                guard.max_drop, drop <= guard.max_drop))
+        held.append(
+            GuardResult(
+                guard.name, m.metric_key(guard.metric), before, after, drop, guard.max_drop, drop <= guard.max_drop
+            )
+        )
     return Verdict(gates, held)

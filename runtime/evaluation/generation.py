@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 
 from ftlang.plan.models import Generation
-
 from ftlang.runtime.methods.policy import evaluating
 from ftlang.runtime.sampling import sample
 
@@ -17,8 +17,16 @@ def pad_id(tokenizer: Any) -> int:
     return next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
 
 
-def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], settings: Generation, *,
-                   max_len: int, batch_size: int, device: torch.device) -> list[str]:
+def generate_texts(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[list[int]],
+    settings: Generation,
+    *,
+    max_len: int,
+    batch_size: int,
+    device: torch.device,
+) -> list[str]:
     """Continue each prompt by at most `settings.max_new_tokens` tokens; the decoded text, stripped.
 
     Greedy unless `settings.sample`; sampling draws from a fresh generator seeded with
@@ -32,9 +40,15 @@ def generate_texts(model: Any, tokenizer: Any, prompts: Sequence[list[int]], set
     texts: list[str] = []
     with evaluating(model):
         for start in range(0, len(prompts), batch_size):
-            out = sample(model, [p[-keep:] for p in prompts[start:start + batch_size]],
-                         max_new_tokens=settings.max_new_tokens, eos_id=tokenizer.eos_token_id,
-                         pad_id=pad_id(tokenizer), device=device, temperature=temperature,
-                         generator=generator)
+            out = sample(
+                model,
+                [p[-keep:] for p in prompts[start : start + batch_size]],
+                max_new_tokens=settings.max_new_tokens,
+                eos_id=tokenizer.eos_token_id,
+                pad_id=pad_id(tokenizer),
+                device=device,
+                temperature=temperature,
+                generator=generator,
+            )
             texts += [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
     return texts

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from ftlang.plan.models import Metric
-
 from ftlang.runtime.errors import RunError
 
 # Where each metric comes from: the loss pass, class predictions, or generated text.
@@ -69,8 +68,11 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     try:
         return re.compile(pattern)
     except re.error as e:
-        raise RunError(f"regex(\"{pattern}\") is not a valid regular expression: {e}",
-                       location="eval metrics", help="Python `re` syntax; escape a literal `\\` as `\\\\`") from None
+        raise RunError(
+            f'regex("{pattern}") is not a valid regular expression: {e}',
+            location="eval metrics",
+            help="Python `re` syntax; escape a literal `\\` as `\\\\`",
+        ) from None
 
 
 def regex(predictions: Sequence[str], pattern: str) -> float:
@@ -86,6 +88,7 @@ def json_valid(predictions: Sequence[str]) -> float:
         except ValueError:
             return False
         return True
+
     return sum(parses(p) for p in predictions) / max(1, len(predictions))
 
 
@@ -114,7 +117,10 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
 
 
 _WITH_REFERENCE: dict[str, Callable[[Sequence[str], Sequence[str]], float]] = {
-    "exact_match": exact_match, "rouge_l": rouge_l, "bleu": bleu}
+    "exact_match": exact_match,
+    "rouge_l": rouge_l,
+    "bleu": bleu,
+}
 _WITH_ARGUMENT: dict[str, Callable[[Sequence[str], str], float]] = {"contains": contains, "regex": regex}
 _ON_THEIR_OWN: dict[str, Callable[[Sequence[str]], float]] = {"json_valid": json_valid, "length": length}
 
@@ -124,8 +130,11 @@ def text_metric(metric: Metric, predictions: Sequence[str], references: Sequence
     name = metric.name
     if name in _WITH_REFERENCE:
         if references is None:
-            raise RunError(f"`{name}` compares with an expected text, which this prompt has none of",
-                           location="eval metrics", help="use contains, regex, json_valid or length")
+            raise RunError(
+                f"`{name}` compares with an expected text, which this prompt has none of",
+                location="eval metrics",
+                help="use contains, regex, json_valid or length",
+            )
         return _WITH_REFERENCE[name](predictions, references)
     if name in _WITH_ARGUMENT:
         return _WITH_ARGUMENT[name](predictions, metric.arg or "")

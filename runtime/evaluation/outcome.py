@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ftlang.plan.models import EvalPlan
-
 from ftlang.runtime.evaluation import gates
 from ftlang.runtime.evaluation.evaluate import Sample
 from ftlang.runtime.evaluation.metrics import metric_key
@@ -50,8 +50,13 @@ class Outcome:
 
     def summary(self) -> dict[str, Any]:
         """For summary.json: the eval metrics of the model written (the best one with keep_best)."""
-        return {**{f"eval_{k}": v for k, v in self.tuned.items()}, "eval_step": self.step,
-                "best_step": self.best_step, "stopped_early": self.stopped_early, "passed": self.passed}
+        return {
+            **{f"eval_{k}": v for k, v in self.tuned.items()},
+            "eval_step": self.step,
+            "best_step": self.best_step,
+            "stopped_early": self.stopped_early,
+            "passed": self.passed,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -60,10 +65,13 @@ class Outcome:
         return data
 
     @staticmethod
-    def from_dict(data: Mapping[str, Any]) -> "Outcome":
+    def from_dict(data: Mapping[str, Any]) -> Outcome:
         fields = {k: v for k, v in data.items() if k not in ("verdict", "delta", "samples")}
-        return Outcome(**fields, verdict=gates.Verdict.from_dict(data["verdict"]),
-                       samples=[SamplePair(**s) for s in data.get("samples", [])])
+        return Outcome(
+            **fields,
+            verdict=gates.Verdict.from_dict(data["verdict"]),
+            samples=[SamplePair(**s) for s in data.get("samples", [])],
+        )
 
     def write(self, run_dir: Path) -> None:
         write_json(Path(run_dir) / EVALUATION, self.as_dict())
@@ -74,14 +82,31 @@ def read_outcome(run_dir: Path) -> Outcome | None:
     return Outcome.from_dict(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else None
 
 
-def build(ev: EvalPlan, tuned: Mapping[str, float], base: Mapping[str, float] | None,
-          guards: Sequence[tuple[float, float]], tuned_samples: Sequence[Sample],
-          base_samples: Sequence[Sample] | None, *, step: int | None, best_step: int | None = None,
-          stopped_early: bool = False) -> Outcome:
+def build(
+    ev: EvalPlan,
+    tuned: Mapping[str, float],
+    base: Mapping[str, float] | None,
+    guards: Sequence[tuple[float, float]],
+    tuned_samples: Sequence[Sample],
+    base_samples: Sequence[Sample] | None,
+    *,
+    step: int | None,
+    best_step: int | None = None,
+    stopped_early: bool = False,
+) -> Outcome:
     """Judge the gates and guards, and pair each sample's tuned output with the base's."""
     on = f"{ev.on.data}.{ev.on.split}" if ev.on.split else ev.on.data
     keys = [metric_key(x) for x in ev.metrics]
     bases = [b.output for b in base_samples] if base_samples else [None] * len(tuned_samples)
     pairs = [SamplePair(t.input, t.expected, t.output, b) for t, b in zip(tuned_samples, bases)]
-    return Outcome(on, keys, dict(tuned), dict(base) if base is not None else None,
-                   gates.verdict(ev, tuned, base, guards), pairs, step, best_step, stopped_early)
+    return Outcome(
+        on,
+        keys,
+        dict(tuned),
+        dict(base) if base is not None else None,
+        gates.verdict(ev, tuned, base, guards),
+        pairs,
+        step,
+        best_step,
+        stopped_early,
+    )

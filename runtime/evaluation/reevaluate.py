@@ -10,16 +10,15 @@ import torch
 
 from ftlang.plan.canonical import load_plan
 from ftlang.plan.models import LoraMethod, Plan, ScratchModel
-
-from ftlang.runtime.evaluation import outcome as oc
 from ftlang.runtime import rundir
+from ftlang.runtime.data.prompts import Renderer
 from ftlang.runtime.data.sources import load_data
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation import outcome as oc
+from ftlang.runtime.evaluation.during_run import EvalInputs, check_labels, make_suite, prepare
 from ftlang.runtime.evaluation.evaluate import TASKS
 from ftlang.runtime.models import ModelSource, load_pretrained, load_tokenizer, resolve_source
-from ftlang.runtime.data.prompts import Renderer
 from ftlang.runtime.quiet import quiet_libraries
-from ftlang.runtime.evaluation.during_run import EvalInputs, check_labels, make_suite, prepare
 
 
 def _inputs(plan: Plan, labels: list[str] | None) -> EvalInputs:
@@ -51,9 +50,11 @@ def _base_model(plan: Plan, run_dir: Path, labels: list[str] | None) -> Any:
 def _tuned_model(plan: Plan, run_dir: Path, base: Any, labels: list[str] | None) -> Any:
     if isinstance(plan.method, LoraMethod):
         from peft import PeftModel
+
         return PeftModel.from_pretrained(base, run_dir / rundir.MODEL)
-    return load_pretrained(plan.model, ModelSource(str(run_dir / rundir.MODEL)), plan.prompt.task,
-                           plan.train.seed, labels)
+    return load_pretrained(
+        plan.model, ModelSource(str(run_dir / rundir.MODEL)), plan.prompt.task, plan.train.seed, labels
+    )
 
 
 def reevaluate(run_dir: Path, other: Plan | None = None) -> oc.Outcome:
@@ -89,6 +90,13 @@ def reevaluate(run_dir: Path, other: Plan | None = None) -> oc.Outcome:
         tuned = _tuned_model(plan, run_dir, base, labels).to(device)  # LoRA wraps the base in place
         result = suite.measure(tuned, ev.samples)
         guards = list(zip(base_guards, suite.guard_values(tuned)))
-    return oc.build(ev, result.metrics, base_result.metrics if base_result else None, guards, result.samples,
-                    base_result.samples if base_result else None, step=summary.get("eval_step"),
-                    best_step=summary.get("best_step"))
+    return oc.build(
+        ev,
+        result.metrics,
+        base_result.metrics if base_result else None,
+        guards,
+        result.samples,
+        base_result.samples if base_result else None,
+        step=summary.get("eval_step"),
+        best_step=summary.get("best_step"),
+    )

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ftlang.plan.models import DpoMethod, Plan
-
 from ftlang.runtime.data.batching import collate_lm
+from ftlang.runtime.data.prompts import Example, Rendered, answers, tokenize
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, token_logps
-from ftlang.runtime.data.prompts import Example, Rendered, answers, tokenize
 from ftlang.runtime.methods.workload import Workload
 
 
@@ -41,14 +41,21 @@ class PairBatch(SequenceBatch):
     def n_targets(self) -> int:  # the loss is a mean over pairs
         return self.seqs.input_ids.shape[0] // 2
 
-    def to(self, device: torch.device) -> "PairBatch":
+    def to(self, device: torch.device) -> PairBatch:
         ref = None if self.reference is None else self.reference.to(device)
         return PairBatch(self.seqs.to(device), ref)
 
 
-def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_chosen: torch.Tensor,
-             ref_rejected: torch.Tensor, *, beta: float, kind: str,
-             label_smoothing: float = 0.0) -> torch.Tensor:
+def dpo_loss(
+    policy_chosen: torch.Tensor,
+    policy_rejected: torch.Tensor,
+    ref_chosen: torch.Tensor,
+    ref_rejected: torch.Tensor,
+    *,
+    beta: float,
+    kind: str,
+    label_smoothing: float = 0.0,
+) -> torch.Tensor:
     """Per-pair loss from summed log-probabilities, with h = (πc − rc) − (πr − rr).
 
     sigmoid (DPO, Rafailov et al. 2023; with label smoothing ε as in cDPO):
@@ -68,13 +75,15 @@ def dpo_loss(policy_chosen: torch.Tensor, policy_rejected: torch.Tensor, ref_cho
 
 def pair_stats(chosen: torch.Tensor, rejected: torch.Tensor) -> dict[str, torch.Tensor]:
     """Sums over pairs of the implicit rewards β·(π − r), their margin, and how often chosen wins."""
-    return {"rewards_chosen": chosen.sum(), "rewards_rejected": rejected.sum(),
-            "reward_margin": (chosen - rejected).sum(),
-            "preference_accuracy": (chosen > rejected).float().sum()}
+    return {
+        "rewards_chosen": chosen.sum(),
+        "rewards_rejected": rejected.sum(),
+        "reward_margin": (chosen - rejected).sum(),
+        "preference_accuracy": (chosen > rejected).float().sum(),
+    }
 
 
-def tokenize_pairs(rendered: Sequence[Rendered], tokenizer: Any,
-                   max_len: int) -> tuple[list[Pair], dict[str, int]]:
+def tokenize_pairs(rendered: Sequence[Rendered], tokenizer: Any, max_len: int) -> tuple[list[Pair], dict[str, int]]:
     """Prompt + chosen and prompt + rejected, tokenised like completion (or chat) rows.
 
     A pair whose chosen or rejected answer lost every token to truncation is dropped.
@@ -87,8 +96,7 @@ def tokenize_pairs(rendered: Sequence[Rendered], tokenizer: Any,
     rejected, rstats = tokenize([r for _, r in split], tokenizer, task, max_len)
     by_origin = {e.origin: e for e in rejected}  # a row's origin is unique within its data
     pairs = [Pair(c, by_origin[c.origin]) for c in chosen if c.origin in by_origin]
-    return pairs, {"truncated": cstats.truncated + rstats.truncated,
-                   "dropped_no_target": len(rendered) - len(pairs)}
+    return pairs, {"truncated": cstats.truncated + rstats.truncated, "dropped_no_target": len(rendered) - len(pairs)}
 
 
 class PairCollator:
@@ -96,8 +104,7 @@ class PairCollator:
         self.pad_id = pad_id
 
     def __call__(self, pairs: Sequence[Pair]) -> PairBatch:
-        seqs = collate_lm([(p.chosen,) for p in pairs] + [(p.rejected,) for p in pairs],
-                          self.pad_id, packed=False)
+        seqs = collate_lm([(p.chosen,) for p in pairs] + [(p.rejected,) for p in pairs], self.pad_id, packed=False)
         if pairs[0].reference is None:
             return PairBatch(seqs, None)
         ref = [p.reference[0] for p in pairs] + [p.reference[1] for p in pairs]  # type: ignore[index]
@@ -126,12 +133,13 @@ class DpoObjective:
         return losses.sum(), pair_stats(chosen, rejected)
 
 
-def precompute(pairs: Sequence[Pair], reference: Reference, collate: PairCollator,
-               batch_size: int, device: torch.device) -> list[Pair]:
+def precompute(
+    pairs: Sequence[Pair], reference: Reference, collate: PairCollator, batch_size: int, device: torch.device
+) -> list[Pair]:
     """The pairs with the reference's log-probabilities, computed once before training."""
     out: list[Pair] = []
     for i in range(0, len(pairs), batch_size):
-        chunk = pairs[i:i + batch_size]
+        chunk = pairs[i : i + batch_size]
         logps = reference.sequence_logps(collate(chunk).seqs.to(device)).tolist()
         n = len(chunk)
         out += [replace(p, reference=(logps[j], logps[n + j])) for j, p in enumerate(chunk)]
@@ -139,33 +147,51 @@ def precompute(pairs: Sequence[Pair], reference: Reference, collate: PairCollato
 
 
 @torch.no_grad()
-def evaluate_pairs(model: torch.nn.Module, pairs: Sequence[Pair], objective: DpoObjective,
-                   collate: PairCollator, batch_size: int, device: torch.device) -> dict[str, float]:
+def evaluate_pairs(
+    model: torch.nn.Module,
+    pairs: Sequence[Pair],
+    objective: DpoObjective,
+    collate: PairCollator,
+    batch_size: int,
+    device: torch.device,
+) -> dict[str, float]:
     """Mean DPO loss, implicit rewards, margin and preference accuracy over pairs, in eval mode."""
     total = torch.zeros((), dtype=torch.float64, device=device)
     sums: dict[str, torch.Tensor] = {}
     with evaluating(model):
         for i in range(0, len(pairs), batch_size):
-            loss, stats = objective(model, collate(pairs[i:i + batch_size]).to(device))
+            loss, stats = objective(model, collate(pairs[i : i + batch_size]).to(device))
             total += loss.double()
             for k, v in stats.items():
                 sums[k] = sums.get(k, 0) + v.double()
     n = max(1, len(pairs))
-    return {"eval_loss": total.item() / n, "eval_examples": len(pairs),
-            **{f"eval_{k}": v.item() / n for k, v in sums.items()}}
+    return {
+        "eval_loss": total.item() / n,
+        "eval_examples": len(pairs),
+        **{f"eval_{k}": v.item() / n for k, v in sums.items()},
+    }
 
 
-def dpo_workload(plan: Plan, model: Any, tokenizer: Any, train_r: Sequence[Rendered],
-                 eval_r: Sequence[Rendered], max_len: int, pad_id: int,
-                 device: torch.device) -> Workload:
+def dpo_workload(
+    plan: Plan,
+    model: Any,
+    tokenizer: Any,
+    train_r: Sequence[Rendered],
+    eval_r: Sequence[Rendered],
+    max_len: int,
+    pad_id: int,
+    device: torch.device,
+) -> Workload:
     """Tokenise the pairs, attach the adapter, set up the reference; what run.py trains."""
     method = plan.method
     assert isinstance(method, DpoMethod)
     train_pairs, tstats = tokenize_pairs(train_r, tokenizer, max_len)
     eval_pairs, estats = tokenize_pairs(eval_r, tokenizer, max_len)
     if not train_pairs:
-        raise RunError(f"every training pair lost an answer to truncation at max_len {max_len}",
-                       help="raise max_len or shorten the prompt")
+        raise RunError(
+            f"every training pair lost an answer to truncation at max_len {max_len}",
+            help="raise max_len or shorten the prompt",
+        )
     model, info = apply_method(model, method, plan.prompt.task)
     precomputed = method.reference == "precomputed"
     reference = Reference(model, method.adapter is not None, before_training=precomputed)
@@ -175,9 +201,20 @@ def dpo_workload(plan: Plan, model: Any, tokenizer: Any, train_r: Sequence[Rende
         train_pairs = precompute(train_pairs, reference, collate, batch_size, device)
         eval_pairs = precompute(eval_pairs, reference, collate, batch_size, device)
     objective = DpoObjective(method, None if precomputed else reference)
-    evaluate = (lambda: evaluate_pairs(model, eval_pairs, objective, collate, batch_size, device)) \
-        if eval_pairs else None
-    return Workload(model, info, train_pairs, collate, objective, evaluate, summary={
-        "train_examples": len(train_pairs), "eval_examples": len(eval_pairs),
-        "truncated": tstats["truncated"] + estats["truncated"],
-        "dropped_no_target": tstats["dropped_no_target"] + estats["dropped_no_target"]})
+    evaluate = (
+        (lambda: evaluate_pairs(model, eval_pairs, objective, collate, batch_size, device)) if eval_pairs else None
+    )
+    return Workload(
+        model,
+        info,
+        train_pairs,
+        collate,
+        objective,
+        evaluate,
+        summary={
+            "train_examples": len(train_pairs),
+            "eval_examples": len(eval_pairs),
+            "truncated": tstats["truncated"] + estats["truncated"],
+            "dropped_no_target": tstats["dropped_no_target"] + estats["dropped_no_target"],
+        },
+    )

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 
 from ftlang.plan.models import Generation, GrpoMethod, Plan
-
 from ftlang.runtime.data.batching import collate_lm
+from ftlang.runtime.data.prompts import IGNORE, Example, Rendered
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, target_mask, token_logps
-from ftlang.runtime.data.prompts import IGNORE, Example, Rendered
 from ftlang.runtime.methods.rewards import Rewards
-from ftlang.runtime.sampling import sample
 from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.sampling import sample
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,14 @@ class RolloutBatch(SequenceBatch):
     def n_targets(self) -> int:  # the loss is a mean over completions
         return self.seqs.input_ids.shape[0]
 
-    def to(self, device: torch.device) -> "RolloutBatch":
+    def to(self, device: torch.device) -> RolloutBatch:
         ref = None if self.reference is None else self.reference.to(device)
-        return RolloutBatch(self.seqs.to(device), self.advantages.to(device), ref,
-                            {k: v.to(device) for k, v in self.stats.items()})
+        return RolloutBatch(
+            self.seqs.to(device), self.advantages.to(device), ref, {k: v.to(device) for k, v in self.stats.items()}
+        )
 
 
-def tokenize_prompts(rendered: Sequence[Rendered], tokenizer: Any,
-                     limit: int) -> tuple[list[Prompt], int]:
+def tokenize_prompts(rendered: Sequence[Rendered], tokenizer: Any, limit: int) -> tuple[list[Prompt], int]:
     """Prompt token ids (with the tokenizer's leading specials), at most `limit` long.
 
     A longer prompt keeps its end, where the question is asked; the count is returned.
@@ -88,28 +88,43 @@ class Scorer:
         self.model, self.rewards, self.tokenizer = model, rewards, tokenizer
         self.pad_id, self.device = pad_id, device
 
-    def generate(self, prompts: Sequence[Prompt], max_new_tokens: int, temperature: float | None,
-                 generator: torch.Generator | None) -> list[list[int]]:
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        max_new_tokens: int,
+        temperature: float | None,
+        generator: torch.Generator | None,
+    ) -> list[list[int]]:
         with evaluating(self.model):  # no dropout while sampling: the policy as it stands
-            return sample(self.model, [p.ids for p in prompts], max_new_tokens=max_new_tokens,
-                          eos_id=self.tokenizer.eos_token_id, pad_id=self.pad_id, device=self.device,
-                          temperature=temperature, generator=generator)
+            return sample(
+                self.model,
+                [p.ids for p in prompts],
+                max_new_tokens=max_new_tokens,
+                eos_id=self.tokenizer.eos_token_id,
+                pad_id=self.pad_id,
+                device=self.device,
+                temperature=temperature,
+                generator=generator,
+            )
 
-    def score(self, prompts: Sequence[Prompt],
-              completions: Sequence[list[int]]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    def score(
+        self, prompts: Sequence[Prompt], completions: Sequence[list[int]]
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Each completion's total reward, and sums over completions of each term and of tokens."""
         eos = self.tokenizer.eos_token_id
         # The rewards see every token the model wrote but the closing EOS: special tokens that
         # decoded to nothing would let a policy pad its answer for free (scratch models learn that).
-        texts = self.tokenizer.batch_decode([c[:-1] if c[-1] == eos else c for c in completions],
-                                            skip_special_tokens=False)
+        texts = self.tokenizer.batch_decode(
+            [c[:-1] if c[-1] == eos else c for c in completions], skip_special_tokens=False
+        )
         values = [self.rewards.score(p.text, t, p.row, p.origin) for p, t in zip(prompts, texts)]
         per_term = torch.tensor(values, dtype=torch.float64, device=self.device)
-        totals = torch.tensor([self.rewards.total(v) for v in values], dtype=torch.float64,
-                              device=self.device)
-        sums = {"reward": totals.sum(),
-                **{f"reward_{n}": per_term[:, i].sum() for i, n in enumerate(self.rewards.names)},
-                "completion_tokens": torch.tensor(float(sum(map(len, completions))), device=self.device)}
+        totals = torch.tensor([self.rewards.total(v) for v in values], dtype=torch.float64, device=self.device)
+        sums = {
+            "reward": totals.sum(),
+            **{f"reward_{n}": per_term[:, i].sum() for i, n in enumerate(self.rewards.names)},
+            "completion_tokens": torch.tensor(float(sum(map(len, completions))), device=self.device),
+        }
         return totals, sums
 
 
@@ -120,8 +135,7 @@ class Rollouts:
     backward pass, so every completion of a step comes from the same policy (on-policy).
     """
 
-    def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None,
-                 generator: torch.Generator):
+    def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None, generator: torch.Generator):
         self.scorer, self.method, self.reference, self.generator = scorer, method, reference, generator
 
     def __call__(self, prompts: Sequence[Prompt]) -> RolloutBatch:
@@ -130,8 +144,7 @@ class Rollouts:
         completions = self.scorer.generate(asks, m.max_new_tokens, m.temperature, self.generator)
         totals, sums = self.scorer.score(asks, completions)
         advantages = group_advantages(totals.view(-1, m.group_size)).view(-1).float()
-        examples = [(Example(p.ids + c, [IGNORE] * len(p.ids) + c, p.origin),)
-                    for p, c in zip(asks, completions)]
+        examples = [(Example(p.ids + c, [IGNORE] * len(p.ids) + c, p.origin),) for p, c in zip(asks, completions)]
         # The batch stays on the host, like every collated batch: the loop moves it (pinned).
         seqs = collate_lm(examples, self.scorer.pad_id, packed=False)
         ref = self.reference.token_logps(seqs.to(self.scorer.device), m.temperature) if self.reference else None
@@ -170,8 +183,9 @@ class GrpoObjective:
 
 
 @torch.no_grad()
-def evaluate_prompts(scorer: Scorer, prompts: Sequence[Prompt], generation: Generation,
-                     batch_size: int) -> dict[str, float]:
+def evaluate_prompts(
+    scorer: Scorer, prompts: Sequence[Prompt], generation: Generation, batch_size: int
+) -> dict[str, float]:
     """Mean rewards of one completion per eval prompt, sampled as the eval block's `generate` says.
 
     Greedy by default; with `sample = true` a fresh generator seeded by `generate.seed`, so every
@@ -181,7 +195,7 @@ def evaluate_prompts(scorer: Scorer, prompts: Sequence[Prompt], generation: Gene
     generator = torch.Generator(device=scorer.device).manual_seed(generation.seed) if generation.sample else None
     sums: dict[str, torch.Tensor] = {}
     for i in range(0, len(prompts), batch_size):
-        chunk = prompts[i:i + batch_size]
+        chunk = prompts[i : i + batch_size]
         completions = scorer.generate(chunk, generation.max_new_tokens, temperature, generator)
         for k, v in scorer.score(chunk, completions)[1].items():
             sums[k] = sums.get(k, 0) + v
@@ -189,16 +203,26 @@ def evaluate_prompts(scorer: Scorer, prompts: Sequence[Prompt], generation: Gene
     return {"eval_examples": n, **{f"eval_{k}": v.item() / n for k, v in sums.items()}}
 
 
-def grpo_workload(plan: Plan, model: Any, tokenizer: Any, train_r: Sequence[Rendered],
-                  eval_r: Sequence[Rendered], max_len: int, pad_id: int,
-                  device: torch.device) -> Workload:
+def grpo_workload(
+    plan: Plan,
+    model: Any,
+    tokenizer: Any,
+    train_r: Sequence[Rendered],
+    eval_r: Sequence[Rendered],
+    max_len: int,
+    pad_id: int,
+    device: torch.device,
+) -> Workload:
     """Tokenise the prompts, attach the adapter, set up reference and sampler; what run.py trains."""
     method = plan.method
     assert isinstance(method, GrpoMethod)
     limit = max_len - method.max_new_tokens
     if limit < 1:
-        raise RunError(f"max_len {max_len} leaves no room for a prompt before {method.max_new_tokens} "
-                       f"new tokens", location="method grpo", help="raise max_len or lower max_new_tokens")
+        raise RunError(
+            f"max_len {max_len} leaves no room for a prompt before {method.max_new_tokens} new tokens",
+            location="method grpo",
+            help="raise max_len or lower max_new_tokens",
+        )
     train_p, t_cut = tokenize_prompts(train_r, tokenizer, limit)
     eval_p, e_cut = tokenize_prompts(eval_r, tokenizer, limit)
     model, info = apply_method(model, method, plan.prompt.task)
@@ -208,9 +232,21 @@ def grpo_workload(plan: Plan, model: Any, tokenizer: Any, train_r: Sequence[Rend
     # not depend on how many numbers dropout drew, and a resumed run samples the same ones.
     generator = torch.Generator(device=device).manual_seed(plan.train.seed)
     batch_size = plan.train.micro_batch or plan.train.batch
-    evaluate = partial(evaluate_prompts, scorer, eval_p, plan.eval.generation, batch_size) \
-        if plan.eval and eval_p else None
-    return Workload(model, info, train_p, Rollouts(scorer, method, reference, generator),
-                    GrpoObjective(method), evaluate, rng=generator,
-                    summary={"train_examples": len(train_p), "eval_examples": len(eval_p),
-                             "truncated": t_cut + e_cut, "group_size": method.group_size})
+    evaluate = (
+        partial(evaluate_prompts, scorer, eval_p, plan.eval.generation, batch_size) if plan.eval and eval_p else None
+    )
+    return Workload(
+        model,
+        info,
+        train_p,
+        Rollouts(scorer, method, reference, generator),
+        GrpoObjective(method),
+        evaluate,
+        rng=generator,
+        summary={
+            "train_examples": len(train_p),
+            "eval_examples": len(eval_p),
+            "truncated": t_cut + e_cut,
+            "group_size": method.group_size,
+        },
+    )

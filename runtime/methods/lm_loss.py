@@ -31,7 +31,7 @@ def plain_head(model: Any) -> tuple[torch.nn.Module, torch.nn.Linear] | None:
 
 def _chunk_rows(vocab: int, device: torch.device) -> int:
     # Logits chunks of 2M floats (8 MB) stay in a CPU's cache; on a GPU 64M fill the chip.
-    budget = 2 ** 26 if device.type == "cuda" else 2 ** 21
+    budget = 2**26 if device.type == "cuda" else 2**21
     return max(1, budget // vocab)
 
 
@@ -59,7 +59,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
         total = torch.zeros((), dtype=torch.float32, device=hidden.device)
         rows = _chunk_rows(weight.shape[0], hidden.device)
         for start in range(0, hidden.shape[0], rows):
-            h, t = hidden[start:start + rows], targets[start:start + rows]
+            h, t = hidden[start : start + rows], targets[start : start + rows]
             loss, grad = _chunk_loss(h @ weight.t(), t)
             total += loss
             grad.exp_()  # softmax
@@ -67,7 +67,7 @@ class _LinearCrossEntropy(torch.autograd.Function):
             grad.mul_((t != IGNORE)[:, None])
             grad = grad.to(weight.dtype)  # the backward matmuls in the head's dtype, as autograd's
             if want_h:
-                grad_h[start:start + rows] = grad @ weight
+                grad_h[start : start + rows] = grad @ weight
             if want_w:
                 grad_w += grad.t() @ h
         ctx.save_for_backward(grad_h, grad_w)
@@ -77,8 +77,11 @@ class _LinearCrossEntropy(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, upstream: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
         grad_h, grad_w = ctx.saved_tensors
-        return (None if grad_h is None else grad_h * upstream,
-                None if grad_w is None else (grad_w * upstream).to(ctx.weight_dtype), None)
+        return (
+            None if grad_h is None else grad_h * upstream,
+            None if grad_w is None else (grad_w * upstream).to(ctx.weight_dtype),
+            None,
+        )
 
 
 def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -90,6 +93,10 @@ def linear_cross_entropy(hidden: torch.Tensor, weight: torch.Tensor, targets: to
     if torch.is_grad_enabled() and (hidden.requires_grad or weight.requires_grad):
         return _LinearCrossEntropy.apply(hidden, weight, targets)
     rows = _chunk_rows(weight.shape[0], hidden.device)
-    return sum((_chunk_loss(hidden[i:i + rows] @ weight.t(), targets[i:i + rows])[0]
-                for i in range(0, hidden.shape[0], rows)),
-               torch.zeros((), dtype=torch.float32, device=hidden.device))
+    return sum(
+        (
+            _chunk_loss(hidden[i : i + rows] @ weight.t(), targets[i : i + rows])[0]
+            for i in range(0, hidden.shape[0], rows)
+        ),
+        torch.zeros((), dtype=torch.float32, device=hidden.device),
+    )

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import copy
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +51,7 @@ def token_logps(model: torch.nn.Module, batch: Batch, temperature: float = 1.0) 
     if temperature != 1.0:
         logits = logits / temperature
     # cross_entropy over [N, vocab, L] gives -log p per position; ignored positions are 0.
-    return -F.cross_entropy(logits.transpose(1, 2), batch.targets, ignore_index=IGNORE,
-                            reduction="none")
+    return -F.cross_entropy(logits.transpose(1, 2), batch.targets, ignore_index=IGNORE, reduction="none")
 
 
 def target_mask(batch: Batch) -> torch.Tensor:

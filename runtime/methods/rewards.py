@@ -7,12 +7,12 @@ import json
 import math
 import numbers
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from ftlang.plan.models import GrpoMethod, MethodPlan, Reward
-
 from ftlang.runtime.errors import RunError
 
 ENTRY_POINT_GROUP = "ftlang.rewards"
@@ -42,7 +42,8 @@ def _exact(field: str) -> RewardFn:
 def _fuzzy(field: str) -> RewardFn:
     # difflib's ratio: 2 * matching characters / total characters, in [0, 1].
     return lambda prompt, completion, row: difflib.SequenceMatcher(
-        None, completion.strip(), _field(row, field), autojunk=False).ratio()
+        None, completion.strip(), _field(row, field), autojunk=False
+    ).ratio()
 
 
 def _contains(field: str) -> RewardFn:
@@ -53,8 +54,9 @@ def _regex(pattern: str) -> RewardFn:
     try:
         compiled = re.compile(pattern)
     except re.error as e:
-        raise RunError(f"the reward pattern {pattern!r} is not a valid regular expression: {e}",
-                       location="method grpo") from None
+        raise RunError(
+            f"the reward pattern {pattern!r} is not a valid regular expression: {e}", location="method grpo"
+        ) from None
     return lambda prompt, completion, row: float(compiled.search(completion.strip()) is not None)
 
 
@@ -83,17 +85,21 @@ def load_plugin(name: str) -> RewardFn:
     """The function an installed package registers as `name` under the `ftlang.rewards` entry point."""
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found:
-        raise RunError(f"no installed package registers the reward `{name}`", location="method grpo",
-                       help=f"install the package that provides it; rewards register under the "
-                            f"`{ENTRY_POINT_GROUP}` entry point (see docs/methods.md)")
+        raise RunError(
+            f"no installed package registers the reward `{name}`",
+            location="method grpo",
+            help=f"install the package that provides it; rewards register under the "
+            f"`{ENTRY_POINT_GROUP}` entry point (see docs/methods.md)",
+        )
     try:
         fn = found[0].load()
     except Exception as e:  # the plugin's own import failed: its package's problem, told plainly
-        raise RunError(f"the reward plugin `{name}` ({found[0].value}) failed to load: "
-                       f"{type(e).__name__}: {e}", location="method grpo") from None
+        raise RunError(
+            f"the reward plugin `{name}` ({found[0].value}) failed to load: {type(e).__name__}: {e}",
+            location="method grpo",
+        ) from None
     if not callable(fn):
-        raise RunError(f"the reward plugin `{name}` ({found[0].value}) is not a function",
-                       location="method grpo")
+        raise RunError(f"the reward plugin `{name}` ({found[0].value}) is not a function", location="method grpo")
     return fn
 
 
@@ -133,19 +139,16 @@ class Rewards:
     def names(self) -> list[str]:
         return [t.name for t in self.terms]
 
-    def score(self, prompt: str, completion: str, row: Mapping[str, Any],
-              origin: str) -> list[float]:
+    def score(self, prompt: str, completion: str, row: Mapping[str, Any], origin: str) -> list[float]:
         """Each term's unweighted value for one completion (a plugin's failure names the row)."""
         out = []
         for term in self.terms:
             try:
                 value = term.fn(prompt, completion, row)
             except Exception as e:  # a plugin's bug: name the term and the row, not a traceback
-                raise RunError(f"the reward `{term.name}` failed: {type(e).__name__}: {e}",
-                               location=origin) from None
+                raise RunError(f"the reward `{term.name}` failed: {type(e).__name__}: {e}", location=origin) from None
             if not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise RunError(f"the reward `{term.name}` returned {value!r}, not a finite number",
-                               location=origin)
+                raise RunError(f"the reward `{term.name}` returned {value!r}, not a finite number", location=origin)
             out.append(float(value))
         return out
 

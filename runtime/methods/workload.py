@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 
-from ftlang.runtime.train.loop import Objective
 from ftlang.runtime.methods.adapters import MethodInfo
+from ftlang.runtime.train.loop import Objective
 
 
 @dataclass

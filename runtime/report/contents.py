@@ -10,11 +10,10 @@ from typing import Any
 
 from ftlang.plan.canonical import load_plan, plan_hash
 from ftlang.plan.models import LoraMethod, Plan
-
 from ftlang.runtime import rundir
 from ftlang.runtime.evaluation.outcome import Outcome, read_outcome
-from ftlang.runtime.report.plots import Chart, Series
 from ftlang.runtime.redact import redact, redact_param
+from ftlang.runtime.report.plots import Chart, Series
 
 SAMPLE_CHARS = 240  # a sample longer than this is cut: the report stays short
 
@@ -53,7 +52,7 @@ def percent(value: float) -> str:
 def _cut(text: str | None) -> str:
     if text is None:
         return "–"
-    return text if len(text) <= SAMPLE_CHARS else text[:SAMPLE_CHARS - 1] + "…"
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
 
 
 def _model_line(model: dict[str, Any]) -> str:
@@ -77,10 +76,13 @@ def _data_lines(lock: dict[str, Any]) -> list[str]:
     for d in lock.get("data", []):
         files = ", ".join(f"{f['path']} sha256 {f['sha256'][:12]}…" for f in d.get("files", [])) or "inline rows"
         stats = d.get("stats", {})
-        splits = " · ".join(f"{k.removeprefix('split_')} {v:,}" for k, v in sorted(stats.items())
-                            if k.startswith("split_"))
-        lines.append(f"{d['name']}: {files}; {stats.get('kept', 0):,} rows kept of {stats.get('read', 0):,}"
-                     + (f" → {splits}" if splits else ""))
+        splits = " · ".join(
+            f"{k.removeprefix('split_')} {v:,}" for k, v in sorted(stats.items()) if k.startswith("split_")
+        )
+        lines.append(
+            f"{d['name']}: {files}; {stats.get('kept', 0):,} rows kept of {stats.get('read', 0):,}"
+            + (f" → {splits}" if splits else "")
+        )
     return lines
 
 
@@ -95,18 +97,25 @@ def _method_line(plan: Plan, method: dict[str, Any]) -> str:
 def _training_lines(plan: Plan, s: dict[str, Any], outcome: Outcome | None) -> list[tuple[str, str]]:
     tp = plan.train
     warmup = tp.schedule.warmup
-    schedule = tp.schedule.kind + (f", warm-up {warmup:.0%}" if 0 < warmup < 1 else
-                                   f", warm-up {warmup:g} steps" if warmup else "")
-    lines = [("training", f"{s['steps']:,} of {s['total_steps']:,} steps ({s['epochs']:g} epochs) in "
-                          f"{s['elapsed']:.1f} s; final loss {number(s.get('final_loss'))}; lr {tp.lr:g} "
-                          f"{schedule}; batch {tp.batch}; seed {tp.seed}")]
+    schedule = tp.schedule.kind + (
+        f", warm-up {warmup:.0%}" if 0 < warmup < 1 else f", warm-up {warmup:g} steps" if warmup else ""
+    )
+    lines = [
+        (
+            "training",
+            f"{s['steps']:,} of {s['total_steps']:,} steps ({s['epochs']:g} epochs) in "
+            f"{s['elapsed']:.1f} s; final loss {number(s.get('final_loss'))}; lr {tp.lr:g} "
+            f"{schedule}; batch {tp.batch}; seed {tp.seed}",
+        )
+    ]
     if outcome and outcome.stopped_early:
         watched = tp.keep_best or "loss"
         lines.append(("early stop", f"at step {s['steps']}: {tp.patience} evaluations without a better {watched}"))
     if outcome and outcome.best_step is not None:
         last = "" if outcome.best_step == s["steps"] else f", not of the last step ({s['steps']})"
-        lines.append(("model written", f"the best by {tp.keep_best}: the weights of step {outcome.best_step} "
-                                       f"(keep_best){last}"))
+        lines.append(
+            ("model written", f"the best by {tp.keep_best}: the weights of step {outcome.best_step} (keep_best){last}")
+        )
     return lines
 
 
@@ -116,8 +125,13 @@ def _facts(plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome
     facts.append(("method", _method_line(plan, lock.get("method", {}))))
     facts += _training_lines(plan, s, outcome)
     device, versions = lock.get("device", {}), lock.get("versions", {})
-    facts.append(("device", f"{device.get('type')} {device.get('name', '')} · threads {device.get('threads')} · "
-                            f"torch {versions.get('torch')} · transformers {versions.get('transformers')}"))
+    facts.append(
+        (
+            "device",
+            f"{device.get('type')} {device.get('name', '')} · threads {device.get('threads')} · "
+            f"torch {versions.get('torch')} · transformers {versions.get('transformers')}",
+        )
+    )
     if plan.params:
         facts.append(("params", ", ".join(f"{k} = {redact_param(k, v)}" for k, v in sorted(plan.params.items()))))
     return facts
@@ -128,25 +142,55 @@ def outcome_tables(outcome: Outcome) -> list[Table]:
     examples = number(outcome.tuned.get("examples"))
     title = f"Metrics on {outcome.on} ({examples} examples)"
     if outcome.base is not None:
-        rows = [[k, number(outcome.base.get(k)), number(outcome.tuned.get(k)), number(outcome.delta(k), True)]
-                for k in outcome.keys]
+        rows = [
+            [k, number(outcome.base.get(k)), number(outcome.tuned.get(k)), number(outcome.delta(k), True)]
+            for k in outcome.keys
+        ]
         out = [Table(title, ["metric", "base", "tuned", "delta"], rows)]
     else:
         out = [Table(title, ["metric", "tuned"], [[k, number(outcome.tuned.get(k))] for k in outcome.keys])]
     verdict = outcome.verdict
     if verdict.gates:
-        out.append(Table("Gates", ["require", "measured", "result"],
-                         [[g.gate, number(g.measured), "PASS" if g.passed else "FAIL"] for g in verdict.gates]))
+        out.append(
+            Table(
+                "Gates",
+                ["require", "measured", "result"],
+                [[g.gate, number(g.measured), "PASS" if g.passed else "FAIL"] for g in verdict.gates],
+            )
+        )
     if verdict.guards:
-        out.append(Table("Guards", ["guard", "metric", "base", "tuned", "drop", "max drop", "result"],
-                         [[g.name, g.metric, number(g.base), number(g.tuned), percent(g.drop),
-                           percent(g.max_drop), "PASS" if g.passed else "FAIL"] for g in verdict.guards]))
+        out.append(
+            Table(
+                "Guards",
+                ["guard", "metric", "base", "tuned", "drop", "max drop", "result"],
+                [
+                    [
+                        g.name,
+                        g.metric,
+                        number(g.base),
+                        number(g.tuned),
+                        percent(g.drop),
+                        percent(g.max_drop),
+                        "PASS" if g.passed else "FAIL",
+                    ]
+                    for g in verdict.guards
+                ],
+            )
+        )
     if outcome.samples:
         with_base = outcome.base is not None
         headers = ["input", "expected"] + (["base", "tuned"] if with_base else ["output"])
-        out.append(Table("Samples", headers, [
-            [_cut(p.input), _cut(p.expected)] + ([_cut(p.base), _cut(p.tuned)] if with_base else [_cut(p.tuned)])
-            for p in outcome.samples]))
+        out.append(
+            Table(
+                "Samples",
+                headers,
+                [
+                    [_cut(p.input), _cut(p.expected)]
+                    + ([_cut(p.base), _cut(p.tuned)] if with_base else [_cut(p.tuned)])
+                    for p in outcome.samples
+                ],
+            )
+        )
     return [Table(redact(t.title), t.headers, [[redact(c) for c in row] for row in t.rows]) for t in out]
 
 
@@ -170,7 +214,10 @@ def collect(run_dir: Path) -> Report:
     judged = outcome is not None and bool(outcome.verdict.gates or outcome.verdict.guards)
     verdict = ("PASS" if outcome.passed else "FAIL") if outcome and judged else None
     return Report(
-        recipe=redact(plan.recipe), description=redact(plan.description), verdict=verdict,
+        recipe=redact(plan.recipe),
+        description=redact(plan.description),
+        verdict=verdict,
         facts=[(k, redact(v)) for k, v in _facts(plan, lock, summary, outcome)],
         tables=outcome_tables(outcome) if outcome else [],
-        charts=[Chart(redact(c.title), c.series) for c in _charts(records, outcome)])
+        charts=[Chart(redact(c.title), c.series) for c in _charts(records, outcome)],
+    )

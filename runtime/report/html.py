@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from html import escape
 
-from ftlang.runtime.report.plots import line_chart
 from ftlang.runtime.report.contents import Report, Table
+from ftlang.runtime.report.plots import line_chart
 
 _CSS = """
 body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; color: #111827;
@@ -29,17 +29,26 @@ svg .frame { fill: none; stroke: #d1d5db; } svg .grid { stroke: #f3f4f6; }
 
 def _table(table: Table) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in table.headers)
-    body = "".join("<tr>" + "".join(f'<td class="{c}">{escape(c)}</td>' if c in ("PASS", "FAIL")
-                                    else f"<td>{escape(c)}</td>" for c in row) + "</tr>"
-                   for row in table.rows)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{c}">{escape(c)}</td>' if c in ("PASS", "FAIL") else f"<td>{escape(c)}</td>" for c in row
+        )
+        + "</tr>"
+        for row in table.rows
+    )
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def render_html(report: Report) -> str:
     title = escape(f"{report.recipe} — run report")
-    parts = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
-             '<meta name="viewport" content="width=device-width, initial-scale=1">',
-             f"<title>{title}</title><style>{_CSS}</style></head><body>", f"<h1>{title}</h1>"]
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{title}</title><style>{_CSS}</style></head><body>",
+        f"<h1>{title}</h1>",
+    ]
     if report.description:
         parts.append(f'<p class="desc">{escape(report.description)}</p>')
     if report.verdict:
@@ -47,8 +56,7 @@ def render_html(report: Report) -> str:
     facts = "".join(f"<tr><th>{escape(k)}</th><td>{escape(v)}</td></tr>" for k, v in report.facts)
     parts.append(f'<table class="facts"><tbody>{facts}</tbody></table>')
     if report.charts:
-        parts.append('<h2>Curves</h2><div class="charts">' +
-                     "".join(line_chart(c) for c in report.charts) + "</div>")
+        parts.append('<h2>Curves</h2><div class="charts">' + "".join(line_chart(c) for c in report.charts) + "</div>")
     for table in report.tables:
         parts.append(f"<h2>{escape(table.title)}</h2>{_table(table)}")
     parts.append("</body></html>")

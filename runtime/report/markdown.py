@@ -6,7 +6,6 @@ import re
 
 from ftlang.runtime.report.contents import Report, Table
 
-
 _TAG = re.compile(r"<(?=[A-Za-z/!?])")  # where `<` could open an HTML tag; `a < b` stays as it is
 
 
@@ -17,8 +16,12 @@ def _cell(text: str) -> str:
 
 def markdown_table(table: Table) -> list[str]:
     """A titled GitHub-flavoured Markdown table, its cells escaped."""
-    lines = [f"## {table.title}", "", "| " + " | ".join(table.headers) + " |",
-             "|" + "|".join("---" for _ in table.headers) + "|"]
+    lines = [
+        f"## {table.title}",
+        "",
+        "| " + " | ".join(table.headers) + " |",
+        "|" + "|".join("---" for _ in table.headers) + "|",
+    ]
     lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in table.rows]
     return lines + [""]
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
-from typing import Sequence
 
 PALETTE = ("#2563eb", "#dc2626", "#16a34a", "#9333ea", "#ea580c", "#0891b2")
 WIDTH, HEIGHT = 420, 220
@@ -56,8 +56,10 @@ def line_chart(chart: Chart) -> str:
     series = [s for s in series if s.points]
     title = f'<title>{escape(chart.title)}</title><text x="{_LEFT}" y="18" class="ct">{escape(chart.title)}</text>'
     if not series:
-        return (f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img">{title}'
-                f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>')
+        return (
+            f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img">{title}'
+            f'<text x="{WIDTH / 2}" y="{HEIGHT / 2}" text-anchor="middle">no data</text></svg>'
+        )
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points]
     x0, x1 = (min(xs), max(xs)) if min(xs) < max(xs) else _span(xs)
@@ -70,11 +72,16 @@ def line_chart(chart: Chart) -> str:
     def py(y: float) -> float:
         return _TOP + (1 - (y - y0) / (y1 - y0)) * plot_h
 
-    parts = [f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img">', title,
-             f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" class="frame"/>']
+    parts = [
+        f'<svg viewBox="0 0 {WIDTH} {HEIGHT}" role="img">',
+        title,
+        f'<rect x="{_LEFT}" y="{_TOP}" width="{plot_w}" height="{plot_h}" class="frame"/>',
+    ]
     for t in nice_ticks(y0, y1):
-        parts.append(f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
-                     f'<text x="{_LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{t:.3g}</text>')
+        parts.append(
+            f'<line x1="{_LEFT}" x2="{WIDTH - _RIGHT}" y1="{py(t):.1f}" y2="{py(t):.1f}" class="grid"/>'
+            f'<text x="{_LEFT - 6}" y="{py(t) + 4:.1f}" text-anchor="end">{t:.3g}</text>'
+        )
     for t in nice_ticks(x0, x1):
         parts.append(f'<text x="{px(t):.1f}" y="{HEIGHT - _BOTTOM + 16}" text-anchor="middle">{t:g}</text>')
     parts.append(f'<text x="{_LEFT + plot_w / 2}" y="{HEIGHT - 4}" text-anchor="middle">{escape(chart.x_label)}</text>')
@@ -85,7 +92,9 @@ def line_chart(chart: Chart) -> str:
         if len(s.points) <= 40:  # few points (evaluations): mark each one
             parts += [f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.8" fill="{colour}"/>' for x, y in s.points]
         if len(series) > 1:
-            parts.append(f'<text x="{WIDTH - _RIGHT - 4}" y="{_TOP + 14 + 14 * i}" text-anchor="end" '
-                         f'fill="{colour}">{escape(s.name)}</text>')
+            parts.append(
+                f'<text x="{WIDTH - _RIGHT - 4}" y="{_TOP + 14 + 14 * i}" text-anchor="end" '
+                f'fill="{colour}">{escape(s.name)}</text>'
+            )
     parts.append("</svg>")
     return "".join(parts)

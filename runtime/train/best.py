@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
 from ftlang.plan.models import Metric
-
-from ftlang.runtime.train import distributed
 from ftlang.runtime.evaluation import metrics as m
+from ftlang.runtime.train import distributed
 from ftlang.runtime.train.checkpoint import load_trainable, trainable_state
 
 # The trainable weights of the best evaluation, with its step in the file's metadata: one

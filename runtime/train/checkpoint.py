@@ -18,8 +18,13 @@ from ftlang.runtime.train.loop import LoopState
 
 CHECKPOINTS = "checkpoints"
 KEEP = 2  # newest checkpoints kept; older ones are deleted once a newer one is complete
-_WEIGHTS, _OPTIM, _SCHED, _STATE, _INFO = ("weights.safetensors", "optimizer.pt", "scheduler.pt",
-                                           "trainer_state.pt", "checkpoint.json")
+_WEIGHTS, _OPTIM, _SCHED, _STATE, _INFO = (
+    "weights.safetensors",
+    "optimizer.pt",
+    "scheduler.pt",
+    "trainer_state.pt",
+    "checkpoint.json",
+)
 
 
 def _name(step: int) -> str:
@@ -54,8 +59,11 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
     Under FSDP each is gathered whole, so every rank must call this.
     """
-    return {n: distributed.full_tensor(p.detach()).cpu().contiguous()
-            for n, p in model.named_parameters() if p.requires_grad}
+    return {
+        n: distributed.full_tensor(p.detach()).cpu().contiguous()
+        for n, p in model.named_parameters()
+        if p.requires_grad
+    }
 
 
 def load_trainable(model: torch.nn.Module, file: Path) -> None:
@@ -70,8 +78,14 @@ def load_trainable(model: torch.nn.Module, file: Path) -> None:
             p.copy_(distributed.shard_like(p, weights[n].to(p.device)))
 
 
-def save_checkpoint(run_dir: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, state: LoopState, epoch: float) -> Path:
+def save_checkpoint(
+    run_dir: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: LoopState,
+    epoch: float,
+) -> Path:
     """Write `checkpoints/step-N/` via a temp folder and a rename: a kill leaves no half checkpoint.
 
     Every rank calls it (FSDP's shards and each rank's RNG state are gathered); rank 0 writes.
@@ -114,8 +128,7 @@ def list_checkpoints(run_dir: Path) -> list[Path]:
     root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir()
-                  if p.is_dir() and p.name.startswith("step-") and (p / _INFO).exists())
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / _INFO).exists())
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
@@ -123,12 +136,19 @@ def latest_checkpoint(run_dir: Path) -> Path | None:
     return found[-1] if found else None
 
 
-def load_checkpoint(path: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                    scheduler: Any, state: LoopState, device: torch.device) -> None:
+def load_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: LoopState,
+    device: torch.device,
+) -> None:
     """Restore everything `save_checkpoint` wrote, in place; RNG last so nothing consumes it after."""
     load_trainable(model, path / _WEIGHTS)
-    distributed.load_optimizer_state(model, optimizer,
-                                     torch.load(path / _OPTIM, map_location=device, weights_only=True))
+    distributed.load_optimizer_state(
+        model, optimizer, torch.load(path / _OPTIM, map_location=device, weights_only=True)
+    )
     scheduler.load_state_dict(torch.load(path / _SCHED, weights_only=True))
     saved = torch.load(path / _STATE, weights_only=True)
     state.load_state_dict(saved["loop"], device)

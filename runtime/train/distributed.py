@@ -7,19 +7,22 @@ import ctypes
 import os
 import signal
 import sys
-from typing import Any, Iterator, Sequence, TypeVar
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
-from torch.distributed.checkpoint.state_dict import (StateDictOptions, get_model_state_dict,
-                                                     get_optimizer_state_dict,
-                                                     set_optimizer_state_dict)
+from torch.distributed.checkpoint.state_dict import (
+    StateDictOptions,
+    get_model_state_dict,
+    get_optimizer_state_dict,
+    set_optimizer_state_dict,
+)
 from torch.distributed.fsdp import FSDPModule, fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn.parallel import DistributedDataParallel
 
 from ftlang.plan.models import Plan
-
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.train.launch import LAUNCHER_PID, check_plan, launched_size, resolve_backend
 
@@ -29,6 +32,7 @@ _GATHERED = StateDictOptions(full_state_dict=True, cpu_offload=True)  # whole te
 
 
 # --- who and where am I ---------------------------------------------------------------
+
 
 def rank() -> int:
     return dist.get_rank() if dist.is_initialized() else 0
@@ -54,6 +58,7 @@ def device() -> torch.device:
 
 # --- the process group ----------------------------------------------------------------
 
+
 def _die_with_launcher() -> None:
     """Die with the launching agent: torchrun gives every worker its own session, so killing the
     launcher's process group (Ctrl-C in some shells, a job scheduler, a test) would otherwise
@@ -74,19 +79,25 @@ def session(plan: Plan) -> Iterator[None]:
         yield
         return
     if launched is None:
-        raise RunError(f"compute.processes = {n} needs {n} processes, and this is one",
-                       help=f"run it with `ft run --nproc {n}`, or under torchrun (docs/scaling.md)")
+        raise RunError(
+            f"compute.processes = {n} needs {n} processes, and this is one",
+            help=f"run it with `ft run --nproc {n}`, or under torchrun (docs/scaling.md)",
+        )
     if launched != n:
-        raise RunError(f"the plan says compute.processes = {n}, but the launcher started {launched}",
-                       help=f"start {n} processes, or set compute.processes = {launched}")
+        raise RunError(
+            f"the plan says compute.processes = {n}, but the launcher started {launched}",
+            help=f"start {n} processes, or set compute.processes = {launched}",
+        )
     check_plan(plan, n)
     backend = resolve_backend(plan.compute)
     _die_with_launcher()
     if torch.cuda.is_available():
         local, gpus = int(os.environ.get("LOCAL_RANK", "0")), torch.cuda.device_count()
         if local >= gpus:
-            raise RunError(f"process {local} of this machine has no GPU of its own: it has {gpus}",
-                           help=f"start at most {gpus} processes per machine (--nproc-per-node)")
+            raise RunError(
+                f"process {local} of this machine has no GPU of its own: it has {gpus}",
+                help=f"start at most {gpus} processes per machine (--nproc-per-node)",
+            )
         torch.cuda.set_device(local)
     dist.init_process_group(backend)
     try:
@@ -127,6 +138,7 @@ def all_sum(t: torch.Tensor) -> torch.Tensor:
 
 # --- data: rank shards ----------------------------------------------------------------
 
+
 def split_batch(chunk: Sequence[T], micro: int, world: int) -> list[list[list[T]]]:
     """Every rank's micro-batches of one global batch: rank r takes chunk[r::world], `micro` at a time.
 
@@ -134,7 +146,7 @@ def split_batch(chunk: Sequence[T], micro: int, world: int) -> list[list[list[T]
     one rank per epoch, and one process with accumulation sees the same global batch.
     """
     shards = [list(chunk[r::world]) for r in range(world)]
-    return [[s[i:i + micro] for i in range(0, len(s), micro)] for s in shards]
+    return [[s[i : i + micro] for i in range(0, len(s), micro)] for s in shards]
 
 
 def own_micro_batches(per_rank: list[list[list[T]]], me: int) -> list[tuple[list[T], int]]:
@@ -162,8 +174,7 @@ def batch_totals(micro: Sequence[tuple[Any, int]], on: torch.device) -> tuple[in
     return totals[0], totals[1], totals[2]
 
 
-def sum_over_ranks(loss: torch.Tensor, stats: dict[str, torch.Tensor]
-                   ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def sum_over_ranks(loss: torch.Tensor, stats: dict[str, torch.Tensor]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """A step's loss and statistics summed over ranks (each rank's part is already over the
     global denominator), in one all-reduce, so every rank logs what one process would."""
     if not dist.is_initialized():
@@ -174,6 +185,7 @@ def sum_over_ranks(loss: torch.Tensor, stats: dict[str, torch.Tensor]
 
 
 # --- model: wrapping and whole-tensor views -------------------------------------------
+
 
 def wrap(model: torch.nn.Module, strategy: str) -> torch.nn.Module:
     """The module to train: DDP around `model`, or `model` sharded in place by FSDP2."""
@@ -228,10 +240,8 @@ def optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer) ->
     return optimizer.state_dict()
 
 
-def load_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                         state: dict[str, Any]) -> None:
+def load_optimizer_state(model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict[str, Any]) -> None:
     if isinstance(model, FSDPModule):
-        set_optimizer_state_dict(model, optimizer, state,
-                                 options=StateDictOptions(full_state_dict=True))
+        set_optimizer_state_dict(model, optimizer, state, options=StateDictOptions(full_state_dict=True))
     else:
         optimizer.load_state_dict(state)

@@ -11,7 +11,6 @@ import torch
 
 from ftlang.plan.canonical import load_plan
 from ftlang.plan.models import ComputePlan, Plan, TrainPlan
-
 from ftlang.runtime.errors import RunError
 
 LAUNCHER_PID = "FTLANG_LAUNCHER_PID"  # set by `torchrun`: the workers' parent, checked by each worker
@@ -46,16 +45,19 @@ def check_batch(train: TrainPlan, processes: int) -> None:
     if train.batch % step == 0:
         return
     if train.micro_batch is None or train.batch % processes:
-        raise RunError(f"train.batch = {train.batch} is the global batch and must split evenly "
-                       f"across {processes} processes",
-                       help=f"set batch to a multiple of {processes}, or run with another --nproc")
+        raise RunError(
+            f"train.batch = {train.batch} is the global batch and must split evenly across {processes} processes",
+            help=f"set batch to a multiple of {processes}, or run with another --nproc",
+        )
     share = train.batch // processes
     micros = ", ".join(str(d) for d in range(1, share + 1) if share % d == 0)
     near = sorted({m for m in (train.batch // step * step, (train.batch // step + 1) * step) if m > 0})
-    raise RunError(f"train.batch = {train.batch} is the global batch: with {processes} processes and "
-                   f"micro_batch {train.micro_batch} it must be a multiple of micro_batch × processes "
-                   f"= {step}",
-                   help=f"set batch to {' or '.join(map(str, near))}, or micro_batch to one of {micros}")
+    raise RunError(
+        f"train.batch = {train.batch} is the global batch: with {processes} processes and "
+        f"micro_batch {train.micro_batch} it must be a multiple of micro_batch × processes "
+        f"= {step}",
+        help=f"set batch to {' or '.join(map(str, near))}, or micro_batch to one of {micros}",
+    )
 
 
 def check_plan(plan: Plan, processes: int) -> None:
@@ -63,8 +65,10 @@ def check_plan(plan: Plan, processes: int) -> None:
     if processes == 1:
         return
     if plan.method.kind not in ("full", "lora"):
-        raise RunError(f"method {plan.method.kind} runs on one process for now, not {processes}",
-                       help="leave out --nproc (compute.processes = 1) for preference and reward tuning")
+        raise RunError(
+            f"method {plan.method.kind} runs on one process for now, not {processes}",
+            help="leave out --nproc (compute.processes = 1) for preference and reward tuning",
+        )
     check_batch(plan.train, processes)
     resolve_backend(plan.compute)
 
@@ -77,11 +81,11 @@ def check_resume_world(run_dir: Path, processes: int) -> None:
     started = load_plan(path.read_text(encoding="utf-8")).compute.processes
     if started != processes:
         raise RunError(
-            f"{run_dir} started with {started} process{'es' if started > 1 else ''} and cannot "
-            f"resume with {processes}",
+            f"{run_dir} started with {started} process{'es' if started > 1 else ''} and cannot resume with {processes}",
             help=f"resume with --nproc {started}: its checkpoints hold one random-number state per "
-                 f"process, and another world size splits each global batch into other shards and "
-                 f"micro-batches, so the rest of the run would not match the one that stopped")
+            f"process, and another world size splits each global batch into other shards and "
+            f"micro-batches, so the rest of the run would not match the one that stopped",
+        )
 
 
 def resolve_backend(compute: ComputePlan) -> str:
@@ -90,8 +94,10 @@ def resolve_backend(compute: ComputePlan) -> str:
     if compute.backend == "auto":
         return "nccl" if cuda else "gloo"
     if compute.backend == "nccl" and not cuda:
-        raise RunError("compute.backend = nccl needs CUDA GPUs, and this machine has none",
-                       help="use backend = auto (gloo on CPUs) or gloo")
+        raise RunError(
+            "compute.backend = nccl needs CUDA GPUs, and this machine has none",
+            help="use backend = auto (gloo on CPUs) or gloo",
+        )
     return compute.backend
 
 
@@ -106,8 +112,10 @@ def torchrun(args: list[str], nproc: int) -> int:
 
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus and nproc > gpus:  # each process trains on a GPU of its own
-        raise RunError(f"--nproc {nproc} needs {nproc} GPUs, and this machine has {gpus}",
-                       help=f"at most --nproc {gpus} on this machine")
+        raise RunError(
+            f"--nproc {nproc} needs {nproc} GPUs, and this machine has {gpus}",
+            help=f"at most --nproc {gpus} on this machine",
+        )
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     # The cores are shared by the workers: more intra-op threads than cores stall every barrier.
     os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // nproc)))
@@ -118,8 +126,12 @@ def torchrun(args: list[str], nproc: int) -> int:
             logging.getLogger(name).setLevel(logging.CRITICAL)
     argv = ["--nnodes", "1", "--nproc-per-node", str(nproc)]
     if os.environ.get("MASTER_PORT"):  # otherwise torchrun picks a free port itself
-        argv += ["--master-addr", os.environ.get("MASTER_ADDR", "127.0.0.1"),
-                 "--master-port", os.environ["MASTER_PORT"]]
+        argv += [
+            "--master-addr",
+            os.environ.get("MASTER_ADDR", "127.0.0.1"),
+            "--master-port",
+            os.environ["MASTER_PORT"],
+        ]
     try:
         run(get_args_parser().parse_args([*argv, "-m", "ftlang.cli.main", *args]))
     except ChildFailedError as exc:

@@ -5,22 +5,22 @@ from __future__ import annotations
 import contextlib
 import math
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from ftlang.plan.models import Schedule, TrainPlan
-
+from ftlang.runtime.data.batching import Batch, Collator, singles
+from ftlang.runtime.data.prompts import IGNORE, Example
+from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.launch import micro_batch
-from ftlang.runtime.data.batching import Batch, Collator, singles
-from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
-from ftlang.runtime.data.prompts import IGNORE, Example
-
 
 # --- schedule --------------------------------------------------------------------------
+
 
 def warmup_steps(schedule: Schedule, total: int) -> int:
     """`warmup` < 1 is a fraction of all steps (rounded), >= 1 a number of steps."""
@@ -52,23 +52,24 @@ def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> to
     for _, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay},
-              {"params": no_decay, "weight_decay": 0.0}]
+    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     # The fused kernel updates every tensor in one pass: on CPU the step took a third of the
     # per-tensor loop's time. It needs plain float tensors on CPU or CUDA (not FSDP's DTensors).
     params = decay + no_decay
-    fused = bool(params) and all(type(p.data) is torch.Tensor and p.is_floating_point()
-                                 and p.device.type in ("cpu", "cuda") for p in params)
+    fused = bool(params) and all(
+        type(p.data) is torch.Tensor and p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
+    )
     return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, fused=fused or None)
 
 
-def make_scheduler(optimizer: torch.optim.Optimizer, total: int, warmup: int,
-                   kind: str) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: lr_factor(s, total, warmup, kind))
+def make_scheduler(
+    optimizer: torch.optim.Optimizer, total: int, warmup: int, kind: str
+) -> torch.optim.lr_scheduler.LambdaLR:
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup, kind))
 
 
 # --- data order ------------------------------------------------------------------------
+
 
 class DataOrder:
     """Which items each step takes: a fresh permutation per epoch from its own generator.
@@ -90,13 +91,18 @@ class DataOrder:
             self.epoch += 1
             self.pos = 0
             self.perm = torch.randperm(self.n, generator=self.gen).tolist()
-        idx = self.perm[self.pos:self.pos + k]
+        idx = self.perm[self.pos : self.pos + k]
         self.pos += len(idx)
         return idx
 
     def state_dict(self) -> dict[str, Any]:
-        return {"n": self.n, "epoch": self.epoch, "pos": self.pos, "perm": list(self.perm),
-                "generator": self.gen.get_state()}
+        return {
+            "n": self.n,
+            "epoch": self.epoch,
+            "pos": self.pos,
+            "perm": list(self.perm),
+            "generator": self.gen.get_state(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         assert state["n"] == self.n, "the checkpoint was made with other data"
@@ -105,6 +111,7 @@ class DataOrder:
 
 
 # --- loss ------------------------------------------------------------------------------
+
 
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     # bf16 autocast on CUDA only: CPU autocast is slower there and would break bit-exact reruns.
@@ -129,21 +136,27 @@ def loss_sum(model: torch.nn.Module, batch: Batch, task: str) -> tuple[torch.Ten
     if parts is not None:  # the head and its loss in chunks (lm_loss.py): less memory, fewer passes
         decoder, head = parts
         hidden = decoder(**batch.model_inputs()).last_hidden_state
-        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), head.weight,
-                                    batch.targets.reshape(-1)), None
+        return linear_cross_entropy(hidden.reshape(-1, hidden.shape[-1]), head.weight, batch.targets.reshape(-1)), None
     logits = model(**batch.model_inputs()).logits.float()
     if task == "classification":
         loss = F.cross_entropy(logits, batch.targets, reduction="sum")
         return loss, (logits.argmax(-1) == batch.targets).sum()
-    loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1),
-                           ignore_index=IGNORE, reduction="sum")
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
     return loss, None
 
 
 @torch.no_grad()
-def evaluate_loss(model: torch.nn.Module, examples: Sequence[Example], *, task: str,
-                  collator: Collator | None = None, batch_size: int = 8,
-                  device: torch.device | str = "cpu") -> dict[str, float]:
+def evaluate_loss(
+    model: torch.nn.Module,
+    examples: Sequence[Example],
+    *,
+    task: str,
+    collator: Collator | None = None,
+    batch_size: int = 8,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
     """Mean loss per target token (LM) or per example (classification), plus accuracy.
 
     Runs in eval mode (no dropout, so no RNG draws) without packing; restores train mode.
@@ -160,7 +173,7 @@ def evaluate_loss(model: torch.nn.Module, examples: Sequence[Example], *, task: 
     items = singles(examples)
     try:
         for i in range(0, len(items), batch_size):
-            batch = collator(items[i:i + batch_size], packed=False).to(device)
+            batch = collator(items[i : i + batch_size], packed=False).to(device)
             with autocast(device):
                 loss, right = loss_sum(model, batch, task)
             total += loss.double()
@@ -179,6 +192,7 @@ def evaluate_loss(model: torch.nn.Module, examples: Sequence[Example], *, task: 
 
 # --- the loop --------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LoopConfig:
     total_steps: int
@@ -191,11 +205,19 @@ class LoopConfig:
     checkpoint_every: int | None
 
     @staticmethod
-    def from_plan(tp: TrainPlan, n_items: int, processes: int = 1) -> "LoopConfig":
+    def from_plan(tp: TrainPlan, n_items: int, processes: int = 1) -> LoopConfig:
         per_epoch = max(1, math.ceil(n_items / tp.batch))
         total = tp.max_steps if tp.max_steps is not None else tp.epochs * per_epoch
-        return LoopConfig(total, per_epoch, tp.batch, micro_batch(tp, processes),
-                          tp.grad_clip, tp.log_every, tp.eval_every, tp.checkpoint_every)
+        return LoopConfig(
+            total,
+            per_epoch,
+            tp.batch,
+            micro_batch(tp, processes),
+            tp.grad_clip,
+            tp.log_every,
+            tp.eval_every,
+            tp.checkpoint_every,
+        )
 
 
 @dataclass
@@ -215,11 +237,19 @@ class LoopState:
     rng: torch.Generator | None = None  # a method's own sampling generator (GRPO)
 
     def state_dict(self) -> dict[str, Any]:
-        return {"order": self.order.state_dict(), "step": self.step, "tokens": self.tokens,
-                "positions": self.positions, "elapsed": self.elapsed, "window_loss": self.window_loss.cpu(),
-                "window_steps": self.window_steps, "window_tokens": self.window_tokens,
-                "window_stats": {k: v.cpu() for k, v in self.window_stats.items()},
-                "last_loss": self.last_loss, "rng": None if self.rng is None else self.rng.get_state()}
+        return {
+            "order": self.order.state_dict(),
+            "step": self.step,
+            "tokens": self.tokens,
+            "positions": self.positions,
+            "elapsed": self.elapsed,
+            "window_loss": self.window_loss.cpu(),
+            "window_steps": self.window_steps,
+            "window_tokens": self.window_tokens,
+            "window_stats": {k: v.cpu() for k, v in self.window_stats.items()},
+            "last_loss": self.last_loss,
+            "rng": None if self.rng is None else self.rng.get_state(),
+        }
 
     def load_state_dict(self, s: dict[str, Any], device: torch.device) -> None:
         self.order.load_state_dict(s["order"])
@@ -237,16 +267,30 @@ class Hooks:
     """What the loop reports to: metrics, eval, checkpoints, progress. All optional."""
 
     def log(self, record: dict[str, Any]) -> None: ...
-    def evaluate(self, step: int) -> dict[str, float] | None: return None
-    def stop(self) -> bool: return False  # early stopping, asked after each step's evaluation
+    def evaluate(self, step: int) -> dict[str, float] | None:
+        return None
+
+    def stop(self) -> bool:
+        return False  # early stopping, asked after each step's evaluation
+
     def checkpoint(self, state: LoopState) -> None: ...
     def progress(self, state: LoopState, loss: float | None, tok_s: float | None) -> None: ...
 
 
-def train(model: torch.nn.Module, items: Sequence[Any], *, task: str, collator: Callable[[Sequence[Any]], Any],
-          cfg: LoopConfig, optimizer: torch.optim.Optimizer,
-          scheduler: torch.optim.lr_scheduler.LRScheduler, state: LoopState,
-          device: torch.device, hooks: Hooks, objective: Objective | None = None) -> LoopState:
+def train(
+    model: torch.nn.Module,
+    items: Sequence[Any],
+    *,
+    task: str,
+    collator: Callable[[Sequence[Any]], Any],
+    cfg: LoopConfig,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    state: LoopState,
+    device: torch.device,
+    hooks: Hooks,
+    objective: Objective | None = None,
+) -> LoopState:
     """Run optimizer steps from `state.step` to `cfg.total_steps`; returns the final state.
 
     `objective` scores a micro-batch (default: the task's cross-entropy); `items` and
@@ -300,8 +344,9 @@ def train(model: torch.nn.Module, items: Sequence[Any], *, task: str, collator: 
         if (cfg.eval_every and state.step % cfg.eval_every == 0) or state.step == cfg.total_steps:
             result = hooks.evaluate(state.step)
             if result is not None:
-                hooks.log({"step": state.step, "epoch": epoch, **result,
-                           "elapsed": round(time.perf_counter() - started, 3)})
+                hooks.log(
+                    {"step": state.step, "epoch": epoch, **result, "elapsed": round(time.perf_counter() - started, 3)}
+                )
         # An early stop (decided by the evaluation just above) ends the run like its last
         # step: the loss window is logged and a checkpoint written.
         done = state.step == cfg.total_steps or hooks.stop()
@@ -313,9 +358,18 @@ def train(model: torch.nn.Module, items: Sequence[Any], *, task: str, collator: 
             tok_s = state.window_tokens / max(1e-9, now - window_start)
             state.elapsed = now - started
             stats = {k: (v / state.window_steps).item() for k, v in state.window_stats.items()}
-            hooks.log({"step": state.step, "epoch": epoch, "loss": loss_value, "lr": lr,
-                       "tokens": state.tokens, "elapsed": round(state.elapsed, 3),
-                       "tok_s": round(tok_s, 1), **stats})
+            hooks.log(
+                {
+                    "step": state.step,
+                    "epoch": epoch,
+                    "loss": loss_value,
+                    "lr": lr,
+                    "tokens": state.tokens,
+                    "elapsed": round(state.elapsed, 3),
+                    "tok_s": round(tok_s, 1),
+                    **stats,
+                }
+            )
             hooks.progress(state, loss_value, tok_s)
             state.window_loss = torch.zeros((), dtype=torch.float64, device=device)
             state.window_stats = {}

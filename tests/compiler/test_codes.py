@@ -98,5 +98,6 @@ def test_the_doc_shows_real_output(code: str) -> None:
     shown = block.group(1)
     assert shown.startswith(f"{'warning' if code.startswith('W') else 'error'}[{code}]: ")
     outputs = [o.replace("tests/data/diagnostics/", "") for o in golden_outputs().values()]
-    assert any(shown in output for output in outputs), \
+    assert any(shown in output for output in outputs), (
         f"docs/errors.md, {code}: the rendered diagnostic is not what any golden case prints"
+    )

@@ -93,8 +93,9 @@ def test_golden_diagnostic(case: Path, tmp_path: Path, at_root: None) -> None:
             assert f"{d.span.line} | " in output and ("^" in output)
 
 
-def test_cli_prints_what_the_golden_files_say(tmp_path: Path, at_root: None,
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_prints_what_the_golden_files_say(
+    tmp_path: Path, at_root: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The golden outputs are what the `ft check` command itself writes, exit code 1."""
     for name in ("parse-errors-in-two-items", "set-unknown-parameter", "trust-remote-code-warning"):
         case = CASES_DIR / f"{name}.ft"

@@ -48,6 +48,7 @@ GOLDEN = sorted(CASES.glob("*.ft"))
 
 # --- golden cases --------------------------------------------------------------
 
+
 def test_there_are_enough_golden_cases() -> None:
     assert len(GOLDEN) >= 15
 
@@ -67,10 +68,12 @@ def test_golden(path: Path) -> None:
 
 # --- stability ---------------------------------------------------------------------
 
+
 def _stability_inputs() -> list[tuple[str, str]]:
     """Every recipe in recipes/ (there may be none yet) and every golden output."""
-    found = [(str(p.relative_to(ROOT)), p.read_text(encoding="utf-8"))
-             for p in sorted((ROOT / "recipes").rglob("*.ft"))]
+    found = [
+        (str(p.relative_to(ROOT)), p.read_text(encoding="utf-8")) for p in sorted((ROOT / "recipes").rglob("*.ft"))
+    ]
     found += [(f"golden output {p.stem}", _read_case(p)[1]) for p in GOLDEN]
     return found
 
@@ -87,6 +90,7 @@ def test_formatting_is_stable(name: str, text: str) -> None:
 
 
 # --- API ------------------------------------------------------------------------------
+
 
 def test_parse_errors_give_diagnostics_and_no_text() -> None:
     result = format_source("train {\n  lr = \n}\n", "bad.ft")
@@ -107,16 +111,19 @@ def test_result_is_frozen() -> None:
         result.text = "x"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize(("source", "expected"), [
-    ("", ""),
-    ("\n\n\n", ""),
-    ("# only a comment", "# only a comment\n"),
-    ("\n\n# c\n\n\nrecipe x\n\n\n# end\n\n", "# c\n\nrecipe x\n\n# end\n"),
-    ("train {}", "train {}\n"),
-    ("train {}\n\n\n", "train {}\n"),
-    ("train {\r\n  epochs = 3\r\n}\r\n", "train {\n  epochs = 3\n}\n"),
-    ("recipe x   \nparam a: int   \n", "recipe x\n\nparam a: int\n"),
-])
+@pytest.mark.parametrize(
+    ("source", "expected"),
+    [
+        ("", ""),
+        ("\n\n\n", ""),
+        ("# only a comment", "# only a comment\n"),
+        ("\n\n# c\n\n\nrecipe x\n\n\n# end\n\n", "# c\n\nrecipe x\n\n# end\n"),
+        ("train {}", "train {}\n"),
+        ("train {}\n\n\n", "train {}\n"),
+        ("train {\r\n  epochs = 3\r\n}\r\n", "train {\n  epochs = 3\n}\n"),
+        ("recipe x   \nparam a: int   \n", "recipe x\n\nparam a: int\n"),
+    ],
+)
 def test_file_edges(source: str, expected: str) -> None:
     assert _formatted(source) == expected
 
@@ -194,13 +201,36 @@ method full  # 26
 
 def test_every_comment_survives_a_tricky_file() -> None:
     out = _formatted(TRICKY)
-    want = ["# 1 file header", "# 2 header trailing", "# 3 before import", "# 4 import trailing",
-            "# 5 inside parentheses", "# 6 param trailing", "# 7 after (", "# 8 after an argument",
-            "# 9 before a keyword", "# 10 before )", "# 11 after )", "# 12 after {", "# 13 leading",
-            "# 14 trailing", "# 15 record opened", "# 16 in record", "# 17 record dangling",
-            "# 18 after qualifier", "# 20 after a long string", "# 21 after [",
-            "# 22 in a record in a list", "# 23 after the record", "# 24 block dangling", "# 25 after }",
-            "# 26", "# 27 end", "#28 no space", "#"]
+    want = [
+        "# 1 file header",
+        "# 2 header trailing",
+        "# 3 before import",
+        "# 4 import trailing",
+        "# 5 inside parentheses",
+        "# 6 param trailing",
+        "# 7 after (",
+        "# 8 after an argument",
+        "# 9 before a keyword",
+        "# 10 before )",
+        "# 11 after )",
+        "# 12 after {",
+        "# 13 leading",
+        "# 14 trailing",
+        "# 15 record opened",
+        "# 16 in record",
+        "# 17 record dangling",
+        "# 18 after qualifier",
+        "# 20 after a long string",
+        "# 21 after [",
+        "# 22 in a record in a list",
+        "# 23 after the record",
+        "# 24 block dangling",
+        "# 25 after }",
+        "# 26",
+        "# 27 end",
+        "#28 no space",
+        "#",
+    ]
     assert _comments(TRICKY) == sorted(want)
     assert _comments(out) == sorted(want)
     for text in want:
@@ -215,8 +245,10 @@ def test_every_comment_survives_a_tricky_file() -> None:
 
 def test_declaration_keywords_never_start_a_line_in_a_block() -> None:
     """Work-around for the parser bug: `eval = 1` may not follow a newline inside a block."""
-    out = _formatted('data d = jsonl("d") {\n  split { train = 90%, eval = 10%, a_long_name_to_make_it_wrap = 0%,'
-                     ' another_long_name = 0% } seed 7\n}\n')
+    out = _formatted(
+        'data d = jsonl("d") {\n  split { train = 90%, eval = 10%, a_long_name_to_make_it_wrap = 0%,'
+        " another_long_name = 0% } seed 7\n}\n"
+    )
     for line in out.splitlines():
         assert not re.match(r"\s*(train|eval)\b", line), out
 
@@ -224,9 +256,26 @@ def test_declaration_keywords_never_start_a_line_in_a_block() -> None:
 # --- generated recipes ------------------------------------------------------------------
 
 NAMES = st.sampled_from(["a", "b", "lr", "rank", "x_1", "body", "house", "q_proj"])
-LITERALS = st.sampled_from(["1", "16", "2e-4", "2E-4", "1_000", "0.5", "10%", ".5%", "true", "false",
-                            '"s"', '"a # b"', '"esc \\" q"', '""', '"""\n    x\n      y\n  """',
-                            '"""one line"""'])
+LITERALS = st.sampled_from(
+    [
+        "1",
+        "16",
+        "2e-4",
+        "2E-4",
+        "1_000",
+        "0.5",
+        "10%",
+        ".5%",
+        "true",
+        "false",
+        '"s"',
+        '"a # b"',
+        '"esc \\" q"',
+        '""',
+        '"""\n    x\n      y\n  """',
+        '"""one line"""',
+    ]
+)
 OPS = st.sampled_from(["or", "and", "==", "!=", "<", ">=", "in", "+", "-", "*", "/"])
 
 
@@ -240,9 +289,13 @@ def gap(draw, bracketed: bool) -> str:
     """Whitespace between two tokens; inside brackets it may hold newlines and comments."""
     if not bracketed:
         return draw(st.sampled_from(["", " ", "   ", "\t"]))
-    return draw(st.one_of(st.sampled_from(["", " ", "\n", "\n      ", "\n\n"]),
-                          comment().map(lambda c: f"  {c}\n    "),
-                          comment().map(lambda c: f"\n  {c}\n")))
+    return draw(
+        st.one_of(
+            st.sampled_from(["", " ", "\n", "\n      ", "\n\n"]),
+            comment().map(lambda c: f"  {c}\n    "),
+            comment().map(lambda c: f"\n  {c}\n"),
+        )
+    )
 
 
 @st.composite
@@ -263,9 +316,17 @@ def expr(draw, depth: int, bracketed: bool) -> str:
     if kind == "unary":
         return draw(st.sampled_from(["not ", "-", "- "])) + "(" + draw(expr(depth - 1, True)) + ")"
     if kind in ("call", "list"):
-        items = draw(st.lists(st.one_of(expr(depth - 1, True),
-                                        st.tuples(NAMES, expr(depth - 1, True)).map(lambda kv: f"{kv[0]} = {kv[1]}")
-                                        if kind == "call" else expr(depth - 1, True)), max_size=4))
+        items = draw(
+            st.lists(
+                st.one_of(
+                    expr(depth - 1, True),
+                    st.tuples(NAMES, expr(depth - 1, True)).map(lambda kv: f"{kv[0]} = {kv[1]}")
+                    if kind == "call"
+                    else expr(depth - 1, True),
+                ),
+                max_size=4,
+            )
+        )
         body = "".join(g() + item + g() + "," for item in items)
         if items and not draw(st.booleans()):
             body = body[:-1]
@@ -297,9 +358,13 @@ def block(draw, depth: int, bracketed: bool) -> str:
             if bracketed or keyword:
                 text += draw(st.sampled_from([",", ", "])) + (draw(gap(True)) if bracketed else "")
             else:
-                text += draw(st.one_of(st.sampled_from([",", ", ", "\n  ", "\n\n  ", ",\n  "]),
-                                       comment().map(lambda c: f"  {c}\n  "),
-                                       comment().map(lambda c: f"\n  {c}\n  ")))
+                text += draw(
+                    st.one_of(
+                        st.sampled_from([",", ", ", "\n  ", "\n\n  ", ",\n  "]),
+                        comment().map(lambda c: f"  {c}\n  "),
+                        comment().map(lambda c: f"\n  {c}\n  "),
+                    )
+                )
         elif not keyword:
             text += draw(st.sampled_from([" ", "\n  ", "", "  "]))
             if not bracketed and draw(st.booleans()):
@@ -318,8 +383,9 @@ def block(draw, depth: int, bracketed: bool) -> str:
 
 @st.composite
 def item(draw) -> str:
-    kind = draw(st.sampled_from(["recipe", "import", "param", "model", "data", "prompt", "method",
-                                 "train", "eval", "sweep"]))
+    kind = draw(
+        st.sampled_from(["recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep"])
+    )
     name = draw(NAMES)
     if kind == "recipe":
         return f"recipe {name}" + draw(st.sampled_from(["", ' "desc"']))
@@ -331,8 +397,11 @@ def item(draw) -> str:
     body = f" {draw(block(2, False))}"
     if kind in ("model", "data"):
         g = lambda: draw(gap(True))  # noqa: E731
-        src = draw(st.sampled_from([f'jsonl({g()}"{name}.jsonl"{g()})',
-                                    f'hf({g()}"{name}",{g()}revision = {draw(expr(1, True))}{g()})']))
+        src = draw(
+            st.sampled_from(
+                [f'jsonl({g()}"{name}.jsonl"{g()})', f'hf({g()}"{name}",{g()}revision = {draw(expr(1, True))}{g()})']
+            )
+        )
         return f"{kind} {name} = {src}" + (body if draw(st.booleans()) else "")
     if kind in ("prompt", "method"):
         ext = f" extends {name}.x" if draw(st.booleans()) else ""

@@ -13,27 +13,140 @@ from ftlang.compiler.api import CheckResult, check_text
 from ftlang.compiler.render import render_text, summary_line, to_json
 
 RECIPES = Path(__file__).resolve().parents[2] / "recipes"
-SEEDS = {name: (RECIPES / name).read_text(encoding="utf-8")
-         for name in ("quickstart.ft", "sft-tiny.ft", "dpo-tiny.ft")}
+SEEDS = {name: (RECIPES / name).read_text(encoding="utf-8") for name in ("quickstart.ft", "sft-tiny.ft", "dpo-tiny.ft")}
 
 # Pieces a user (or a bad merge) might put in the wrong place: keywords, names of
 # fields and choices, values of every kind, and the punctuation the grammar uses.
 WORDS = [
-    "recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep",
-    "extends", "as", "sha256", "and", "or", "not", "in", "true", "false",
-    "where", "dedupe", "split", "seed", "on", "metrics", "compare", "guard", "max_drop", "require",
-    "generate", "input", "label", "target", "chosen", "rejected", "system", "user", "assistant",
-    "lora", "dpo", "full", "rank", "alpha", "dropout", "targets", "beta", "loss", "adapter",
-    "epochs", "lr", "batch", "micro_batch", "schedule", "cosine", "linear", "warmup", "pack",
-    "jsonl", "csv", "rows", "hf", "local", "package", "scratch", "llama", "delta", "len",
-    "tickets.eval", "prefs.train", "base", "accuracy", "rouge_l", "contains", "regex",
-    "0", "-1", "1e-4", "2e400", "3.5", "10%", "200%", "007", "1_000",
-    '""', '"{{ body }}"', '"{{ nope }}"', '"{% if %}"', '"""\n  {{ x }\n"""', '"data/none.jsonl"',
-    '"../recipes/data/tickets.jsonl"', '"/"', '"."',
-    'import "lib/lora.ft" as house\n', "extends house.lora", "extends house.standard", 'import "lib/none.ft" as x\n',
-    'sha256 "00"', "house.", "sweep { train.lr = [1e-3, 2e-3] }\n",
-    "{", "}", "(", ")", "[", "]", "=", ":", ",", ".", "%", ">=", "<", "+", "-", "*", "/",
-    "#", '"', "'", ";", "\n", "\t", "\r\n", " ", "é", "\x00", "\\", "{{", "}}",
+    "recipe",
+    "import",
+    "param",
+    "model",
+    "data",
+    "prompt",
+    "method",
+    "train",
+    "eval",
+    "sweep",
+    "extends",
+    "as",
+    "sha256",
+    "and",
+    "or",
+    "not",
+    "in",
+    "true",
+    "false",
+    "where",
+    "dedupe",
+    "split",
+    "seed",
+    "on",
+    "metrics",
+    "compare",
+    "guard",
+    "max_drop",
+    "require",
+    "generate",
+    "input",
+    "label",
+    "target",
+    "chosen",
+    "rejected",
+    "system",
+    "user",
+    "assistant",
+    "lora",
+    "dpo",
+    "full",
+    "rank",
+    "alpha",
+    "dropout",
+    "targets",
+    "beta",
+    "loss",
+    "adapter",
+    "epochs",
+    "lr",
+    "batch",
+    "micro_batch",
+    "schedule",
+    "cosine",
+    "linear",
+    "warmup",
+    "pack",
+    "jsonl",
+    "csv",
+    "rows",
+    "hf",
+    "local",
+    "package",
+    "scratch",
+    "llama",
+    "delta",
+    "len",
+    "tickets.eval",
+    "prefs.train",
+    "base",
+    "accuracy",
+    "rouge_l",
+    "contains",
+    "regex",
+    "0",
+    "-1",
+    "1e-4",
+    "2e400",
+    "3.5",
+    "10%",
+    "200%",
+    "007",
+    "1_000",
+    '""',
+    '"{{ body }}"',
+    '"{{ nope }}"',
+    '"{% if %}"',
+    '"""\n  {{ x }\n"""',
+    '"data/none.jsonl"',
+    '"../recipes/data/tickets.jsonl"',
+    '"/"',
+    '"."',
+    'import "lib/lora.ft" as house\n',
+    "extends house.lora",
+    "extends house.standard",
+    'import "lib/none.ft" as x\n',
+    'sha256 "00"',
+    "house.",
+    "sweep { train.lr = [1e-3, 2e-3] }\n",
+    "{",
+    "}",
+    "(",
+    ")",
+    "[",
+    "]",
+    "=",
+    ":",
+    ",",
+    ".",
+    "%",
+    ">=",
+    "<",
+    "+",
+    "-",
+    "*",
+    "/",
+    "#",
+    '"',
+    "'",
+    ";",
+    "\n",
+    "\t",
+    "\r\n",
+    " ",
+    "é",
+    "\x00",
+    "\\",
+    "{{",
+    "}}",
 ]
 
 
@@ -46,19 +159,33 @@ def _tokens(text: str) -> list[str]:
 def mutated(draw: st.DrawFn) -> str:
     text = SEEDS[draw(st.sampled_from(sorted(SEEDS)))]
     for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["char-delete", "char-insert", "char-dup", "char-swap", "token-delete",
-                                     "token-insert", "token-dup", "token-swap", "truncate", "line-dup",
-                                     "line-delete"]))
+        kind = draw(
+            st.sampled_from(
+                [
+                    "char-delete",
+                    "char-insert",
+                    "char-dup",
+                    "char-swap",
+                    "token-delete",
+                    "token-insert",
+                    "token-dup",
+                    "token-swap",
+                    "truncate",
+                    "line-dup",
+                    "line-delete",
+                ]
+            )
+        )
         if kind.startswith("char") and text:
             i = draw(st.integers(0, len(text) - 1))
             if kind == "char-delete":
-                text = text[:i] + text[i + 1:]
+                text = text[:i] + text[i + 1 :]
             elif kind == "char-insert":
                 text = text[:i] + draw(st.sampled_from(WORDS + list("{}()[]=,.:\"'#%\n"))) + text[i:]
             elif kind == "char-dup":
                 text = text[:i] + text[i] + text[i:]
             elif i + 1 < len(text):
-                text = text[:i] + text[i + 1] + text[i] + text[i + 2:]
+                text = text[:i] + text[i + 1] + text[i] + text[i + 2 :]
         elif kind.startswith("token"):
             tokens = _tokens(text) or [""]
             i = draw(st.integers(0, len(tokens) - 1))
@@ -73,7 +200,7 @@ def mutated(draw: st.DrawFn) -> str:
                 tokens[i], tokens[j] = tokens[j], tokens[i]
             text = "".join(tokens)
         elif kind == "truncate":
-            text = text[:draw(st.integers(0, len(text)))]
+            text = text[: draw(st.integers(0, len(text)))]
         else:
             lines = text.split("\n")
             i = draw(st.integers(0, len(lines) - 1))
@@ -123,9 +250,25 @@ def test_random_word_soup_gives_diagnostics(text: str) -> None:
 
 
 OVERRIDES = st.dictionaries(
-    st.sampled_from(["lr", "x", "train.lr", "train.epochs", "method.rank", "eval.on", "model.dtype", "train.",
-                     ".", "", "lr.x", "data.path"]),
-    st.sampled_from(["1", "0", "-1", "abc", "", "1e-4", "true", "[1]", '"q"', "10%", "{"]), max_size=3)
+    st.sampled_from(
+        [
+            "lr",
+            "x",
+            "train.lr",
+            "train.epochs",
+            "method.rank",
+            "eval.on",
+            "model.dtype",
+            "train.",
+            ".",
+            "",
+            "lr.x",
+            "data.path",
+        ]
+    ),
+    st.sampled_from(["1", "0", "-1", "abc", "", "1e-4", "true", "[1]", '"q"', "10%", "{"]),
+    max_size=3,
+)
 
 
 @settings(max_examples=80, deadline=None)

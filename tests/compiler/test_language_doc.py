@@ -7,7 +7,7 @@ import pytest
 from ftlang.compiler.api import check_source
 from ftlang.compiler.parser import parse
 from ftlang.compiler.source import SourceFile
-from tests.conftest import REPO, RECIPES
+from tests.conftest import RECIPES, REPO
 
 DOC = (REPO / "docs" / "language.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"```(ft|ft-fragment|ft-error)\n(.*?)```", DOC, re.S)

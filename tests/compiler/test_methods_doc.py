@@ -6,7 +6,7 @@ import pytest
 
 from ftlang.compiler.parser import parse
 from ftlang.compiler.source import SourceFile
-from tests.conftest import REPO, RECIPES
+from tests.conftest import RECIPES, REPO
 
 FRAGMENTS = re.findall(r"```ft-fragment\n(.*?)```", (REPO / "docs" / "methods.md").read_text(encoding="utf-8"), re.S)
 

@@ -3,10 +3,10 @@
 import json
 
 from ftlang.compiler.api import check_path, check_text
+from ftlang.compiler.schema_check import plan_schema
 from ftlang.plan.canonical import load_plan, plan_hash, plan_json
 from ftlang.plan.models import Plan
-from ftlang.compiler.schema_check import plan_schema
-from tests.conftest import REPO, RECIPES
+from tests.conftest import RECIPES, REPO
 
 
 def test_schema_file_matches_the_pydantic_models():
@@ -50,6 +50,7 @@ def test_plan_hash_changes_with_any_value():
 def test_plan_pins_data_content():
     plan = check_path(RECIPES / "quickstart.ft").plan
     import hashlib
+
     expected = hashlib.sha256((RECIPES / "data" / "tickets.jsonl").read_bytes()).hexdigest()
     assert plan.data[0].source.sha256 == expected
 
@@ -68,8 +69,11 @@ def test_params_and_overrides():
 def test_compiler_does_not_import_heavy_packages():
     import subprocess
     import sys
-    code = ("import sys; from ftlang.cli.main import main; main(['check', 'recipes/quickstart.ft']);"
-            "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'pydantic') if m in sys.modules];"
-            "print(heavy)")
+
+    code = (
+        "import sys; from ftlang.cli.main import main; main(['check', 'recipes/quickstart.ft']);"
+        "heavy = [m for m in ('torch', 'transformers', 'peft', 'datasets', 'pydantic') if m in sys.modules];"
+        "print(heavy)"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

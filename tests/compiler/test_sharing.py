@@ -4,14 +4,13 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from ftlang.compiler.api import check_path, sweep_variants
-from ftlang.plan.canonical import plan_hash
 from ftlang.compiler.render import render_text, summary_line
-from tests.conftest import REPO, RECIPES
+from ftlang.plan.canonical import plan_hash
+from tests.conftest import RECIPES, REPO
 
 CASES = REPO / "tests" / "data" / "sharing"
 # Extra command-line values a case is checked with.
@@ -24,7 +23,12 @@ def _rendered(name: str) -> str:
     os.chdir(CASES)  # paths in the output are shown relative to the case folder
     try:
         result = check_path(f"{name}.ft", SETS.get(name))
-        return render_text(result.diagnostics, result.sources) + "\n" + summary_line(result.diagnostics, f"{name}.ft") + "\n"
+        return (
+            render_text(result.diagnostics, result.sources)
+            + "\n"
+            + summary_line(result.diagnostics, f"{name}.ft")
+            + "\n"
+        )
     finally:
         os.chdir(cwd)
 
@@ -85,8 +89,19 @@ def test_a_library_change_changes_every_importer_and_diff_names_the_field(recipe
     for name in importers:
         after = check_path(recipes_copy / name)
         assert plan_hash(after.plan) != plan_hash(before[name].plan)
-    out = subprocess.run([sys.executable, "-m", "ftlang.cli.main", "diff", str(old / "router-shared.ft"),
-                          str(recipes_copy / "router-shared.ft")], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ftlang.cli.main",
+            "diff",
+            str(old / "router-shared.ft"),
+            str(recipes_copy / "router-shared.ft"),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     changed = [line for line in out.stdout.splitlines() if line.startswith(("~", "+", "-"))]
     assert changed == ["~ method.dropout  0.05 → 0.1   (lib/lora.ft:6)"]
     assert "file lib/lora.ft: changed" in out.stdout
@@ -110,8 +125,7 @@ def test_sweep_expands_to_a_grid_of_distinct_plans():
     assert base.ok and len(variants) == 4
     assert all(v.ok for _, v in variants)
     assert len({plan_hash(v.plan) for _, v in variants}) == 4
-    assert {(v.plan.train.lr, v.plan.method.rank) for _, v in variants} == {
-        (3e-3, 4), (3e-3, 8), (1e-2, 4), (1e-2, 8)}
+    assert {(v.plan.train.lr, v.plan.method.rank) for _, v in variants} == {(3e-3, 4), (3e-3, 8), (1e-2, 4), (1e-2, 8)}
 
 
 def test_library_files_check_on_their_own():

@@ -80,8 +80,10 @@ def test_keywords_are_names_inside_blocks():
 
 
 def test_import_param_extends_and_sweep_parse():
-    recipe = _parse('import "lib/x.ft" sha256 "abc" as house\nparam lr: float = 1e-4\n'
-                    "method lora extends house.lora { rank = 4 }\nsweep { train.lr = [1e-4, 2e-4] }\n")
+    recipe = _parse(
+        'import "lib/x.ft" sha256 "abc" as house\nparam lr: float = 1e-4\n'
+        "method lora extends house.lora { rank = 4 }\nsweep { train.lr = [1e-4, 2e-4] }\n"
+    )
     imp, param, method, sweep = recipe.items
     assert imp.alias == "house" and imp.sha256.value == "abc"
     assert param.name == "lr" and param.type == "float"

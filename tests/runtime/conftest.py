@@ -7,7 +7,7 @@ import os
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-import torch  # noqa: E402
+import torch
 
 # Two intra-op threads on two cores that other processes also use make every barrier wait
 # for a descheduled thread (measured 4-8x slower); one thread is steady.

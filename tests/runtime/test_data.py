@@ -9,12 +9,11 @@ from pathlib import Path
 import pytest
 
 from ftlang.plan.models import DataPlan, DataRef, FileData, InlineData, SplitPlan
+from ftlang.runtime.data.filters import ExprError, evaluate
 from ftlang.runtime.data.sources import assign_part, load_data, select
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.data.filters import ExprError, evaluate
 
-ROWS = [{"body": f"ticket number {i}", "team": ["billing", "account"][i % 2], "n": i}
-        for i in range(20)]
+ROWS = [{"body": f"ticket number {i}", "team": ["billing", "account"][i % 2], "n": i} for i in range(20)]
 
 
 def write_jsonl(path: Path, rows) -> None:
@@ -46,8 +45,7 @@ def test_csv_keeps_line_numbers_across_multiline_fields(tmp_path: Path):
         w.writerow({"body": "one\nline two", "team": "a"})
         w.writerow({"body": "three", "team": "b"})
     rows = load_data(plan_for("csv", "t.csv"), tmp_path).rows(None)
-    assert [r.values for r in rows] == [{"body": "one\nline two", "team": "a"},
-                                        {"body": "three", "team": "b"}]
+    assert [r.values for r in rows] == [{"body": "one\nline two", "team": "a"}, {"body": "three", "team": "b"}]
     assert [r.origin for r in rows] == ["t.csv:2", "t.csv:4"]
 
 
@@ -85,8 +83,7 @@ def test_datasets_folder(tmp_path: Path):
 
 
 def test_inline_rows_and_whole_data_ref():
-    dp = DataPlan(name="d", source=InlineData(rows=ROWS),
-                  split=SplitPlan(parts={"train": 0.5, "eval": 0.5}, seed=1))
+    dp = DataPlan(name="d", source=InlineData(rows=ROWS), split=SplitPlan(parts={"train": 0.5, "eval": 0.5}, seed=1))
     loaded = {"d": load_data(dp, Path("."))}
     whole = select(loaded, DataRef(data="d"))
     assert bodies(whole) == [r["body"] for r in ROWS]  # the whole data, in read order
@@ -99,12 +96,16 @@ def test_inline_rows_and_whole_data_ref():
 
 def test_where_filters_and_dedupe():
     rows = ROWS + [dict(ROWS[0], n=99)]  # a later twin of row 0 by body
-    dp = DataPlan(name="d", source=InlineData(rows=rows), dedupe=["body"], where=[
-        # "ticket number 9" has 15 characters, "ticket number 10" has 16
-        {"op": "<", "args": [{"call": "len", "args": [{"field": "body"}]}, {"lit": 16}]},
-        {"op": "in", "args": [{"call": "lower", "args": [{"field": "team"}]},
-                              {"lit": ["billing"]}]},
-    ])
+    dp = DataPlan(
+        name="d",
+        source=InlineData(rows=rows),
+        dedupe=["body"],
+        where=[
+            # "ticket number 9" has 15 characters, "ticket number 10" has 16
+            {"op": "<", "args": [{"call": "len", "args": [{"field": "body"}]}, {"lit": 16}]},
+            {"op": "in", "args": [{"call": "lower", "args": [{"field": "team"}]}, {"lit": ["billing"]}]},
+        ],
+    )
     loaded = load_data(dp, Path("."))
     assert [r.values["n"] for r in loaded.rows(None)] == [0, 2, 4, 6, 8]
     assert loaded.stats["duplicates"] == 1
@@ -131,8 +132,12 @@ def test_expression_evaluator():
     assert ev({"op": "in", "args": [lit("H"), f("s")]}) is True
     # and short-circuits: the missing field on the right is never read
     assert ev({"op": "and", "args": [lit(False), f("nope")]}) is False
-    for bad in ({"op": "<", "args": [f("s"), lit(3)]}, {"field": "nope"},
-                {"call": "len", "args": [f("x")]}, {"op": "/", "args": [f("x"), lit(0)]}):
+    for bad in (
+        {"op": "<", "args": [f("s"), lit(3)]},
+        {"field": "nope"},
+        {"call": "len", "args": [f("x")]},
+        {"op": "/", "args": [f("x"), lit(0)]},
+    ):
         with pytest.raises(ExprError):
             ev(bad)
     with pytest.raises(ValueError):  # a tree the compiler never builds is a bug, not a row error
@@ -143,8 +148,14 @@ def test_split_is_stable_when_rows_are_added():
     parts = {"train": 0.8, "eval": 0.1, "test": 0.1}
     small = [{"i": i} for i in range(300)]
     big = small + [{"i": i} for i in range(300, 900)]
-    dp = lambda rows: DataPlan(name="d", source=InlineData(rows=rows),  # noqa: E731
-                               split=SplitPlan(parts=parts, seed=7))
+
+    def dp(rows):
+        return DataPlan(
+            name="d",
+            source=InlineData(rows=rows),
+            split=SplitPlan(parts=parts, seed=7),
+        )
+
     a, b = load_data(dp(small), Path(".")), load_data(dp(big), Path("."))
     for name in parts:
         old = {r.values["i"] for r in a.parts[name]}
@@ -165,13 +176,11 @@ def test_malformed_json_stops_with_file_and_line(tmp_path: Path):
 
 
 def test_missing_prompt_field_is_malformed_and_skip_counts(tmp_path: Path):
-    write_jsonl(tmp_path / "t.jsonl", [{"body": "a", "team": "x"}, {"body": "b"},
-                                       {"body": None, "team": "y"}, [1, 2]])
+    write_jsonl(tmp_path / "t.jsonl", [{"body": "a", "team": "x"}, {"body": "b"}, {"body": None, "team": "y"}, [1, 2]])
     with pytest.raises(RunError) as e:
         load_data(plan_for("jsonl", "t.jsonl"), tmp_path, required=["body", "team"])
     assert e.value.location == "t.jsonl:2" and "`team`" in e.value.message
-    loaded = load_data(plan_for("jsonl", "t.jsonl", bad_rows="skip"), tmp_path,
-                       required=["body", "team"])
+    loaded = load_data(plan_for("jsonl", "t.jsonl", bad_rows="skip"), tmp_path, required=["body", "team"])
     assert bodies(loaded.rows(None)) == ["a"]
     assert loaded.stats["bad_rows_skipped"] == 3
     assert [s["location"] for s in loaded.skipped] == ["t.jsonl:2", "t.jsonl:3", "t.jsonl:4"]

@@ -74,11 +74,21 @@ def free_port() -> int:
 
 def start_ft(*args: str) -> subprocess.Popen:
     """`ft ARGS` in its own process group (torchrun's workers die with it: see distributed.py)."""
-    env = dict(os.environ, HF_HUB_OFFLINE="1", OMP_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false",
-               MASTER_PORT=str(free_port()))
-    return subprocess.Popen([sys.executable, "-m", "ftlang.cli.main", *args], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    env = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        OMP_NUM_THREADS="1",
+        TOKENIZERS_PARALLELISM="false",
+        MASTER_PORT=str(free_port()),
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "ftlang.cli.main", *args],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def ft(*args: str, timeout: float = 120) -> None:
@@ -185,13 +195,24 @@ def test_sigkill_then_resume_matches_an_uninterrupted_run(recipe: Path, tmp_path
     dropout = ("--set", "method.dropout=0.1")
     killed, straight = tmp_path / "killed", tmp_path / "fsdp"
     kill_after_first_checkpoint(
-        start_ft("run", str(recipe), "--nproc", "2", "--quiet", "--out", str(killed), *dropout), killed)
+        start_ft("run", str(recipe), "--nproc", "2", "--quiet", "--out", str(killed), *dropout), killed
+    )
     stopped_at = int(latest_checkpoint(killed).name.split("-")[1])
     assert not (killed / "model").exists() and stopped_at < 30  # it really died mid-run
 
     ft("run", "--resume", str(killed), "--nproc", "2", "--quiet")
-    ft("run", str(recipe), "--nproc", "2", "--quiet", "--out", str(straight), *dropout,
-       "--set", "compute.strategy=fsdp")
+    ft(
+        "run",
+        str(recipe),
+        "--nproc",
+        "2",
+        "--quiet",
+        "--out",
+        str(straight),
+        *dropout,
+        "--set",
+        "compute.strategy=fsdp",
+    )
 
     assert [r["step"] for r in records(killed) if "loss" in r] == list(range(1, 31))
     assert tokens(killed) == tokens(straight)
@@ -218,8 +239,9 @@ def test_batch_must_split_across_processes(recipe: Path, capsys: pytest.CaptureF
     assert "set batch to 16, or micro_batch to one of 1, 2, 4" in err
 
 
-def test_nproc_under_torchrun_must_agree(recipe: Path, monkeypatch: pytest.MonkeyPatch,
-                                         capsys: pytest.CaptureFixture[str]):
+def test_nproc_under_torchrun_must_agree(
+    recipe: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
     monkeypatch.setenv("RANK", "0")
     monkeypatch.setenv("WORLD_SIZE", "4")
     assert ft_main(["run", str(recipe), "--nproc", "2"]) == 2

@@ -10,9 +10,9 @@ import torch
 
 from ftlang.plan.models import DpoMethod, LoraMethod
 from ftlang.runtime import RunError, run_plan
+from ftlang.runtime.data.prompts import IGNORE, Rendered
 from ftlang.runtime.methods.dpo import dpo_loss, tokenize_pairs
 from ftlang.runtime.models import train_scratch_tokenizer
-from ftlang.runtime.data.prompts import IGNORE, Rendered
 
 from .factories import chat_plan, preference_plan
 from .test_resume import assert_resumes_like, records
@@ -34,28 +34,30 @@ def test_losses_match_the_published_formulas():
             "hinge": [max(0.0, 1 - beta * h) for h in hs],  # SLiC
         }
         for kind, want in expected.items():
-            got = dpo_loss(pc, pr, rc, rr, beta=beta, kind=kind,
-                           label_smoothing=eps if kind == "sigmoid" else 0.0)
+            got = dpo_loss(pc, pr, rc, rr, beta=beta, kind=kind, label_smoothing=eps if kind == "sigmoid" else 0.0)
             assert got.dtype == torch.float64
             assert max(abs(a - b) for a, b in zip(got.tolist(), want)) < 1e-6, (kind, beta, eps)
 
 
 def test_pairs_put_the_loss_on_the_answers_only():
     tok = train_scratch_tokenizer(["Question: which team? Answer: billing shipping"] * 20, 120)
-    rows = [Rendered("p.jsonl:1", input="Question: which team? Answer:", chosen=" billing",
-                     rejected=" shipping"),
-            Rendered("p.jsonl:2", messages=(("user", "which team?"),), chosen="billing",
-                     rejected="shipping")]
+    rows = [
+        Rendered("p.jsonl:1", input="Question: which team? Answer:", chosen=" billing", rejected=" shipping"),
+        Rendered("p.jsonl:2", messages=(("user", "which team?"),), chosen="billing", rejected="shipping"),
+    ]
     pairs, stats = tokenize_pairs(rows, tok, max_len=64)
     assert stats == {"truncated": 0, "dropped_no_target": 0}
 
     def answer(ex):
         return tok.decode([t for t in ex.labels if t != IGNORE])
+
     assert [(answer(p.chosen), answer(p.rejected)) for p in pairs] == [
-        (" billing</s>", " shipping</s>"), ("billing</s>", "shipping</s>")]
+        (" billing</s>", " shipping</s>"),
+        ("billing</s>", "shipping</s>"),
+    ]
     # Both sequences of a pair share the prompt tokens; only the answers differ.
     prompt = [t for t, lab in zip(pairs[0].chosen.input_ids, pairs[0].chosen.labels) if lab == IGNORE]
-    assert pairs[0].rejected.input_ids[:len(prompt)] == prompt
+    assert pairs[0].rejected.input_ids[: len(prompt)] == prompt
     # An answer cut away entirely by max_len drops the whole pair.
     short, stats = tokenize_pairs(rows[:1], tok, max_len=len(prompt))
     assert short == [] and stats["dropped_no_target"] == 1

@@ -11,12 +11,12 @@ import torch
 from ftlang.plan.models import FullMethod, GrpoMethod, LoraMethod, Reward, ScratchModel
 from ftlang.runtime import RunError, run_plan
 from ftlang.runtime.data.batching import collate_lm, singles
-from ftlang.runtime.methods.grpo import group_advantages
-from ftlang.runtime.methods.adapters import apply_method
-from ftlang.runtime.models import build_scratch_model, train_scratch_tokenizer
-from ftlang.runtime.methods.policy import Reference, token_logps
 from ftlang.runtime.data.prompts import Example
+from ftlang.runtime.methods.adapters import apply_method
+from ftlang.runtime.methods.grpo import group_advantages
+from ftlang.runtime.methods.policy import Reference, token_logps
 from ftlang.runtime.methods.rewards import Rewards
+from ftlang.runtime.models import build_scratch_model, train_scratch_tokenizer
 from ftlang.runtime.sampling import sample
 
 from .factories import generation_plan
@@ -52,7 +52,8 @@ def test_a_bad_pattern_is_a_run_error():
 @pytest.fixture
 def plugin_package(tmp_path: Path, monkeypatch):
     """A real installed distribution on sys.path that registers rewards, as a team's package would."""
-    (tmp_path / "acme_rewards.py").write_text(textwrap.dedent('''
+    (tmp_path / "acme_rewards.py").write_text(
+        textwrap.dedent("""
         def polite(prompt, completion, row):
             return 1.0 if "please" in completion.lower() else 0.0
 
@@ -61,13 +62,15 @@ def plugin_package(tmp_path: Path, monkeypatch):
 
         def wordy(prompt, completion, row):
             return "very"
-    '''))
+    """)
+    )
     info = tmp_path / "acme_rewards-1.0.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-rewards\nVersion: 1.0\n")
     (info / "entry_points.txt").write_text(
         "[ftlang.rewards]\npolite = acme_rewards:polite\nbroken = acme_rewards:broken\n"
-        "wordy = acme_rewards:wordy\nghost = acme_rewards:nowhere\n")
+        "wordy = acme_rewards:wordy\nghost = acme_rewards:nowhere\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
 
 
@@ -106,16 +109,36 @@ def test_sampling_is_seeded_and_stops_at_eos(tiny):
 
     def draw(seed=None):
         gen = torch.Generator().manual_seed(seed) if seed is not None else None
-        return sample(model, prompts, max_new_tokens=12, eos_id=tok.eos_token_id, pad_id=tok.pad_token_id,
-                      device=torch.device("cpu"), temperature=None if seed is None else 1.0, generator=gen)
+        return sample(
+            model,
+            prompts,
+            max_new_tokens=12,
+            eos_id=tok.eos_token_id,
+            pad_id=tok.pad_token_id,
+            device=torch.device("cpu"),
+            temperature=None if seed is None else 1.0,
+            generator=gen,
+        )
+
     assert draw(1) == draw(1) != draw(2)
     greedy = draw()
     assert greedy[0] == greedy[2]  # the same prompt, greedily, whatever its batch neighbours
-    assert all(len(c) <= 12 and (tok.eos_token_id not in c or c.index(tok.eos_token_id) == len(c) - 1)
-               for c in draw(1) + greedy)
+    assert all(
+        len(c) <= 12 and (tok.eos_token_id not in c or c.index(tok.eos_token_id) == len(c) - 1)
+        for c in draw(1) + greedy
+    )
     # Left padding changes nothing: a prompt alone continues as it did in the batch.
-    assert sample(model, prompts[1:2], max_new_tokens=12, eos_id=tok.eos_token_id,
-                  pad_id=tok.pad_token_id, device=torch.device("cpu")) == greedy[1:2]
+    assert (
+        sample(
+            model,
+            prompts[1:2],
+            max_new_tokens=12,
+            eos_id=tok.eos_token_id,
+            pad_id=tok.pad_token_id,
+            device=torch.device("cpu"),
+        )
+        == greedy[1:2]
+    )
 
 
 def test_the_reference_stays_the_base_while_the_policy_trains(tiny):
@@ -143,9 +166,12 @@ DIGIT_FIRST = [Reward(kind="regex", pattern=r"^\d"), Reward(kind="length", max=3
 @pytest.fixture(scope="module")
 def grpo_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("grpo")
-    plan = generation_plan(root, method=GrpoMethod(rewards=DIGIT_FIRST, group_size=8, max_new_tokens=3),
-                           train={"max_steps": 30, "lr": 1e-2, "batch": 8, "micro_batch": 4,
-                                  "checkpoint_every": 5, "eval_every": 15}, eval_on="eval")
+    plan = generation_plan(
+        root,
+        method=GrpoMethod(rewards=DIGIT_FIRST, group_size=8, max_new_tokens=3),
+        train={"max_steps": 30, "lr": 1e-2, "batch": 8, "micro_batch": 4, "checkpoint_every": 5, "eval_every": 15},
+        eval_on="eval",
+    )
     return plan, run_plan(plan, root / "run", quiet=True)
 
 

@@ -8,11 +8,11 @@ import torch.nn.functional as F
 from peft import LoraConfig, get_peft_model
 from transformers import LlamaConfig, LlamaForCausalLM
 
-from ftlang.runtime.methods import lm_loss
 from ftlang.runtime.data.batching import collate_lm, singles
-from ftlang.runtime.train.loop import loss_sum
-from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
 from ftlang.runtime.data.prompts import IGNORE, Example
+from ftlang.runtime.methods import lm_loss
+from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
+from ftlang.runtime.train.loop import loss_sum
 
 
 @pytest.fixture(autouse=True)
@@ -23,8 +23,9 @@ def small_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def tiny_llama() -> LlamaForCausalLM:
     torch.manual_seed(0)
-    return LlamaForCausalLM(LlamaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1,
-                                        num_attention_heads=2, intermediate_size=32))
+    return LlamaForCausalLM(
+        LlamaConfig(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
 
 
 def test_value_and_gradients_match_plain_cross_entropy():
@@ -74,16 +75,19 @@ def test_loss_sum_through_the_head_equals_the_models_logits(lora: bool):
     if lora:
         model = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj", "v_proj"]))
     assert plain_head(model) is not None
-    exs = [Example(list(range(1, 12)), [IGNORE] * 3 + list(range(4, 12)), "a"),
-           Example(list(range(5, 10)), list(range(5, 10)), "b")]
+    exs = [
+        Example(list(range(1, 12)), [IGNORE] * 3 + list(range(4, 12)), "a"),
+        Example(list(range(5, 10)), list(range(5, 10)), "b"),
+    ]
     batch = collate_lm(singles(exs), pad_id=0, packed=False)
     fast, _ = loss_sum(model, batch, "chat")
     fast.backward()
     fast_grads = [p.grad.clone() for p in model.parameters() if p.requires_grad]
     model.zero_grad()
     logits = model(**batch.model_inputs()).logits
-    slow = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1),
-                           ignore_index=IGNORE, reduction="sum")
+    slow = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), batch.targets.reshape(-1), ignore_index=IGNORE, reduction="sum"
+    )
     slow.backward()
     assert abs(fast.item() - slow.item()) < 1e-4
     for a, p in zip(fast_grads, [p for p in model.parameters() if p.requires_grad]):

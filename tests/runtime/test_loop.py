@@ -61,13 +61,12 @@ def test_data_order_is_seeded_and_resumable():
 
 def losses(run_dir: Path) -> list[float]:
     import json
-    return [r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines())
-            if "loss" in r]
+
+    return [r["loss"] for r in map(json.loads, (run_dir / "metrics.jsonl").read_text().splitlines()) if "loss" in r]
 
 
 def test_training_lowers_the_loss(tmp_path: Path):
-    plan = chat_plan(tmp_path, method=FullMethod(),
-                     train={"epochs": 6, "lr": 1e-2, "batch": 8, "micro_batch": 8})
+    plan = chat_plan(tmp_path, method=FullMethod(), train={"epochs": 6, "lr": 1e-2, "batch": 8, "micro_batch": 8})
     result = run_plan(plan, tmp_path / "run", quiet=True)
     seen = losses(result.run_dir)
     assert len(seen) == 36 and result.steps == 36
@@ -76,8 +75,10 @@ def test_training_lowers_the_loss(tmp_path: Path):
 
 
 def test_accumulation_matches_one_big_batch(tmp_path: Path):
-    one = run_plan(chat_plan(tmp_path, method=FullMethod(), train={"batch": 8, "micro_batch": 8}),
-                   tmp_path / "a", quiet=True)
-    acc = run_plan(chat_plan(tmp_path, method=FullMethod(), train={"batch": 8, "micro_batch": 2}),
-                   tmp_path / "b", quiet=True)
+    one = run_plan(
+        chat_plan(tmp_path, method=FullMethod(), train={"batch": 8, "micro_batch": 8}), tmp_path / "a", quiet=True
+    )
+    acc = run_plan(
+        chat_plan(tmp_path, method=FullMethod(), train={"batch": 8, "micro_batch": 2}), tmp_path / "b", quiet=True
+    )
     assert losses(one.run_dir) == pytest.approx(losses(acc.run_dir), rel=1e-5, abs=1e-6)

@@ -18,8 +18,13 @@ def tok():
 
 
 def llama(tok, task="chat", **kw):
-    return build_scratch_model(ScratchModel(hidden=32, layers=2, heads=4, **kw), tok, task, seed=0,
-                               labels=["a", "b"] if task == "classification" else None)
+    return build_scratch_model(
+        ScratchModel(hidden=32, layers=2, heads=4, **kw),
+        tok,
+        task,
+        seed=0,
+        labels=["a", "b"] if task == "classification" else None,
+    )
 
 
 def trainable(model):

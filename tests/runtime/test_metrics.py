@@ -7,10 +7,10 @@ import math
 import pytest
 
 from ftlang.plan.models import DataRef, EvalPlan, Gate, Guard, InlineData, Metric
-from ftlang.runtime.evaluation import metrics as m
-from ftlang.runtime.train.best import BestTracker
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.evaluation.gates import check_plan, relative_drop, verdict
+from ftlang.runtime.train.best import BestTracker
 
 
 def test_class_metrics():
@@ -40,7 +40,7 @@ def test_rouge_l_and_bleu():
 
 def test_metric_keys_and_bad_patterns():
     assert m.metric_key(Metric(name="rouge_l")) == "rouge_l"
-    assert m.metric_key(Metric(name="contains", arg="re\"fund")) == 'contains("re\\"fund")'
+    assert m.metric_key(Metric(name="contains", arg='re"fund')) == 'contains("re\\"fund")'
     with pytest.raises(RunError, match="not a valid regular expression"):
         m.regex(["x"], "(")
     with pytest.raises(RunError, match="expected text"):
@@ -60,18 +60,28 @@ def _eval(**kw) -> EvalPlan:
 
 
 def test_gates_and_guards_verdict():
-    ev = _eval(metrics=[Metric(name="accuracy"), Metric(name="loss")], compare_base=True,
-               require=[Gate(metric="accuracy", op=">=", value=0.8),
-                        Gate(metric="accuracy", delta=True, op=">", value=0.5),
-                        Gate(metric="loss", op="<", value=0.1)],
-               guards=[Guard(name="general", source=InlineData(rows=[{"a": 1}]), max_drop=0.1)])
+    ev = _eval(
+        metrics=[Metric(name="accuracy"), Metric(name="loss")],
+        compare_base=True,
+        require=[
+            Gate(metric="accuracy", op=">=", value=0.8),
+            Gate(metric="accuracy", delta=True, op=">", value=0.5),
+            Gate(metric="loss", op="<", value=0.1),
+        ],
+        guards=[Guard(name="general", source=InlineData(rows=[{"a": 1}]), max_drop=0.1)],
+    )
     v = verdict(ev, {"accuracy": 0.9, "loss": 0.2}, {"accuracy": 0.3, "loss": 1.0}, [(1.0, 1.05)])
     assert [(g.gate, round(g.measured, 6), g.passed) for g in v.gates] == [
-        ("accuracy >= 0.8", 0.9, True), ("delta(accuracy) > 0.5", 0.6, True), ("loss < 0.1", 0.2, False)]
+        ("accuracy >= 0.8", 0.9, True),
+        ("delta(accuracy) > 0.5", 0.6, True),
+        ("loss < 0.1", 0.2, False),
+    ]
     assert v.guards[0].drop == pytest.approx(0.05) and v.guards[0].passed
     assert not v.passed
-    assert verdict(ev, {"accuracy": 0.9, "loss": 0.2}, {"accuracy": 0.3, "loss": 1.0}, [(1.0, 1.2)]).guards[0].passed \
+    assert (
+        verdict(ev, {"accuracy": 0.9, "loss": 0.2}, {"accuracy": 0.3, "loss": 1.0}, [(1.0, 1.2)]).guards[0].passed
         is False
+    )
 
 
 def test_plan_checks_before_any_model_loads():
@@ -94,7 +104,12 @@ def test_best_tracker_counts_patience_and_replays(tmp_path):
         tracker.observe(step, value)
     assert (tracker.step, tracker.value, tracker.should_stop) == (2, 1.5, True)  # a tie is no gain
     again = BestTracker(Metric(name="accuracy"), patience=3, keep=False, run_dir=tmp_path)
-    again.replay([{"step": 0, "eval_accuracy": 0.9},  # the base model never counts
-                  {"step": 5, "eval_accuracy": 0.4}, {"step": 10, "eval_accuracy": 0.6},
-                  {"step": 10, "loss": 0.3}])
+    again.replay(
+        [
+            {"step": 0, "eval_accuracy": 0.9},  # the base model never counts
+            {"step": 5, "eval_accuracy": 0.4},
+            {"step": 10, "eval_accuracy": 0.6},
+            {"step": 10, "loss": 0.3},
+        ]
+    )
     assert (again.step, again.since, again.should_stop) == (10, 0, False)

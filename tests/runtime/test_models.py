@@ -9,11 +9,16 @@ import torch
 
 from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
 from ftlang.runtime.errors import RunError
-from ftlang.runtime.models import (build_scratch_model, load_pretrained, load_tokenizer,
-                                   model_identity, resolve_source, train_scratch_tokenizer)
+from ftlang.runtime.models import (
+    build_scratch_model,
+    load_pretrained,
+    load_tokenizer,
+    model_identity,
+    resolve_source,
+    train_scratch_tokenizer,
+)
 
-TEXTS = [f"<|user|>\nhow do I reset my password {i}?\n<|assistant|>\nUse the link.</s>"
-         for i in range(50)]
+TEXTS = [f"<|user|>\nhow do I reset my password {i}?\n<|assistant|>\nUse the link.</s>" for i in range(50)]
 
 
 def test_scratch_tokenizer_is_deterministic_and_round_trips(tmp_path: Path):
@@ -25,6 +30,7 @@ def test_scratch_tokenizer_is_deterministic_and_round_trips(tmp_path: Path):
     assert a.convert_tokens_to_ids("<|assistant|>") in ids  # role markers are single tokens
     a.save_pretrained(tmp_path)
     from transformers import AutoTokenizer
+
     assert AutoTokenizer.from_pretrained(tmp_path)(TEXTS[0])["input_ids"] == ids
 
 

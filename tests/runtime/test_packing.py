@@ -58,8 +58,14 @@ def test_unpacked_collate_uses_a_padding_mask():
 @pytest.mark.parametrize("impl", ["sdpa", "eager"])
 def test_packed_logits_equal_each_example_alone(impl: str):
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=64, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                      intermediate_size=64, attn_implementation=impl)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=64,
+        attn_implementation=impl,
+    )
     model = LlamaForCausalLM(cfg).eval()
     exs = [ex(7, 1), ex(11, 20), ex(3, 40), ex(9, 5)]
     collator = Collator("chat", 0, True, impl, torch.float32)
@@ -72,7 +78,7 @@ def test_packed_logits_equal_each_example_alone(impl: str):
                 row, at = row + 1, 0
             alone = model(input_ids=torch.tensor([e.input_ids])).logits[0]
             n = len(e.input_ids)
-            assert (packed[row, at:at + n] - alone).abs().max() < 1e-5
+            assert (packed[row, at : at + n] - alone).abs().max() < 1e-5
             at += n
         # Why the mask matters: reset positions alone let the second example see the first.
         leaky = model(input_ids=batch.input_ids[:1], position_ids=batch.position_ids[:1]).logits
@@ -82,12 +88,12 @@ def test_packed_logits_equal_each_example_alone(impl: str):
 
 def test_padded_packed_rows_give_finite_gradients():
     torch.manual_seed(0)
-    model = LlamaForCausalLM(LlamaConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1,
-                                         num_attention_heads=2, intermediate_size=32))
+    model = LlamaForCausalLM(
+        LlamaConfig(vocab_size=64, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32)
+    )
     batch = collate_lm([(ex(6, 1), ex(5, 9)), (ex(3, 30),)], pad_id=0, packed=True)
     logits = model(**batch.model_inputs()).logits
-    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 64), batch.targets.reshape(-1),
-                                             ignore_index=IGNORE)
+    loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 64), batch.targets.reshape(-1), ignore_index=IGNORE)
     loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
 

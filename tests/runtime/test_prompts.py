@@ -5,21 +5,35 @@ from __future__ import annotations
 import pytest
 
 from ftlang.plan.models import PromptPlan, Turn
+from ftlang.runtime.data.prompts import IGNORE, Renderer, infer_labels, plain_text, tokenize
 from ftlang.runtime.data.sources import Row
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.models import train_scratch_tokenizer
-from ftlang.runtime.data.prompts import IGNORE, Renderer, infer_labels, plain_text, tokenize
 
 from .factories import arithmetic
 
-CHAT = PromptPlan(name="p", task="chat", fields=["q", "a"], turns=[
-    Turn(role="system", template="You add numbers."), Turn(role="user", template="{{ q }}"),
-    Turn(role="assistant", template="{{ a }}")])
-TWO_TURNS = PromptPlan(name="p", task="chat", fields=["q", "a"], turns=[
-    Turn(role="user", template="{{ q }}"), Turn(role="assistant", template="{{ a }}"),
-    Turn(role="user", template="and again?"), Turn(role="assistant", template="still {{ a }}")])
-COMPLETION = PromptPlan(name="p", task="completion", input="Q: {{ q }}\nA:", target=" {{ a }}",
-                        fields=["q", "a"])
+CHAT = PromptPlan(
+    name="p",
+    task="chat",
+    fields=["q", "a"],
+    turns=[
+        Turn(role="system", template="You add numbers."),
+        Turn(role="user", template="{{ q }}"),
+        Turn(role="assistant", template="{{ a }}"),
+    ],
+)
+TWO_TURNS = PromptPlan(
+    name="p",
+    task="chat",
+    fields=["q", "a"],
+    turns=[
+        Turn(role="user", template="{{ q }}"),
+        Turn(role="assistant", template="{{ a }}"),
+        Turn(role="user", template="and again?"),
+        Turn(role="assistant", template="still {{ a }}"),
+    ],
+)
+COMPLETION = PromptPlan(name="p", task="completion", input="Q: {{ q }}\nA:", target=" {{ a }}", fields=["q", "a"])
 
 ROW = Row({"q": "add 3 and 5", "a": "8"}, "t.jsonl:1")
 
@@ -45,14 +59,12 @@ def spans(ids, labels):
 
 def test_plain_chat_loss_only_on_assistant_and_eos(tok):
     (ex,), stats = tokenize([Renderer(CHAT).render(ROW)], tok, "chat", 64)
-    assert tok.decode(ex.input_ids) == \
-        "<s><|system|>\nYou add numbers.\n<|user|>\nadd 3 and 5\n<|assistant|>\n8</s>"
+    assert tok.decode(ex.input_ids) == "<s><|system|>\nYou add numbers.\n<|user|>\nadd 3 and 5\n<|assistant|>\n8</s>"
     first = next(i for i, lab in enumerate(ex.labels) if lab != IGNORE)
     # every token before the answer is prompt (masked), every token from it on is target
     assert all(lab == IGNORE for lab in ex.labels[:first])
     assert ex.labels[first:] == ex.input_ids[first:]
-    assert tok.decode(ex.input_ids[:first]) == \
-        "<s><|system|>\nYou add numbers.\n<|user|>\nadd 3 and 5\n<|assistant|>\n"
+    assert tok.decode(ex.input_ids[:first]) == "<s><|system|>\nYou add numbers.\n<|user|>\nadd 3 and 5\n<|assistant|>\n"
     assert tok.decode(ex.input_ids[first:]) == "8</s>"
     assert ex.input_ids[-1] == tok.eos_token_id
     assert stats.target_tokens == len(ex.input_ids) - first
@@ -64,18 +76,22 @@ def test_multi_turn_chat_has_one_span_per_assistant_turn(tok):
 
 
 def test_chat_template_is_used_when_the_tokenizer_has_one(tok):
-    templated = tok.__class__(tokenizer_object=tok.backend_tokenizer, bos_token="<s>",
-                              eos_token="</s>", pad_token="<pad>")
-    templated.chat_template = ("{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}"
-                               "{% if m['role'] == 'assistant' %}</s>{% endif %}{{ '\\n' }}{% endfor %}"
-                               "{% if add_generation_prompt %}[assistant] {% endif %}")
+    templated = tok.__class__(
+        tokenizer_object=tok.backend_tokenizer, bos_token="<s>", eos_token="</s>", pad_token="<pad>"
+    )
+    templated.chat_template = (
+        "{% for m in messages %}[{{ m['role'] }}] {{ m['content'] }}"
+        "{% if m['role'] == 'assistant' %}</s>{% endif %}{{ '\\n' }}{% endfor %}"
+        "{% if add_generation_prompt %}[assistant] {% endif %}"
+    )
     (ex,), _ = tokenize([Renderer(TWO_TURNS).render(ROW)], templated, "chat", 128)
-    assert templated.decode(ex.input_ids) == \
-        "[user] add 3 and 5\n[assistant] 8</s>\n[user] and again?\n[assistant] still 8</s>\n"
+    assert (
+        templated.decode(ex.input_ids)
+        == "[user] add 3 and 5\n[assistant] 8</s>\n[user] and again?\n[assistant] still 8</s>\n"
+    )
     # The span is what the template adds after the generation prompt: the answer, its end
     # token and the template's newline; no extra EOS since the turn already ends with one.
-    assert [templated.decode(s) for s in spans(ex.input_ids, ex.labels)] == \
-        ["8</s>\n", "still 8</s>\n"]
+    assert [templated.decode(s) for s in spans(ex.input_ids, ex.labels)] == ["8</s>\n", "still 8</s>\n"]
 
 
 def test_completion_masks_the_input_and_appends_eos(tok):
@@ -98,8 +114,9 @@ def test_truncation_is_counted_and_targetless_examples_dropped(tok):
 
 
 def test_classification_labels():
-    plan = PromptPlan(name="p", task="classification", input="{{ body }}", label=" {{ team }} ",
-                      fields=["body", "team"])
+    plan = PromptPlan(
+        name="p", task="classification", input="{{ body }}", label=" {{ team }} ", fields=["body", "team"]
+    )
     rows = [Row({"body": "b", "team": t}, f"r{i}") for i, t in enumerate(["z", "a", "m", "a"])]
     rendered = [Renderer(plan).render(r) for r in rows]
     assert infer_labels(rendered) == ["a", "m", "z"]
@@ -112,8 +129,9 @@ def test_classification_labels():
 
 
 def test_templates_are_sandboxed_and_strict():
-    evil = PromptPlan(name="p", task="completion", fields=["q"], target="x",
-                      input="{{ q.__class__.__mro__[1].__subclasses__() }}")
+    evil = PromptPlan(
+        name="p", task="completion", fields=["q"], target="x", input="{{ q.__class__.__mro__[1].__subclasses__() }}"
+    )
     with pytest.raises(RunError) as e:
         Renderer(evil).render(ROW)
     assert e.value.location == "t.jsonl:1"
@@ -140,8 +158,9 @@ def test_preference_and_generation_rows_render():
     r = Renderer(pair).render(ROW)
     assert (r.input, r.chosen, r.rejected) == ("add 3 and 5", "8", "no")
     assert plain_text(r) == "add 3 and 58\nadd 3 and 5no"  # the scratch tokenizer sees both answers
-    chat = PromptPlan(name="p", task="preference", turns=[Turn(role="user", template="{{ q }}")],
-                      chosen="{{ a }}", rejected="no")
+    chat = PromptPlan(
+        name="p", task="preference", turns=[Turn(role="user", template="{{ q }}")], chosen="{{ a }}", rejected="no"
+    )
     assert Renderer(chat).render(ROW).messages == (("user", "add 3 and 5"),)
     ask = Renderer(PromptPlan(name="p", task="generation", input="{{ q }}?")).render(ROW)
     assert ask.input == "add 3 and 5?" and ask.row == ROW.values  # the rewards read the row

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 
-from ftlang.runtime.report.plots import Chart, Series, line_chart, nice_ticks
 from ftlang.runtime.redact import MASK, redact, redact_param
 from ftlang.runtime.report.contents import Report, Table
 from ftlang.runtime.report.markdown import render_md
+from ftlang.runtime.report.plots import Chart, Series, line_chart, nice_ticks
 
 
 def test_nice_ticks():
@@ -19,8 +19,9 @@ def test_nice_ticks():
 
 
 def test_line_chart_draws_each_series_and_skips_non_finite_points():
-    svg = line_chart(Chart("eval loss", [Series("a", [(0, 1.0), (5, math.nan), (10, 0.5)]),
-                                         Series("b", [(0, 2.0), (10, math.inf)])]))
+    svg = line_chart(
+        Chart("eval loss", [Series("a", [(0, 1.0), (5, math.nan), (10, 0.5)]), Series("b", [(0, 2.0), (10, math.inf)])])
+    )
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert svg.count("<polyline") == 2 and svg.count("<circle") == 3
     assert "<title>eval loss</title>" in svg and "nan" not in svg and "inf" not in svg
@@ -29,8 +30,10 @@ def test_line_chart_draws_each_series_and_skips_non_finite_points():
 
 def test_redaction(monkeypatch):
     monkeypatch.setenv("MY_SERVICE_TOKEN", "k9-opaque-value-42")
-    text = ("hub hf_AbCdEfGhIjKlMnOpQrStUvWx, url https://bob:hunter2@example.org/x, "
-            "password=s3cret; k9-opaque-value-42; Bearer abc.def.ghi; the author: Ann")
+    text = (
+        "hub hf_AbCdEfGhIjKlMnOpQrStUvWx, url https://bob:hunter2@example.org/x, "
+        "password=s3cret; k9-opaque-value-42; Bearer abc.def.ghi; the author: Ann"
+    )
     out = redact(text)
     for secret in ("hf_AbCd", "hunter2", "s3cret", "k9-opaque", "abc.def"):
         assert secret not in out
@@ -39,7 +42,8 @@ def test_redaction(monkeypatch):
 
 
 def test_markdown_cells_cannot_break_the_table():
-    report = Report("r", "", None, [("plan", "abc")],
-                    [Table("Samples", ["input"], [["a | b\nc <script>x</script> 1 < 2"]])], [])
+    report = Report(
+        "r", "", None, [("plan", "abc")], [Table("Samples", ["input"], [["a | b\nc <script>x</script> 1 < 2"]])], []
+    )
     row = [line for line in render_md(report).splitlines() if line.startswith("| a")][0]
     assert row == "| a \\| b<br>c &lt;script>x&lt;/script> 1 < 2 |"

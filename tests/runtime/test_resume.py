@@ -40,8 +40,12 @@ def kill_after_first_checkpoint(plan: Plan, killed: Path) -> int:
     plan_file = killed.with_name(killed.name + "-plan.json")
     plan_file.write_text(plan_json(plan))
     env = dict(os.environ, HF_HUB_OFFLINE="1")
-    child = subprocess.Popen([sys.executable, "-c", CHILD, str(plan_file), str(killed)],
-                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(plan_file), str(killed)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.monotonic() + 120
     while latest_checkpoint(killed) is None:
         assert child.poll() is None, child.stderr.read().decode()
@@ -68,11 +72,22 @@ def assert_resumes_like(plan: Plan, straight: RunResult, killed: Path) -> None:
 def test_sigkill_then_resume_is_bit_identical(tmp_path: Path):
     # LoRA dropout draws from torch's RNG every step: a resume that lost the RNG state
     # would drift, so this checks RNG, optimizer, scheduler and data position together.
-    plan = chat_plan(tmp_path, method=LoraMethod(rank=4, alpha=8, dropout=0.1),
-                     split={"train": 0.8, "eval": 0.2}, eval_on="eval",
-                     train={"max_steps": 150, "batch": 4, "micro_batch": 2, "checkpoint_every": 10,
-                            "eval_every": 25, "log_every": 3,
-                            "schedule": {"kind": "cosine", "warmup": 0.1}, "weight_decay": 0.01})
+    plan = chat_plan(
+        tmp_path,
+        method=LoraMethod(rank=4, alpha=8, dropout=0.1),
+        split={"train": 0.8, "eval": 0.2},
+        eval_on="eval",
+        train={
+            "max_steps": 150,
+            "batch": 4,
+            "micro_batch": 2,
+            "checkpoint_every": 10,
+            "eval_every": 25,
+            "log_every": 3,
+            "schedule": {"kind": "cosine", "warmup": 0.1},
+            "weight_decay": 0.01,
+        },
+    )
     killed = tmp_path / "killed"
     assert kill_after_first_checkpoint(plan, killed) < 150
 

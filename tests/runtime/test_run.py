@@ -31,26 +31,39 @@ def without_clock(recs: list[dict]) -> list[dict]:
 def eval_examples(plan, tok):
     """The eval split rendered and tokenised exactly as the run did it."""
     from ftlang.runtime.data.sources import load_data
+
     loaded = load_data(plan.data[0], Path(plan.root), plan.prompt.fields)
     rows = loaded.rows(plan.eval.on.split)
-    return tokenize([Renderer(plan.prompt).render(r) for r in rows], tok, plan.prompt.task,
-                    plan.train.max_len)[0]
+    return tokenize([Renderer(plan.prompt).render(r) for r in rows], tok, plan.prompt.task, plan.train.max_len)[0]
 
 
 @pytest.fixture(scope="module")
 def lora_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("lora")
-    plan = chat_plan(root, split={"train": 0.8, "eval": 0.2}, eval_on="eval",
-                     train={"eval_every": 5, "checkpoint_every": 5, "schedule": {"kind": "cosine", "warmup": 0.2}})
+    plan = chat_plan(
+        root,
+        split={"train": 0.8, "eval": 0.2},
+        eval_on="eval",
+        train={"eval_every": 5, "checkpoint_every": 5, "schedule": {"kind": "cosine", "warmup": 0.2}},
+    )
     return plan, run_plan(plan, root / "run", quiet=True)
 
 
 def test_run_directory_layout(lora_run):
     plan, result = lora_run
     d = result.run_dir
-    for name in ("plan.json", "lock.json", "metrics.jsonl", "summary.json", "model/adapter_config.json",
-                 "model/adapter_model.safetensors", "model/tokenizer.json", "base/config.json",
-                 "base/model.safetensors", "base/tokenizer.json"):
+    for name in (
+        "plan.json",
+        "lock.json",
+        "metrics.jsonl",
+        "summary.json",
+        "model/adapter_config.json",
+        "model/adapter_model.safetensors",
+        "model/tokenizer.json",
+        "base/config.json",
+        "base/model.safetensors",
+        "base/tokenizer.json",
+    ):
         assert (d / name).is_file(), name
     assert plan_hash(load_plan((d / "plan.json").read_text())) == plan_hash(plan)
     assert sorted(p.name for p in (d / "checkpoints").iterdir()) == ["step-00000005", "step-00000010"]
@@ -96,8 +109,13 @@ def test_adapter_loads_with_peft_and_reproduces_eval_loss(lora_run):
 def test_full_fine_tune_saves_a_loadable_model(tmp_path: Path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    plan = chat_plan(tmp_path, method=FullMethod(), split={"train": 0.8, "eval": 0.2},
-                     eval_on="eval", train={"pack": True, "max_len": 128})
+    plan = chat_plan(
+        tmp_path,
+        method=FullMethod(),
+        split={"train": 0.8, "eval": 0.2},
+        eval_on="eval",
+        train={"pack": True, "max_len": 128},
+    )
     result = run_plan(plan, tmp_path / "run", quiet=True)
     model = AutoModelForCausalLM.from_pretrained(result.run_dir / "model")
     tok = AutoTokenizer.from_pretrained(result.run_dir / "model")
@@ -108,8 +126,7 @@ def test_full_fine_tune_saves_a_loadable_model(tmp_path: Path):
 
 
 def test_two_runs_are_identical_but_for_the_clock(tmp_path: Path):
-    plan = chat_plan(tmp_path, train={"pack": True, "epochs": 1}, split={"train": 0.75, "eval": 0.25},
-                     eval_on="eval")
+    plan = chat_plan(tmp_path, train={"pack": True, "epochs": 1}, split={"train": 0.75, "eval": 0.25}, eval_on="eval")
     a = run_plan(plan, tmp_path / "a", quiet=True)
     b = run_plan(plan, tmp_path / "b", quiet=True)
     assert without_clock(records(a.run_dir)) == without_clock(records(b.run_dir))
@@ -142,13 +159,13 @@ def test_bad_row_stops_before_anything_is_written(tmp_path: Path):
 
 def test_run_refuses_dpo_an_occupied_dir_and_a_changed_plan(tmp_path: Path, lora_run):
     from ftlang.plan.models import DpoMethod
+
     with pytest.raises(RunError, match="method dpo cannot learn from a chat prompt"):
         run_plan(chat_plan(tmp_path, method=DpoMethod()), tmp_path / "x", quiet=True)
     plan, result = lora_run
     with pytest.raises(RunError, match="already holds a run"):
         run_plan(plan, result.run_dir, quiet=True)
-    changed = chat_plan(Path(plan.root), split={"train": 0.8, "eval": 0.2}, eval_on="eval",
-                        method=LoraMethod(rank=2))
+    changed = chat_plan(Path(plan.root), split={"train": 0.8, "eval": 0.2}, eval_on="eval", method=LoraMethod(rank=2))
     with pytest.raises(RunError, match="plan differs"):
         run_plan(changed, resume=result.run_dir, quiet=True)
 
@@ -173,28 +190,38 @@ def test_quiet_prints_one_line(tmp_path: Path, capsys):
 def test_completion_and_scratch_classification_runs(tmp_path: Path):
     from ftlang.plan.models import PromptPlan, ScratchModel
 
-    base = chat_plan(tmp_path, split={"train": 0.75, "eval": 0.25}, eval_on="eval",
-                     train={"pack": True, "max_len": 96, "epochs": 1})
-    completion = base.model_copy(update={"prompt": PromptPlan(
-        name="p", task="completion", input="Q: {{ q }}\nA:", target=" {{ a }}", fields=["a", "q"])})
+    base = chat_plan(
+        tmp_path, split={"train": 0.75, "eval": 0.25}, eval_on="eval", train={"pack": True, "max_len": 96, "epochs": 1}
+    )
+    completion = base.model_copy(
+        update={
+            "prompt": PromptPlan(
+                name="p", task="completion", input="Q: {{ q }}\nA:", target=" {{ a }}", fields=["a", "q"]
+            )
+        }
+    )
     done = run_plan(completion, tmp_path / "completion", quiet=True)
     assert done.metrics["packed"] and done.metrics["eval_tokens"] > 0
 
     rows = tickets(40)
     cls = classify_plan(tmp_path, rows, method=FullMethod(), train={"epochs": 1, "max_len": 32})
-    cls = cls.model_copy(update={"model": cls.model.model_copy(update={
-        "source": ScratchModel(hidden=32, layers=1, heads=4, vocab=200)})})
+    cls = cls.model_copy(
+        update={"model": cls.model.model_copy(update={"source": ScratchModel(hidden=32, layers=1, heads=4, vocab=200)})}
+    )
     result = run_plan(cls, tmp_path / "cls", quiet=True)
     assert 0.0 <= result.metrics["eval_accuracy"] <= 1.0 and result.metrics["labels"][0] == "account"
     from transformers import AutoModelForSequenceClassification
+
     loaded = AutoModelForSequenceClassification.from_pretrained(result.run_dir / "model")
     assert loaded.config.id2label[3] == "technical"
 
 
 def test_unreachable_hub_fails_cleanly(tmp_path: Path):
     from ftlang.plan.models import HfModel, ModelPlan
-    plan = chat_plan(tmp_path).model_copy(update={
-        "model": ModelPlan(name="m", source=HfModel(id="ftlang-tests/missing", revision="v1"))})
+
+    plan = chat_plan(tmp_path).model_copy(
+        update={"model": ModelPlan(name="m", source=HfModel(id="ftlang-tests/missing", revision="v1"))}
+    )
     with pytest.raises(RunError, match="local Hugging Face cache"):
         run_plan(plan, tmp_path / "run", quiet=True)
     assert not (tmp_path / "run").exists()  # no half-made run directory left behind

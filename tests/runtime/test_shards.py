@@ -87,8 +87,9 @@ def test_fsdp_checkpoint_round_trip(one_rank_group, tmp_path: Path):
     save_checkpoint(tmp_path, model, optimizer, scheduler, state, 0.25)
 
     other, other_opt, other_sched = _fsdp_model(1)  # other weights until the checkpoint loads
-    load_checkpoint(latest_checkpoint(tmp_path), other, other_opt, other_sched,
-                    LoopState(DataOrder(4, 0)), torch.device("cpu"))
+    load_checkpoint(
+        latest_checkpoint(tmp_path), other, other_opt, other_sched, LoopState(DataOrder(4, 0)), torch.device("cpu")
+    )
     _step(model, optimizer, scheduler, x)
     _step(other, other_opt, other_sched, x)  # equal only if weights, moments and lr all came back
     for (name, a), (_, b) in zip(model.named_parameters(), other.named_parameters()):
