@@ -6,8 +6,8 @@ from typing import Any
 
 from . import nodes as n
 from .calls import check_callee
-from .check_parts import data_ref
 from .check_sources import DATA_SOURCES, data_source
+from .check_training import data_ref
 from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek
 from .diagnostics import error
@@ -18,7 +18,7 @@ from .values import describe, plain, unwrap
 EVAL_SHAPE = BlockShape(
     "`eval`",
     fields=frozenset({"samples"}),
-    directives=frozenset({"on", "metrics", "compare", "guard", "require", "generate"}),
+    statements=frozenset({"on", "metrics", "compare", "guard", "require", "generate"}),
     repeatable=frozenset({"guard", "require"}),
 )
 METRICS_BY_TASK = {
@@ -171,11 +171,11 @@ def _metric(ctx: Context, node: n.Expr, allowed: list[str], task: str | None) ->
 
 
 def _guard(
-    ctx: Context, directive: n.Directive, index: int, allowed: list[str], task: str | None
+    ctx: Context, statement: n.Statement, index: int, allowed: list[str], task: str | None
 ) -> tuple[dict[str, Any], Peek | None] | None:
     loc = ("eval", "guards", index)
-    ctx.origin(loc, directive)
-    call = directive.value
+    ctx.origin(loc, statement)
+    call = statement.value
     if not isinstance(call, n.Call):
         ctx.report(
             error(
@@ -193,8 +193,8 @@ def _guard(
         return None
     path = source.get("path", f"rows{index}")
     out: dict[str, Any] = {"name": str(path).rsplit("/", 1)[-1].split(".")[0], "source": source}
-    qualifiers = read_qualifiers(ctx, directive, ["max_drop", "metric"])
-    misspelt = len(qualifiers) < len(directive.qualifiers)
+    qualifiers = read_qualifiers(ctx, statement, ["max_drop", "metric"])
+    misspelt = len(qualifiers) < len(statement.qualifiers)
     if (max_drop := qualifiers.get("max_drop")) is not None:
         out["max_drop"] = plain(max_drop.value, ctx.params)
         ctx.origin((*loc, "max_drop"), max_drop.value)
@@ -208,7 +208,7 @@ def _guard(
                 error(
                     "E0106",
                     "`guard` needs `max_drop`",
-                    directive.name_span,
+                    statement.name_span,
                     "this guard has no `max_drop`",
                     help="append `max_drop 2%` to this line: how far its metric may fall",
                 )
@@ -217,8 +217,8 @@ def _guard(
     return out, found
 
 
-def _gate(ctx: Context, directive: n.Directive, metrics: list[str]) -> dict[str, Any] | None:
-    node = directive.value
+def _gate(ctx: Context, statement: n.Statement, metrics: list[str]) -> dict[str, Any] | None:
+    node = statement.value
     ops = (">=", "<=", ">", "<")
     if not (isinstance(node, n.BinaryOp) and node.op in ops):
         ctx.report(
@@ -266,19 +266,19 @@ def _gate(ctx: Context, directive: n.Directive, metrics: list[str]) -> dict[str,
     return {"metric": subject.dotted, "delta": delta, "op": node.op, "value": value}
 
 
-def _generation(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
-    if not isinstance(directive.value, n.Block):
+def _generation(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
+    if not isinstance(statement.value, n.Block):
         ctx.report(
             error(
                 "E0201",
                 "`generate` expects a record such as `{ max_new_tokens = 32 }`",
-                directive.value.span,
+                statement.value.span,
                 "not a record",
             )
         )
         return None
     shape = BlockShape("`generate`", fields=fields_of("Generation"))
-    entries = read_block(ctx, directive.value, shape)
+    entries = read_block(ctx, statement.value, shape)
     out = {}
     for key, entry in entries.fields.items():
         out[key] = unwrap(plain(entry.value, ctx.params))

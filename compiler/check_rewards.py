@@ -23,14 +23,14 @@ REWARDS: dict[str, str | None] = {
 ENTRY_POINT_GROUP = "ftlang.rewards"
 
 
-def check_rewards(ctx: Context, directives: list[n.Directive]) -> list[dict[str, Any]]:
+def check_rewards(ctx: Context, statements: list[n.Statement]) -> list[dict[str, Any]]:
     out = []
-    for index, directive in enumerate(directives):
-        reward = _reward(ctx, directive)
+    for index, statement in enumerate(statements):
+        reward = _reward(ctx, statement)
         if reward is not None:
-            ctx.origin(("method", "rewards", index), directive)
+            ctx.origin(("method", "rewards", index), statement)
             out.append(reward)
-    if not directives:
+    if not statements:
         ctx.report(
             error(
                 "E0106",
@@ -43,8 +43,8 @@ def check_rewards(ctx: Context, directives: list[n.Directive]) -> list[dict[str,
     return out
 
 
-def _reward(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
-    node = directive.value
+def _reward(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
+    node = statement.value
     name_node = node.func if isinstance(node, n.Call) else node
     if not isinstance(name_node, n.Name) or name_node.dotted not in REWARDS:
         name = name_node.dotted if isinstance(name_node, n.Name) else ""
@@ -95,7 +95,7 @@ def _reward(ctx: Context, directive: n.Directive) -> dict[str, Any] | None:
             out["field"] = value.dotted
         else:
             out[argument] = plain(value, ctx.params)
-    if (weight := read_qualifiers(ctx, directive, ["weight"]).get("weight")) is not None:
+    if (weight := read_qualifiers(ctx, statement, ["weight"]).get("weight")) is not None:
         out["weight"] = plain(weight.value, ctx.params)
     if kind == "plugin" and isinstance(out.get("name"), str) and not _plugin_exists(out["name"]):
         ctx.report(

@@ -29,7 +29,7 @@ MODEL_SHAPE = BlockShape("`model`", fields=frozenset({"trust_remote_code", "dtyp
 DATA_SHAPE = BlockShape(
     "`data`",
     fields=frozenset({"bad_rows"}),
-    directives=frozenset({"where", "dedupe", "split"}),
+    statements=frozenset({"where", "dedupe", "split"}),
     repeatable=frozenset({"where"}),
 )
 
@@ -247,9 +247,9 @@ def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _filter(ctx: Context, directive: n.Directive, fields: set[str] | None, data: str) -> dict[str, Any]:
+def _filter(ctx: Context, statement: n.Statement, fields: set[str] | None, data: str) -> dict[str, Any]:
     problems: list[tuple[str, n.Expr]] = []
-    tree = filter_tree(directive.value, ctx.params, fields, problems)
+    tree = filter_tree(statement.value, ctx.params, fields, problems)
     for what, node in problems:
         if what == "field" and isinstance(node, n.Name):
             ctx.report(
@@ -278,8 +278,8 @@ def _filter(ctx: Context, directive: n.Directive, fields: set[str] | None, data:
     return tree
 
 
-def _field_list(ctx: Context, directive: n.Directive, fields: set[str] | None, data: str) -> list[str]:
-    value = directive.value
+def _field_list(ctx: Context, statement: n.Statement, fields: set[str] | None, data: str) -> list[str]:
+    value = statement.value
     items = value.items if isinstance(value, n.ListExpr) else (value,)
     names = []
     for item in items:
@@ -309,26 +309,26 @@ def _field_list(ctx: Context, directive: n.Directive, fields: set[str] | None, d
     return names
 
 
-def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[str, Any] | None:
-    if not isinstance(directive.value, n.Block):
+def _split(ctx: Context, statement: n.Statement, loc: tuple[Any, ...]) -> dict[str, Any] | None:
+    if not isinstance(statement.value, n.Block):
         ctx.report(
             error(
                 "E0201",
                 "`split` expects a record of parts",
-                directive.value.span,
+                statement.value.span,
                 "expected `{ train = 90%, eval = 10% }`",
             )
         )
         return None
     parts: dict[str, Any] = {}
-    for entry in directive.value.entries:
+    for entry in statement.value.entries:
         if not isinstance(entry, n.Field):
             ctx.report(error("E0201", "a split part is written `name = percentage`", entry.span, "not a part"))
             return None
         parts[entry.key.dotted] = plain(entry.value, ctx.params)
         ctx.origin((*loc, "parts", entry.key.dotted), entry)
     out: dict[str, Any] = {"parts": parts}
-    if (seed := read_qualifiers(ctx, directive, ["seed"]).get("seed")) is not None:
+    if (seed := read_qualifiers(ctx, statement, ["seed"]).get("seed")) is not None:
         out["seed"] = plain(seed.value, ctx.params)
         ctx.origin((*loc, "seed"), seed.value)
     numbers = [v for v in parts.values() if isinstance(v, int | float) and not isinstance(v, bool)]
@@ -338,7 +338,7 @@ def _split(ctx: Context, directive: n.Directive, loc: tuple[Any, ...]) -> dict[s
             error(
                 "E0204",
                 f"the split parts add up to {total}, not 100%",
-                directive.value.span,
+                statement.value.span,
                 f"these add up to {total}",
                 help="make the percentages add up to 100%",
             )

@@ -7,8 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from . import nodes as n
-from .check_eval import check_eval
-from .check_fit import (
+from .check_consistency import (
     check_fields,
     check_method_fit,
     check_model_fit,
@@ -16,8 +15,10 @@ from .check_fit import (
     check_reward_fields,
     check_train_choices,
 )
-from .check_parts import check_compute, check_method, check_prompt, check_train
+from .check_eval import check_eval
+from .check_prompt import check_prompt
 from .check_sources import check_data, check_model
+from .check_training import check_compute, check_method, check_train
 from .context import Context
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
@@ -70,7 +71,7 @@ def check_recipe(
     if ctx.sink.has_errors or any(v is None for k, v in plan.items() if k in SINGLE):
         _validate_sections(ctx, plan)
         return None, ctx.sink.sorted(), resolution
-    result = validate_plan(ctx, _drop_private(plan))
+    result = validate_plan(ctx, _without_unset(plan))
     resolution.origins = {
         _dotted(loc, plan): f"{_from_root(ctx.root, node.span.file)}:{node.span.line}"
         for loc, node in ctx.origins.items()
@@ -352,5 +353,5 @@ def _refs(plan: dict[str, Any]) -> list[str]:
     return refs
 
 
-def _drop_private(plan: dict[str, Any]) -> dict[str, Any]:
+def _without_unset(plan: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in plan.items() if v is not None}

@@ -21,7 +21,7 @@ class Context:
     params: dict[str, Any] = field(default_factory=dict)
     declared_params: set[str] = field(default_factory=set)  # resolved or not
     # Plan path → the node that produced the value, so a pydantic error can point at it.
-    origins: dict[Loc, n.Expr | n.Field | n.Directive | n.Decl] = field(default_factory=dict)
+    origins: dict[Loc, n.Expr | n.Field | n.Statement | n.Decl] = field(default_factory=dict)
     # Every declared data name, checked or not: a reference to one whose declaration has
     # an error must not be reported again as undefined.
     data_declared: set[str] = field(default_factory=set)
@@ -41,30 +41,30 @@ class Context:
     def report(self, diagnostic: Diagnostic) -> None:
         self.sink.add(diagnostic)
 
-    def origin(self, loc: Loc, node: n.Expr | n.Field | n.Directive | n.Decl) -> None:
+    def origin(self, loc: Loc, node: n.Expr | n.Field | n.Statement | n.Decl) -> None:
         self.origins[loc] = node
 
 
 @dataclass(frozen=True)
 class BlockShape:
-    """What a block may hold: `key = value` fields and `keyword value` directives."""
+    """What a block may hold: `key = value` fields and `keyword value` statements."""
 
     title: str  # how messages name the block, e.g. "`train`"
     fields: frozenset[str] = frozenset()
-    directives: frozenset[str] = frozenset()
+    statements: frozenset[str] = frozenset()
     repeatable: frozenset[str] = frozenset()
 
 
 @dataclass
 class BlockEntries:
     fields: dict[str, n.Field] = field(default_factory=dict)
-    directives: list[n.Directive] = field(default_factory=list)
+    statements: list[n.Statement] = field(default_factory=list)
 
-    def one(self, name: str) -> n.Directive | None:
-        return next((d for d in self.directives if d.name == name), None)
+    def one(self, name: str) -> n.Statement | None:
+        return next((d for d in self.statements if d.name == name), None)
 
-    def all(self, name: str) -> list[n.Directive]:
-        return [d for d in self.directives if d.name == name]
+    def all(self, name: str) -> list[n.Statement]:
+        return [d for d in self.statements if d.name == name]
 
 
 def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockEntries:
@@ -73,7 +73,7 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
     if block is None:
         return out
     seen: dict[str, Span] = {}
-    known = shape.fields | shape.directives
+    known = shape.fields | shape.statements
     for entry in block.entries:
         if isinstance(entry, n.Field):
             name, name_span = entry.key.dotted, entry.key.span
@@ -94,7 +94,7 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
                 )
             )
             continue
-        if isinstance(entry, n.Directive) and name not in shape.directives:
+        if isinstance(entry, n.Statement) and name not in shape.statements:
             ctx.report(
                 error(
                     "E0109",
@@ -121,12 +121,12 @@ def read_block(ctx: Context, block: n.Block | None, shape: BlockShape) -> BlockE
         if isinstance(entry, n.Field):
             out.fields[name] = entry
         else:
-            out.directives.append(entry)
+            out.statements.append(entry)
     return out
 
 
 def _unknown_key(name: str, span: Span, shape: BlockShape) -> Diagnostic:
-    known = sorted(shape.fields | shape.directives)
+    known = sorted(shape.fields | shape.statements)
     return error(
         "E0102",
         f"unknown field `{name}` in {shape.title}",
@@ -165,21 +165,21 @@ def _between(key: Span, value: Span) -> Span:
     )
 
 
-def read_qualifiers(ctx: Context, directive: n.Directive, allowed: list[str]) -> dict[str, n.Qualifier]:
+def read_qualifiers(ctx: Context, statement: n.Statement, allowed: list[str]) -> dict[str, n.Qualifier]:
     """The named qualifiers of a statement (`seed 7`, `max_drop 2%`); unknown names are reported."""
     found: dict[str, n.Qualifier] = {}
-    for qualifier in directive.qualifiers:
+    for qualifier in statement.qualifiers:
         if qualifier.name in allowed:
             found[qualifier.name] = qualifier
             continue
         ctx.report(
             error(
                 "E0102",
-                f"unknown option `{qualifier.name}` of `{directive.name}`",
+                f"unknown option `{qualifier.name}` of `{statement.name}`",
                 qualifier.name_span,
                 "not an option",
                 help=did_you_mean(qualifier.name, allowed),
-                notes=[f"`{directive.name}` takes: {', '.join(allowed)}"],
+                notes=[f"`{statement.name}` takes: {', '.join(allowed)}"],
             )
         )
     return found

@@ -19,7 +19,7 @@ There are no options. The layout, item by item:
 * Spacing: one space around `=` (fields and call keywords alike: `f(a, k = v)`), after `,`
   and `:` (`param lr: float`), and around binary operators (`a * b`, `x in y`); none inside
   `( )` or `[ ]`, one inside a one-line record `{ a = 1 }`; `-x` and `not x` as shown. A
-  directive is `name value qualifier value`, single spaces (no column alignment).
+  statement is `name value qualifier value`, single spaces (no column alignment).
 * Parentheses are printed only where precedence needs them (`(a and b) or c` becomes
   `a and b or c`; `not (a == b)` becomes `not a == b`; `a - (b - c)` stays).
 * Literals are printed as written (`Literal.raw`): numbers keep their spelling (`2E-4`,

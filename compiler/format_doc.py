@@ -216,7 +216,7 @@ def _sequences(node: object) -> list[Container]:
         return _sequences(node.operand)
     if isinstance(node, (n.Field, n.Keyword, n.Qualifier)):
         return _sequences(node.value)
-    if isinstance(node, n.Directive):
+    if isinstance(node, n.Statement):
         return [s for part in (node.value, *node.qualifiers) for s in _sequences(part)]
     if isinstance(node, n.Decl):
         return [s for part in (node.source, node.body) if part is not None for s in _sequences(part)]

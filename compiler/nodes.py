@@ -89,7 +89,7 @@ class Qualifier:
 
 
 @dataclass(frozen=True)
-class Directive:
+class Statement:
     """`keyword value qualifier value…`, e.g. `guard jsonl("g.jsonl") max_drop 2%`."""
 
     name: str
@@ -99,7 +99,7 @@ class Directive:
     name_span: Span
 
 
-Entry = Field | Directive
+Entry = Field | Statement
 
 
 @dataclass(frozen=True)

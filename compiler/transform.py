@@ -120,8 +120,8 @@ class ToNodes(Transformer[Token, n.Recipe]):
     def field(self, meta: Meta, c: list[Any]) -> n.Field:
         return n.Field(c[0], c[1], self._span(meta))
 
-    def directive(self, meta: Meta, c: list[Any]) -> n.Directive:
-        return n.Directive(str(c[0]), c[1], tuple(c[2:]), self._span(meta), self._tok(c[0]))
+    def statement(self, meta: Meta, c: list[Any]) -> n.Statement:
+        return n.Statement(str(c[0]), c[1], tuple(c[2:]), self._span(meta), self._tok(c[0]))
 
     def qualifier(self, meta: Meta, c: list[Any]) -> n.Qualifier:
         return n.Qualifier(str(c[0]), c[1], self._span(meta), self._tok(c[0]))

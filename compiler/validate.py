@@ -101,7 +101,7 @@ def _origin(ctx: Context, loc: Loc) -> tuple[Loc, Any]:
 def _value_node(node: Any) -> n.Expr | None:
     if isinstance(node, n.Field):
         return node.value
-    if isinstance(node, n.Directive):
+    if isinstance(node, n.Statement):
         return node.value
     if isinstance(node, n.Decl):
         return None

@@ -266,7 +266,7 @@ class ComputePlan(Node):
 # --- the whole plan --------------------------------------------------------
 
 
-class SourceFile(Node):
+class PinnedSource(Node):
     path: str
     sha256: str
 
@@ -276,7 +276,7 @@ class Plan(Node):
     recipe: str
     description: str = ""
     root: str  # absolute folder of the recipe; relative paths resolve against it
-    sources: list[SourceFile] = Field(default_factory=list)  # recipe files read, hashed
+    sources: list[PinnedSource] = Field(default_factory=list)  # recipe files read, hashed
     params: dict[str, Any] = Field(default_factory=dict)
     model: ModelPlan
     data: list[DataPlan]

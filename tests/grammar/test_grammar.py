@@ -69,7 +69,7 @@ def test_operator_precedence():
 def test_directives_take_qualifiers():
     recipe = _parse('eval {\n  guard jsonl("g.jsonl") max_drop 2% metric loss\n}\n')
     guard = recipe.items[0].body.entries[0]
-    assert isinstance(guard, n.Directive) and guard.name == "guard"
+    assert isinstance(guard, n.Statement) and guard.name == "guard"
     assert [q.name for q in guard.qualifiers] == ["max_drop", "metric"]
 
 

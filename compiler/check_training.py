@@ -1,138 +1,21 @@
-"""Check `prompt`, `method` and `train` declarations into Plan data."""
+"""Check the `method`, `train` and `compute` declarations into Plan data."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .check_rewards import check_rewards
 from .context import BlockShape, Context, read_block
-from .diagnostics import Diagnostic, Label, error
+from .diagnostics import Label, error
 from .schema_check import fields_of
 from .suggest import did_you_mean
-from .templates import TemplateInfo, block_span, inspect_template, jinja_names, line_span, span_in_literal
 from .values import Symbol, describe, plain, unwrap
 
-TURNS = ("system", "user", "assistant")
-PROMPT_SHAPE = BlockShape(
-    "`prompt`",
-    fields=frozenset({"labels"}),
-    directives=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected"}),
-    repeatable=frozenset({"user", "assistant"}),
-)
 METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 TRAIN_SHAPE = BlockShape("`train`", fields=fields_of("TrainPlan"))
 SCHEDULES = ["constant", "linear", "cosine"]
-
-
-def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
-    ctx.origin(("prompt",), decl)
-    entries = read_block(ctx, decl.body, PROMPT_SHAPE)
-    out: dict[str, Any] = {"name": decl.name}
-    used: dict[str, tuple[n.Literal, str]] = {}  # field → (literal, name) of its first use
-    turns = []
-    for directive in entries.directives:
-        literal = directive.value
-        if not isinstance(literal, n.Literal) or literal.kind != "str":
-            ctx.report(
-                error(
-                    "E0201",
-                    f"`{directive.name}` expects a template string, found {describe(literal)}",
-                    literal.span,
-                    "expected a string",
-                )
-            )
-            continue
-        info = inspect_template(str(literal.value))
-        if info.error:
-            ctx.report(_template_error(directive.name, literal, info))
-            continue
-        for name in info.fields:
-            used.setdefault(name, (literal, directive.name))
-        if directive.name in TURNS:
-            turns.append({"role": directive.name, "template": literal.value})
-        else:
-            out[directive.name] = literal.value
-    # Turns written as fields (`label = "…"`) were reported already; counting them here
-    # keeps the prompt's shape from being reported wrong as well.
-    names = {d.name for d in entries.directives} | {
-        e.key.dotted for e in (decl.body.entries if decl.body else ()) if isinstance(e, n.Field)
-    } & PROMPT_SHAPE.directives
-    task = _task(ctx, decl, names)
-    if task is None:
-        return None
-    out.update(task=task, turns=turns, fields=sorted(used))
-    if "labels" in entries.fields:
-        out["labels"] = unwrap(plain(entries.fields["labels"].value, ctx.params))
-        ctx.origin(("prompt", "labels"), entries.fields["labels"])
-    out["_uses"] = used  # read by the data check, removed before validation
-    return out
-
-
-def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
-    has_turns = bool(names & set(TURNS))
-    preference = {"chosen", "rejected"} & names
-    if preference:
-        if preference != {"chosen", "rejected"} or ("input" not in names and "user" not in names):
-            return _bad_prompt(ctx, decl, "a preference prompt needs `input` (or `user`), `chosen` and `rejected`")
-        return "preference"
-    if has_turns and names & {"input", "target", "label"}:
-        return _bad_prompt(
-            ctx,
-            decl,
-            "a prompt has either chat turns (system/user/assistant) or `input` with `target` or `label`, not both",
-        )
-    if has_turns:
-        if "assistant" not in names:
-            return _bad_prompt(ctx, decl, "a chat prompt needs an `assistant` turn: the text the model learns")
-        return "chat"
-    if "input" in names and ("target" in names) != ("label" in names):
-        return "completion" if "target" in names else "classification"
-    if {"target", "label"} <= names:
-        return _bad_prompt(ctx, decl, "a prompt has `target` (generate text) or `label` (classify), not both")
-    if "input" in names:
-        return "generation"  # an input alone: methods that learn from rewards (grpo) need no target
-    return _bad_prompt(ctx, decl, "this prompt says nothing the model should learn")
-
-
-def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
-    ctx.report(
-        error(
-            "E0310",
-            message,
-            decl.name_span,
-            "in this prompt",
-            help="\n".join(
-                [
-                    "a prompt takes one of these shapes:",
-                    'chat:            system "…", user "…", assistant "…"',
-                    'completion:      input "…", target "…"',
-                    'classification:  input "…", label "{{ field }}"',
-                    'preference:      input "…", chosen "…", rejected "…"',
-                    'generation:      input "…" (for method grpo)',
-                ]
-            ),
-        )
-    )
-    return None
-
-
-def _template_error(turn: str, literal: n.Literal, info: TemplateInfo) -> Diagnostic:
-    """A jinja2 syntax error, located as closely as jinja2 allows (a line, or the open block)."""
-    help_ = "templates use jinja2 syntax: {{ field }}, {% if … %}…{% endif %}"
-    label = str(info.error)
-    span = line_span(literal, info.error_line or 1)
-    notes = list(info.details)
-    if info.unclosed and (opened := block_span(literal, info.unclosed)) is not None:
-        span, label, notes = opened, f"this `{info.unclosed}` block is never closed", []
-        help_ = f"close it with `{{% end{info.unclosed} %}}`"
-    elif (unknown := re.match(r"no (filter|test) named '(\w+)'", label)) is not None:
-        kind, name = unknown.groups()
-        span = span_in_literal(literal, name)
-        help_ = did_you_mean(name, jinja_names(kind)) or f"see jinja2's list of built-in {kind}s"
-    return error("E0302", f"the `{turn}` template is not valid jinja2", span, label, notes=notes, help=help_)
 
 
 def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
@@ -154,7 +37,7 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
     shape = BlockShape(
         f"`method {kind}`",
         fields=fields_of(METHODS[kind]) - {"kind", "rewards"},
-        directives=rewards,
+        statements=rewards,
         repeatable=rewards,
     )
     entries = read_block(ctx, decl.body, shape)

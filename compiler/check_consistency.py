@@ -132,7 +132,7 @@ def check_reward_fields(ctx: Context, plan: dict[str, Any], found: Peek | None, 
         name = reward.get("field")
         if name and name not in found.fields:
             node = ctx.origins.get(("method", "rewards", index))
-            value = node.value if isinstance(node, n.Directive) else None
+            value = node.value if isinstance(node, n.Statement) else None
             where = value.args[0].span if isinstance(value, n.Call) and value.args else ctx.origins[("method",)].span
             ctx.report(
                 error(
