@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftlang.plan.catalogue import METHODS
+
 from . import nodes as n
 from .context import Context
 from .datapeek import Peek
 from .diagnostics import Label, error
 from .modelpeek import model_facts
+from .schema_check import default_of
 from .suggest import did_you_mean
 from .templates import span_in_literal
 
@@ -22,7 +25,8 @@ def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
         return
     source = model["source"]
     if source["kind"] == "scratch":
-        hidden, heads = source.get("hidden", 64), source.get("heads", 4)
+        hidden = source.get("hidden", default_of("ScratchModel", "hidden"))
+        heads = source.get("heads", default_of("ScratchModel", "heads"))
         if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden % heads:
             node = ctx.origins.get(("model", "source", "heads")) or ctx.origins[("model", "source")]
             ctx.report(
@@ -88,7 +92,6 @@ def check_fields(
         )
 
 
-_TASKS_OF = {"dpo": ("preference",), "grpo": ("generation", "completion")}
 _HOW = {"preference": "input, chosen and rejected", "generation": "an `input` alone (rewards judge the output)"}
 
 
@@ -98,10 +101,10 @@ def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, 
     task = (plan.get("prompt") or {}).get("task")
     if method is None or prompt is None or kind is None or task is None:
         return
-    fits = _TASKS_OF.get(kind, ("chat", "completion", "classification"))
-    if task in fits:
+    if kind not in METHODS or task in METHODS[kind].shapes:
         return
-    if kind in _TASKS_OF:
+    fits = METHODS[kind].shapes
+    if "chat" not in fits:  # not a method that learns from targets
         message = f"method `{kind}` needs a {' or '.join(fits)} prompt, but the prompt is a {task} prompt"
         help_ = f"the prompt needs {_HOW[fits[0]]}"
     else:
@@ -179,7 +182,8 @@ def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
 def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
     """With several processes, the global batch must split across them (and their micro-batches)."""
     compute, train = plan.get("compute") or {}, plan.get("train") or {}
-    processes, batch, micro = compute.get("processes", 1), train.get("batch", 8), train.get("micro_batch")
+    processes = compute.get("processes", default_of("ComputePlan", "processes"))
+    batch, micro = train.get("batch", default_of("TrainPlan", "batch")), train.get("micro_batch")
     if not (isinstance(processes, int) and processes > 1 and isinstance(batch, int)):
         return
     where = ctx.origins.get(("compute", "processes"))
@@ -197,7 +201,7 @@ def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
             )
         )
     kind = (plan.get("method") or {}).get("kind")
-    if kind in ("dpo", "grpo"):
+    if kind in METHODS and not METHODS[kind].multi_process:
         ctx.report(
             error(
                 "E0305",

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftlang.plan.catalogue import DATA_SOURCES, METRICS, metrics_for
+
 from . import nodes as n
 from .calls import check_callee
-from .check_sources import DATA_SOURCES, data_source
+from .check_sources import data_source
 from .check_training import data_ref
 from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek
@@ -21,16 +23,6 @@ EVAL_SHAPE = BlockShape(
     statements=frozenset({"on", "metrics", "compare", "guard", "require", "generate"}),
     repeatable=frozenset({"guard", "require"}),
 )
-METRICS_BY_TASK = {
-    "classification": ["loss", "perplexity", "accuracy", "macro_f1"],
-    "chat": ["loss", "perplexity", "exact_match", "contains", "regex", "rouge_l", "bleu", "json_valid", "length"],
-    "preference": ["loss", "preference_accuracy", "reward_margin"],
-}
-METRICS_BY_TASK["completion"] = METRICS_BY_TASK["chat"]
-# An input alone has no reference answer: only metrics of the output by itself apply.
-METRICS_BY_TASK["generation"] = ["contains", "regex", "json_valid", "length"]
-METRICS_WITH_ARGUMENT = {"contains", "regex"}
-ALL_METRICS = sorted({m for ms in METRICS_BY_TASK.values() for m in ms})
 
 
 def check_eval(
@@ -72,7 +64,7 @@ def check_eval(
             )
         elif default is not None:
             out["on"] = default
-    allowed = METRICS_BY_TASK.get(task or "", ALL_METRICS)
+    allowed = metrics_for(task) if task else list(METRICS)
     if (metrics := entries.one("metrics")) is not None:
         out["metrics"] = _metrics(ctx, metrics.value, allowed, task)
     if (compare := entries.one("compare")) is not None:
@@ -134,19 +126,19 @@ def _metric(ctx: Context, node: n.Expr, allowed: list[str], task: str | None) ->
         return None
     name = name_node.dotted
     if name not in allowed:
-        known = name in ALL_METRICS
+        known = name in METRICS
         ctx.report(
             error(
                 "E0208",
                 f"`{name}` is not a metric for {task or 'this'} tasks" if known else f"unknown metric `{name}`",
                 name_node.span,
                 "not available here" if known else "not a metric",
-                help=None if known else did_you_mean(name, ALL_METRICS),
+                help=None if known else did_you_mean(name, METRICS),
                 notes=[f"metrics for {task or 'any'} tasks: {', '.join(allowed)}"],
             )
         )
         return None
-    if name in METRICS_WITH_ARGUMENT:
+    if METRICS[name].argument is not None:
         if not (
             isinstance(node, n.Call)
             and len(node.args) == 1
@@ -186,7 +178,7 @@ def _guard(
             )
         )
         return None
-    if not check_callee(ctx, call, DATA_SOURCES, "data source"):
+    if not check_callee(ctx, call, list(DATA_SOURCES), "data source"):
         return None
     source, found = data_source(ctx, call, (*loc, "source"))
     if source is None:

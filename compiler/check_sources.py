@@ -8,6 +8,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from ftlang.plan.catalogue import DATA_SOURCES, FILTER_FUNCTIONS, MODEL_SOURCES
+
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .context import BlockShape, Context, read_block, read_qualifiers
@@ -16,14 +18,6 @@ from .diagnostics import Diagnostic, error, warning
 from .source import Span
 from .suggest import did_you_mean, suggest
 from .values import filter_tree, plain, unwrap
-
-MODEL_SOURCES: dict[str, tuple[list[str], list[str]]] = {
-    "hf": (["id"], ["revision"]),
-    "local": (["path"], []),
-    "package": (["name"], []),
-    "scratch": (["arch"], ["hidden", "layers", "heads", "kv_heads", "intermediate", "vocab", "max_len"]),
-}
-DATA_SOURCES = ["jsonl", "csv", "parquet", "datasets", "rows"]
 
 MODEL_SHAPE = BlockShape("`model`", fields=frozenset({"trust_remote_code", "dtype"}))
 DATA_SHAPE = BlockShape(
@@ -40,8 +34,8 @@ def check_model(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
     assert call is not None
     if not check_callee(ctx, call, list(MODEL_SOURCES), "model source"):
         return None
-    positional, keywords = MODEL_SOURCES[call.func.dotted]
-    args = call_arguments(ctx, call, ("model", "source"), positional, keywords)
+    spec = MODEL_SOURCES[call.func.dotted]
+    args = call_arguments(ctx, call, ("model", "source"), list(spec.positional), list(spec.keywords))
     if args is None:
         return None
     ctx.origin(("model", "source"), call)
@@ -141,7 +135,7 @@ def check_data(ctx: Context, decl: n.Decl, index: int) -> tuple[dict[str, Any] |
     ctx.data_declared.add(decl.name or "")
     call = decl.source
     assert call is not None
-    if not check_callee(ctx, call, DATA_SOURCES, "data source"):
+    if not check_callee(ctx, call, list(DATA_SOURCES), "data source"):
         return None, None
     source, found = data_source(ctx, call, (*loc, "source"))
     if source is None:
@@ -209,7 +203,8 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
         for row in rows:
             fields.update(dict.fromkeys(row))
         return {"kind": "rows", "rows": rows}, Peek(tuple(fields), len(rows))
-    args = call_arguments(ctx, call, loc, ["path"], [])
+    spec = DATA_SOURCES[kind]
+    args = call_arguments(ctx, call, loc, list(spec.positional), list(spec.keywords))
     if args is None or not isinstance(args.get("path"), str):
         return ({"kind": kind, **(args or {})} if args else None), None
     path = Path(args["path"])
@@ -269,8 +264,8 @@ def _filter(ctx: Context, statement: n.Statement, fields: set[str] | None, data:
                     f"`{node.func.dotted}(…)` cannot be used in `where`",
                     node.span,
                     "not a filter function",
-                    notes=["filters may call len(x), lower(x), upper(x), strip(x)"],
-                    help=did_you_mean(node.func.dotted, ["len", "lower", "upper", "strip"]),
+                    notes=["filters may call " + ", ".join(f"{name}(x)" for name in FILTER_FUNCTIONS)],
+                    help=did_you_mean(node.func.dotted, FILTER_FUNCTIONS),
                 )
             )
         else:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftlang.plan.catalogue import METHODS, SCHEDULES
+
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .check_rewards import check_rewards
@@ -13,9 +15,7 @@ from .schema_check import fields_of
 from .suggest import did_you_mean
 from .values import Symbol, describe, plain, unwrap
 
-METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 TRAIN_SHAPE = BlockShape("`train`", fields=fields_of("TrainPlan"))
-SCHEDULES = ["constant", "linear", "cosine"]
 
 
 def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
@@ -33,16 +33,18 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
             )
         )
         return None
-    rewards = frozenset({"reward"}) if kind == "grpo" else frozenset()
+    spec = METHODS[kind]
+    # Rewards are statements (`reward …`, one a line), not a field.
+    rewards = frozenset({"reward"}) if "rewards" in spec.nested_fields else frozenset()
     shape = BlockShape(
         f"`method {kind}`",
-        fields=fields_of(METHODS[kind]) - {"kind", "rewards"},
+        fields=fields_of(spec.plan_model) - {"kind", "rewards"},
         statements=rewards,
         repeatable=rewards,
     )
     entries = read_block(ctx, decl.body, shape)
     out: dict[str, Any] = {"kind": kind}
-    if kind == "grpo" and (rewards_found := check_rewards(ctx, entries.all("reward"))):
+    if rewards and (rewards_found := check_rewards(ctx, entries.all("reward"))):
         out["rewards"] = rewards_found
     for key, entry in entries.fields.items():
         ctx.origin(("method", key), entry)
@@ -189,7 +191,7 @@ def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
             return None
         return {"kind": name}
     if isinstance(node, n.Call):
-        if not check_callee(ctx, node, SCHEDULES, "schedule"):
+        if not check_callee(ctx, node, list(SCHEDULES), "schedule"):
             return None
         args = call_arguments(ctx, node, ("train", "schedule"), [], sorted(fields_of("Schedule") - {"kind"}))
         return None if args is None else {"kind": node.func.dotted, **args}

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftlang.plan.catalogue import METHODS
+
 from . import nodes as n
 from .check_consistency import (
     check_fields,
@@ -86,7 +88,6 @@ _SECTIONS = {
     "eval": "EvalPlan",
     "compute": "ComputePlan",
 }
-_METHODS = {"full": "FullMethod", "lora": "LoraMethod", "dpo": "DpoMethod", "grpo": "GrpoMethod"}
 
 
 def _validate_sections(ctx: Context, plan: dict[str, Any]) -> None:
@@ -98,8 +99,8 @@ def _validate_sections(ctx: Context, plan: dict[str, Any]) -> None:
         if isinstance(plan.get(key), dict):
             parts.append((plan[key], model, (key,)))
     method = plan.get("method")
-    if isinstance(method, dict) and method.get("kind") in _METHODS:
-        parts.append((method, _METHODS[method["kind"]], ("method",)))
+    if isinstance(method, dict) and method.get("kind") in METHODS:
+        parts.append((method, METHODS[method["kind"]].plan_model, ("method",)))
     parts += [(d, "DataPlan", ("data", i)) for i, d in enumerate(plan.get("data", []))]
     for data, model, loc in parts:
         for item in validate_part({k: v for k, v in data.items() if not k.startswith("_")}, model, loc):
@@ -223,7 +224,7 @@ def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
                 continue
             data.pop("_uses", None)
             if kind == "method":
-                model = _METHODS[data["kind"]]
+                model = METHODS[data["kind"]].plan_model
             for item in validate_part(data, model or {"train": "TrainPlan", "eval": "EvalPlan"}[kind], (kind,)):
                 if item["type"] != "missing" or item["loc"][-1] not in ("data", "on"):
                     ctx.report(translate(ctx, item))

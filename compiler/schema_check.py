@@ -114,3 +114,8 @@ def _check_object(
 def fields_of(model: str) -> frozenset[str]:
     """The field names of one Plan model (e.g. "TrainPlan"), read from the schema."""
     return frozenset(plan_schema()["$defs"][model]["properties"])
+
+
+def default_of(model: str, name: str) -> Any:
+    """The default of one field of a Plan model (e.g. TrainPlan's `batch`), read from the schema."""
+    return plan_schema()["$defs"][model]["properties"][name]["default"]

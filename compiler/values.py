@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ftlang.plan.catalogue import FILTER_FUNCTIONS
+
 from . import nodes as n
 
 
@@ -74,9 +76,6 @@ def unwrap(value: Any) -> Any:
     return value
 
 
-FILTER_FUNCTIONS = {"len": 1, "lower": 1, "upper": 1, "strip": 1}
-
-
 def filter_tree(
     node: n.Expr, params: dict[str, Any], fields: set[str] | None, problems: list[tuple[str, n.Expr]]
 ) -> dict[str, Any]:
@@ -94,7 +93,7 @@ def filter_tree(
         return {"lit": [plain(i, params) if isinstance(i, n.Literal) else None for i in node.items]}
     if isinstance(node, n.Call):
         func = node.func.dotted
-        if func not in FILTER_FUNCTIONS or node.kwargs or len(node.args) != FILTER_FUNCTIONS[func]:
+        if func not in FILTER_FUNCTIONS or node.kwargs or len(node.args) != len(FILTER_FUNCTIONS[func].arguments):
             problems.append(("call", node))
         return {"call": func, "args": [filter_tree(a, params, fields, problems) for a in node.args]}
     if isinstance(node, n.BinaryOp):

@@ -25,6 +25,7 @@ class MethodSpec:
     model_kind: str = "causal_lm"  # "causal_lm", or "classifier" for a classification prompt
     reference_free: bool = True
     nested_fields: frozenset[str] = frozenset()  # fields read by their own checks, not as plain values
+    multi_process: bool = False  # whether it runs under torch.distributed (DDP/FSDP) with several processes
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class MetricSpec:
     summary: str
     source: str  # "loss", "labels", "text" (generated) or "preference" (measured by the method)
     higher_is_better: bool | None = True  # None: reported, never ranked (no better direction)
-    argument: str | None = None  # what `metric(…)` takes, e.g. a pattern
+    argument: str | None = None  # the text `metric("…")` takes, named as the docs show it: `regex("pattern")`
 
     @property
     def rankable(self) -> bool:
@@ -72,18 +73,25 @@ class OptionSpec:
     requires: tuple[str, ...] = field(default=())  # Python distributions it needs
 
 
-_TEXT = ("chat", "completion")
-_REFERENCE_TEXT = (*_TEXT, "generation")
+_TEXT = ("chat", "completion")  # prompts with an expected answer to compare with
+_ANY_TEXT = (*_TEXT, "generation")
 
 METHODS: dict[str, MethodSpec] = {
     spec.name: spec
     for spec in (
-        MethodSpec("full", "FullMethod", ("chat", "completion", "classification"), "train every weight of the model"),
+        MethodSpec(
+            "full",
+            "FullMethod",
+            ("chat", "completion", "classification"),
+            "train every weight of the model",
+            multi_process=True,
+        ),
         MethodSpec(
             "lora",
             "LoraMethod",
             ("chat", "completion", "classification"),
             "train low-rank adapters beside frozen weights (peft)",
+            multi_process=True,
         ),
         MethodSpec(
             "dpo",
@@ -96,7 +104,7 @@ METHODS: dict[str, MethodSpec] = {
         MethodSpec(
             "grpo",
             "GrpoMethod",
-            ("generation",),
+            ("generation", "completion"),
             "group relative policy optimisation: sample, reward, update",
             reference_free=False,
             nested_fields=frozenset({"adapter", "rewards"}),
@@ -107,25 +115,74 @@ METHODS: dict[str, MethodSpec] = {
 METRICS: dict[str, MetricSpec] = {
     spec.name: spec
     for spec in (
-        MetricSpec("loss", (*_TEXT, "classification", "preference"), "mean loss on the eval rows", "loss", False),
-        MetricSpec("perplexity", (*_TEXT, "classification"), "exp(mean loss)", "loss", False),
-        MetricSpec("accuracy", ("classification",), "share of rows whose predicted label is right", "labels"),
-        MetricSpec("macro_f1", ("classification",), "unweighted mean F1 over classes (scikit-learn)", "labels"),
-        MetricSpec("exact_match", _TEXT, "share of answers equal to the reference, whitespace stripped", "text"),
         MetricSpec(
-            "contains", _REFERENCE_TEXT, "share of answers that contain a text", "text", argument="a text to find"
+            "loss",
+            (*_TEXT, "classification", "preference", "unpaired"),
+            "mean cross-entropy: per target token (chat, completion), per example (classification); "
+            "the method's own loss on preference pairs and unpaired rows",
+            "loss",
+            False,
+        ),
+        MetricSpec("perplexity", (*_TEXT, "classification"), "`exp(loss)`", "loss", False),
+        MetricSpec("accuracy", ("classification",), "share of rows whose most likely class is the label", "labels"),
+        MetricSpec(
+            "macro_f1",
+            ("classification",),
+            "unweighted mean of per-class F1 over the classes that occur in the labels or the predictions "
+            '(scikit-learn\'s `f1_score(average="macro", zero_division=0)`)',
+            "labels",
         ),
         MetricSpec(
-            "regex", _REFERENCE_TEXT, "share of answers a regular expression matches", "text", argument="a pattern"
+            "exact_match",
+            _TEXT,
+            "share of generations equal to the expected answer, surrounding whitespace stripped, case-sensitive",
+            "text",
         ),
-        MetricSpec("rouge_l", _TEXT, "ROUGE-L F1 against the reference (rouge-score)", "text"),
-        MetricSpec("bleu", _TEXT, "corpus BLEU against the references (sacrebleu), 0–100", "text"),
-        MetricSpec("json_valid", _REFERENCE_TEXT, "share of answers that parse as JSON", "text"),
-        MetricSpec("length", _REFERENCE_TEXT, "mean answer length in characters", "text", None),
+        MetricSpec("contains", _ANY_TEXT, "share of generations containing `text`", "text", argument="text"),
         MetricSpec(
-            "preference_accuracy", ("preference",), "share of pairs the policy prefers the chosen", "preference"
+            "regex",
+            _ANY_TEXT,
+            "share of generations where the Python regular expression matches somewhere (`re.search`)",
+            "text",
+            argument="pattern",
         ),
-        MetricSpec("reward_margin", ("preference",), "mean implicit reward of chosen minus rejected", "preference"),
+        MetricSpec(
+            "rouge_l",
+            _TEXT,
+            "mean ROUGE-L F-measure per row, by Google's `rouge-score` (its tokenizer: lower-cased ASCII letters "
+            "and digits, no stemming; text in other scripts scores 0)",
+            "text",
+        ),
+        MetricSpec(
+            "bleu",
+            _TEXT,
+            "corpus BLEU by sacreBLEU (13a tokenizer, its default smoothing), on sacreBLEU's **0–100** scale; "
+            "one-word answers have no 2-grams and score 0: use it on sentences",
+            "text",
+        ),
+        MetricSpec("json_valid", _ANY_TEXT, "share of generations that parse as JSON", "text"),
+        MetricSpec("length", _ANY_TEXT, "mean length of the generations in characters", "text", None),
+        MetricSpec(
+            "preference_accuracy",
+            ("preference",),
+            "share of eval pairs whose chosen answer has the higher implicit reward (measured by the method: "
+            "dpo, orpo, simpo, reward)",
+            "preference",
+        ),
+        MetricSpec(
+            "reward_margin",
+            ("preference", "unpaired"),
+            "mean implicit reward of the chosen answer minus the rejected one (kto: of the desirable answers "
+            "minus the undesirable ones), measured by the method",
+            "preference",
+        ),
+        MetricSpec(
+            "kl_estimate",
+            ("unpaired",),
+            "kto's estimate of the policy's KL from the reference, on mismatched prompt/completion pairs",
+            "preference",
+            None,
+        ),
     )
 }
 
