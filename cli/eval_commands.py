@@ -4,12 +4,51 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
-from .commands import UsageError, checked, print_diagnostics
-from .main import EXIT_GATE
+from .common import (
+    EXIT_GATE,
+    EXIT_OK,
+    EXIT_RECIPE,
+    UsageError,
+    add_format_option,
+    add_set_option,
+    checked,
+    command,
+    print_diagnostics,
+    print_run_error,
+    text_table,
+)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = command(
+        sub,
+        "eval",
+        cmd_eval,
+        "evaluate a finished run's model again (exit 3 when a gate fails)",
+        ["ft eval runs/support-20260101-120000-3f9c1e0a", "ft eval RUNDIR --recipe recipes/harder-eval.ft --format md"],
+    )
+    p.add_argument("run", metavar="RUNDIR", help="a finished run directory (it holds plan.json and summary.json)")
+    p.add_argument("--recipe", metavar="OTHER.ft", help="use this recipe's eval block and data instead of the run's")
+    add_format_option(p, ["text", "json", "md"], "the evaluation")
+    add_set_option(p)
+
+    p = command(
+        sub,
+        "compare",
+        cmd_compare,
+        "tabulate runs side by side: metrics, plan hashes, hyper-parameters",
+        ["ft compare runs/a runs/b", "ft compare runs/* --format md >> $GITHUB_STEP_SUMMARY"],
+    )
+    p.add_argument("runs", nargs="+", metavar="RUNDIR", help="finished run directories, one column each")
+    add_format_option(p, ["text", "md", "json"], "the table")
+
+    p = command(
+        sub, "report", cmd_report, "rewrite a run's report.md and report.html from its files", ["ft report runs/a"]
+    )
+    p.add_argument("run", metavar="RUNDIR", help="a finished run directory")
 
 
 def _run_dir(path: str) -> Path:
@@ -19,24 +58,6 @@ def _run_dir(path: str) -> Path:
     return run_dir
 
 
-def _print_error(exc: Any) -> int:  # exc: ftlang.runtime.errors.RunError
-    where = f"{exc.location}: " if exc.location else ""
-    print(f"error: {where}{exc.message}", file=sys.stderr)
-    if exc.help:
-        print(f"  = help: {exc.help}", file=sys.stderr)
-    return 1
-
-
-def text_table(headers: list[str], rows: list[list[str]]) -> str:
-    """Columns padded to their widest cell, for a terminal."""
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
-
-    def line(cells: list[str]) -> str:
-        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
-
-    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
-
-
 def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtime.evaluation.outcome.Outcome | None
     """What `ft run` ends with: the gate and guard results and where the reports are; its exit code."""
     lines = outcome.verdict.lines() if outcome else []
@@ -44,7 +65,7 @@ def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtim
         print(f"gates and guards: {'PASS' if outcome.passed else 'FAIL'}")
         print("\n".join(lines))
     print(f"report: {run_dir / 'report.md'} (and report.html)")
-    return EXIT_GATE if outcome and not outcome.passed else 0
+    return EXIT_GATE if outcome and not outcome.passed else EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -58,18 +79,26 @@ def cmd_eval(args: argparse.Namespace) -> int:
         result = checked(args.recipe, args.set)
         print_diagnostics(result, args.recipe)
         if not result.ok or result.plan is None:
-            return 1
+            return EXIT_RECIPE
         other = result.plan
     try:
         outcome = reevaluate(run_dir, other)
     except RunError as exc:
-        return _print_error(exc)
-    if args.json:
+        return print_run_error(exc)
+    if args.format == "json":
         print(json.dumps(outcome.as_dict(), indent=2, ensure_ascii=False))
     else:
         for table in outcome_tables(outcome):
-            print(f"{table.title}\n{text_table(table.headers, table.rows)}\n")
-    return EXIT_GATE if not outcome.passed else 0
+            print(_table_text(table, args.format) + "\n")
+    return EXIT_GATE if not outcome.passed else EXIT_OK
+
+
+def _table_text(table: Any, form: str) -> str:  # table: ftlang.runtime.report.contents.Table
+    from ftlang.runtime.report.markdown import markdown_table
+
+    if form == "md":
+        return "\n".join(markdown_table(table))
+    return f"{table.title}\n{text_table(table.headers, table.rows)}"
 
 
 def _compare_rows(run_dir: Path) -> dict[str, str]:
@@ -106,18 +135,17 @@ def _compare_rows(run_dir: Path) -> dict[str, str]:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from ftlang.runtime.report.contents import Table
-    from ftlang.runtime.report.markdown import markdown_table
 
     runs = [_run_dir(p) for p in args.runs]
     columns = [_compare_rows(d) for d in runs]
     names = list(dict.fromkeys(k for c in columns for k in c if k != "result"))  # first-seen order
     rows = [[name, *(c.get(name, "–") for c in columns)] for name in [*names, "result"]]
-    headers = ["", *args.runs]
-    if args.format == "md":
-        print("\n".join(markdown_table(Table("Runs compared (metrics: tuned (delta vs base))", headers, rows))))
-    else:
-        print(text_table(headers, rows))
-    return 0
+    if args.format == "json":
+        print(json.dumps({"format_version": 1, "runs": dict(zip(args.runs, columns))}, indent=2, ensure_ascii=False))
+        return EXIT_OK
+    table = Table("Runs compared (metrics: tuned (delta vs base))", ["", *args.runs], rows)
+    print(_table_text(table, args.format))
+    return EXIT_OK
 
 
 def cmd_report(args: argparse.Namespace) -> int:
@@ -125,4 +153,4 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     md, html = write_reports(_run_dir(args.run))
     print(f"wrote {md}\nwrote {html}")
-    return 0
+    return EXIT_OK

@@ -7,11 +7,52 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .commands import UsageError, checked, print_diagnostics
+from .common import (
+    EXIT_OK,
+    EXIT_RECIPE,
+    UsageError,
+    add_set_option,
+    checked,
+    command,
+    print_diagnostics,
+    print_run_error,
+)
 from .eval_commands import print_outcome
 
 if TYPE_CHECKING:
     from ftlang.plan.models import Plan
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got `{text}`")
+    return int(text)
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = command(
+        sub,
+        "run",
+        cmd_run,
+        "train a recipe or a plan.json into a run directory",
+        [
+            "ft run recipes/support.ft",
+            "ft plan recipes/support.ft --format json > plan.json && ft run plan.json --out runs/support",
+            "ft run --resume runs/support       # after a kill: continue from the last checkpoint",
+            "ft run recipes/support.ft --nproc 8",
+        ],
+    )
+    p.add_argument("file", metavar="FILE", nargs="?", help="a .ft recipe or a plan .json")
+    p.add_argument("--out", metavar="DIR", help="the run directory (default runs/<recipe>-<time>-<hash>)")
+    p.add_argument("--resume", metavar="RUNDIR", help="continue a stopped run from its last checkpoint")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, for CI logs")
+    p.add_argument(
+        "--nproc",
+        type=_positive,
+        metavar="N",
+        help="train on N processes through torchrun (sets compute.processes; docs/scaling.md)",
+    )
+    add_set_option(p)
 
 
 def _load_plan(args: argparse.Namespace):
@@ -57,7 +98,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         else:
             plan = _load_plan(args)
         if plan is None:
-            return 1
+            return EXIT_RECIPE
     launched = launch.launched_size()  # set when torchrun started this process
     if args.nproc is not None and launched is not None and args.nproc != launched:
         raise UsageError(
@@ -78,16 +119,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             quiet=args.quiet,
         )
     except RunError as exc:
-        where = f"{exc.location}: " if exc.location else ""
-        who = f"rank {rank}: " if rank else ""  # every process of a failed run says why
-        print(f"error: {who}{where}{exc.message}", file=sys.stderr)
-        if exc.help:
-            print(f"  = help: {exc.help}", file=sys.stderr)
-        return 1
+        return print_run_error(exc, rank)
     if rank == 0:
         print(f"run directory: {result.run_dir}")
         return print_outcome(result.run_dir, result.outcome)  # exit 3 when a gate or guard failed
-    return 0
+    return EXIT_OK
 
 
 def _launch(plan: Plan, args: argparse.Namespace) -> int:

@@ -3,38 +3,74 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ftlang.compiler.api import CheckResult, check_path
+from .common import (
+    EXIT_OK,
+    EXIT_RECIPE,
+    UsageError,
+    add_format_option,
+    add_set_option,
+    command,
+    parse_set_pairs,
+    print_diagnostics,
+)
 
-from .commands import UsageError, overrides, print_diagnostics
+if TYPE_CHECKING:
+    from ftlang.compiler.api import CheckResult
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = command(
+        sub, "lock", cmd_lock, "write RECIPE.lock with the hash of every imported file", ["ft lock recipes/support.ft"]
+    )
+    p.add_argument("file", metavar="RECIPE", help="the recipe whose imports to pin")
+    add_set_option(p)
+
+    p = command(
+        sub,
+        "diff",
+        cmd_diff,
+        "the semantic difference of two recipes' resolved plans",
+        ["ft diff old.ft new.ft", "ft diff main:recipes/support.ft recipes/support.ft --format md"],
+    )
+    p.add_argument("old", metavar="A", help="a recipe file, or REV:path in git")
+    p.add_argument("new", metavar="B", help="a recipe file, or REV:path in git")
+    add_format_option(p, ["text", "md", "json"], "the changes")
+    add_set_option(p)
 
 
 def cmd_lock(args: argparse.Namespace) -> int:
+    from ftlang.compiler.api import check_path
     from ftlang.compiler.imports import lock_path, lock_text
 
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"no such recipe file: {path}")
-    result = check_path(path, overrides(args.set))
+    result = check_path(path, parse_set_pairs(args.set))
     # A stale lock is what `ft lock` is for; every other error still stops it.
     others = [d for d in result.diagnostics if d.severity == "error" and d.code != "E0404"]
     if others or result.resolution is None:
         result.diagnostics[:] = others
         print_diagnostics(result, str(path))
-        return 1
+        return EXIT_RECIPE
     target = lock_path(path)
     target.write_text(lock_text(result.resolution.graph), encoding="utf-8")
     count = len(result.resolution.graph.digests)
     print(f"wrote {target} ({count} imported file{'s' * (count != 1)})", file=sys.stderr)
-    return 0
+    return EXIT_OK
 
 
 def _resolve(spec: str, sets: list[str], scratch: Path) -> tuple[str, CheckResult]:
     """A recipe from a file, or from `REV:path` in git (its folder exported at that revision)."""
+    from ftlang.compiler.api import check_path
+
     path = Path(spec)
     if not path.is_file() and ":" in spec:
         rev, _, name = spec.partition(":")
@@ -56,7 +92,7 @@ def _resolve(spec: str, sets: list[str], scratch: Path) -> tuple[str, CheckResul
             raise UsageError(f"`{name}` does not exist at {rev}")
     elif not path.is_file():
         raise UsageError(f"no such recipe file: {spec}")
-    return spec, check_path(path, overrides(sets))
+    return spec, check_path(path, parse_set_pairs(sets))
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -67,8 +103,12 @@ def cmd_diff(args: argparse.Namespace) -> int:
         for spec, result in results:
             if not result.ok or result.plan_data is None:
                 print_diagnostics(result, spec)
-                return 1
+                return EXIT_RECIPE
         (_, a), (_, b) = results
         fields, files = plan_diff(a.plan_data, b.plan_data, a.resolution.origins, b.resolution.origins)
-    sys.stdout.write(render_diff(fields, files, markdown=args.format == "md"))
-    return 0
+    if args.format == "json":
+        changes = {"fields": [asdict(c) for c in fields], "files": [asdict(c) for c in files]}
+        print(json.dumps({"format_version": 1, **changes}, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render_diff(fields, files, markdown=args.format == "md"))
+    return EXIT_OK

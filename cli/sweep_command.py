@@ -7,11 +7,12 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ftlang.compiler.api import CheckResult, variants_of
+from .common import EXIT_OK, EXIT_RECIPE, parse_set_pairs, print_diagnostics, print_run_error
 
-from .commands import overrides, print_diagnostics
+if TYPE_CHECKING:
+    from ftlang.compiler.api import CheckResult
 
 # Metrics where smaller is better; every other metric ranks larger first.
 LOWER_IS_BETTER = {"loss", "perplexity", "length"}
@@ -51,15 +52,16 @@ def comparison_markdown(rows: list[dict[str, Any]], metric: str) -> str:
 
 def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
     """Train every point of `base`'s sweep (the recipe as `ft run` already checked it)."""
+    from ftlang.compiler.api import variants_of
     from ftlang.plan.canonical import plan_hash
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.run import run_plan
 
-    variants = variants_of(base, args.file, overrides(args.set))
+    variants = variants_of(base, args.file, parse_set_pairs(args.set))
     for _, variant in variants:
         if not variant.ok:
             print_diagnostics(variant, args.file)
-            return 1
+            return EXIT_RECIPE
     assert base.plan is not None and base.resolution is not None
     metric = base.resolution.rank_by or "loss"
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
@@ -73,8 +75,7 @@ def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
         try:
             result = run_plan(variant.plan, sweep_dir / f"{index:02d}-{digest[:8]}", quiet=args.quiet)
         except RunError as exc:
-            print(f"error: {exc.location + ': ' if exc.location else ''}{exc.message}", file=sys.stderr)
-            return 1
+            return print_run_error(exc)
         summary = json.loads((result.run_dir / "summary.json").read_text())
         rows.append(
             {
@@ -92,4 +93,4 @@ def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
     (sweep_dir / "comparison.json").write_text(json.dumps({"rank_by": metric, "runs": ranked}, indent=2) + "\n")
     sys.stdout.write(table)
     print(f"sweep directory: {sweep_dir}")
-    return 0
+    return EXIT_OK

@@ -1,0 +1,137 @@
+"""What every `ft` command shares: exit codes, usage errors, `--set` and `--format`, diagnostics and run errors."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ftlang.compiler.api import CheckResult
+
+EXIT_OK, EXIT_RECIPE, EXIT_USAGE, EXIT_GATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(Exception):
+    """A mistake in the command line itself (exit 2)."""
+
+
+def command(
+    sub: argparse._SubParsersAction,  # type: ignore[type-arg]
+    name: str,
+    handler: Handler,
+    summary: str,
+    examples: list[str],
+    description: str | None = None,
+) -> argparse.ArgumentParser:
+    """A sub-command whose `--help` ends with examples; `handler(args)` runs it and returns the exit code."""
+    epilog = "examples:\n" + "\n".join(f"  {line}" for line in examples)
+    parser = sub.add_parser(
+        name,
+        help=summary,
+        description=description or summary[0].upper() + summary[1:] + ".",
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.set_defaults(handler=handler)
+    return parser
+
+
+def add_set_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="set a param (NAME=VALUE) or any field (block.field=VALUE); repeatable; the command line wins",
+    )
+
+
+def add_format_option(parser: argparse.ArgumentParser, choices: list[str], what: str) -> None:
+    """`--format` (one spelling on every command), with `--json` kept as its short form."""
+    parser.add_argument(
+        "--format",
+        choices=choices,
+        default="text",
+        help=f"how to print {what}: {', '.join(choices)} (default text)",
+    )
+    if "json" in choices:
+        parser.add_argument(
+            "--json", dest="format", action="store_const", const="json", help="the same as --format json"
+        )
+
+
+def parse_set_pairs(pairs: list[str]) -> dict[str, str]:
+    """The `--set NAME=VALUE` options as a name → text mapping (the compiler types the values)."""
+    out = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise UsageError(f"--set expects NAME=VALUE, got `{pair}`")
+        out[name.strip()] = value
+    return out
+
+
+def recipe_files(paths: list[str]) -> list[Path]:
+    """The files named, and every `.ft` below each folder named (hidden folders skipped), in a stable order."""
+    files: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            files.extend(
+                sorted(
+                    p for p in path.rglob("*.ft") if not any(part.startswith(".") for part in p.relative_to(path).parts)
+                )
+            )
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise UsageError(f"no such file or folder: {name}")
+    return files
+
+
+def colour(stream: Any) -> bool:
+    return hasattr(stream, "isatty") and stream.isatty() and not os.environ.get("NO_COLOR")
+
+
+def print_diagnostics(result: CheckResult, path: str) -> None:
+    """Every diagnostic of a check, rendered like rustc, and the summary line, on standard error."""
+    from ftlang.compiler.render import render_text, summary_line
+
+    if result.diagnostics:
+        sys.stderr.write(render_text(result.diagnostics, result.sources, colour=colour(sys.stderr)) + "\n")
+        print(summary_line(result.diagnostics, path), file=sys.stderr)
+
+
+def checked(path: str, sets: list[str]) -> CheckResult:
+    """The check of one recipe file with its `--set` overrides."""
+    from ftlang.compiler.api import check_path
+
+    if not Path(path).is_file():
+        raise UsageError(f"no such recipe file: {path}")
+    return check_path(path, parse_set_pairs(sets))
+
+
+def print_run_error(exc: Any, rank: int | None = None) -> int:  # exc: ftlang.runtime.errors.RunError
+    """The one way a run-time user error is shown: where, what, and how to fix it; exit 1."""
+    who = f"rank {rank}: " if rank else ""  # every process of a failed distributed run says why
+    where = f"{exc.location}: " if exc.location else ""
+    print(f"error: {who}{where}{exc.message}", file=sys.stderr)
+    if exc.help:
+        print(f"  = help: {exc.help}", file=sys.stderr)
+    return EXIT_RECIPE
+
+
+def text_table(headers: list[str], rows: list[list[str]]) -> str:
+    """Columns padded to their widest cell, for a terminal."""
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(len(headers))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths)).rstrip()
+
+    return "\n".join([line(headers), line(["-" * w for w in widths]), *map(line, rows)])
