@@ -21,11 +21,13 @@ from transformers import (
 )
 
 from ftlang.plan.hashing import sha256_path
-from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, ScratchModel
-from ftlang.runtime.data.prompts import ROLE_MARKERS
+from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, Plan, ScratchModel
+from ftlang.runtime import rundir
+from ftlang.runtime.data.prompts import ROLE_MARKERS, Rendered, plain_text
 from ftlang.runtime.data.sources import resolve
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.quiet import quiet_libraries
+from ftlang.runtime.train import distributed
 
 # Special tokens of a scratch tokenizer; the role markers of the plain chat format are
 # single tokens so a chat never splits them.
@@ -216,3 +218,50 @@ def model_identity(mp: ModelPlan, ms: ModelSource | None, model: Any, saved: Pat
 def max_positions(model: Any) -> int | None:
     """Absolute-position models (BERT) cannot go past this; we clamp max_len to it."""
     return getattr(model.config, "max_position_embeddings", None)
+
+
+def sequence_length(model: Any, wanted: int) -> int:
+    """The plan's max_len, clamped to what the model's position embeddings reach."""
+    limit = max_positions(model)
+    return min(wanted, limit) if limit else wanted
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    """Padding is masked out, so a tokenizer without a pad token pads with end-of-text, or 0."""
+    return next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
+
+
+def load_for_run(
+    plan: Plan, run_dir: Path, labels: Sequence[str] | None, train_r: Sequence[Rendered]
+) -> tuple[Any, Any, dict[str, Any]]:
+    """The model and tokenizer a run trains, and the model's identity for the lock.
+
+    A scratch model is built once into the run's base/ folder (from the training texts) and
+    read back from there, so fresh and resumed runs train the same model by one code path.
+    """
+    model, tok, identity = _load_for_run(plan, run_dir, labels, train_r)
+    if hasattr(model.config, "use_cache"):
+        model.config.use_cache = False  # training never generates; no KV cache to build
+    return model, tok, identity
+
+
+def _load_for_run(
+    plan: Plan, run_dir: Path, labels: Sequence[str] | None, train_r: Sequence[Rendered]
+) -> tuple[Any, Any, dict[str, Any]]:
+    task, seed, src = plan.prompt.task, plan.train.seed, plan.model.source
+    if not isinstance(src, ScratchModel):
+        ms = resolve_source(plan.model, Path(plan.root))
+        assert ms is not None
+        tok = load_tokenizer(plan.model, ms)
+        model = load_pretrained(plan.model, ms, task, seed, labels)
+        return model, tok, model_identity(plan.model, ms, model, None)
+    base = run_dir / rundir.BASE
+    if distributed.is_main() and not (base / "config.json").exists():  # resumed runs reuse it
+        tok = train_scratch_tokenizer([plain_text(r) for r in train_r], src.vocab)
+        built = build_scratch_model(src, tok, task, seed, labels)
+        rundir.save_dir_atomic(base, lambda d: (built.save_pretrained(d), tok.save_pretrained(d)))
+    distributed.barrier()
+    ms = ModelSource(str(base), None, {})
+    tok = load_tokenizer(plan.model, ms)
+    model = load_pretrained(plan.model, ms, task, seed, labels)
+    return model, tok, model_identity(plan.model, None, model, base)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,6 +19,8 @@ import torch.distributed as dist
 from ftlang.plan.canonical import load_plan, plan_hash, plan_json
 from ftlang.plan.models import Plan
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.train import distributed
+from ftlang.runtime.train.launch import check_resume_world
 
 PLAN, LOCK, METRICS, SUMMARY = "plan.json", "lock.json", "metrics.jsonl", "summary.json"
 MODEL, BASE = "model", "base"
@@ -69,6 +72,53 @@ def create(run_dir: Path, plan: Plan) -> Path:
     return run_dir
 
 
+def open_run_dir(
+    plan: Plan, out_dir: Path | None, resume: Path | None, data_files: Iterable[dict[str, str]]
+) -> tuple[Path, int | None]:
+    """The run directory, new or resumed, and the thread count a resumed CPU run must reuse.
+
+    `data_files` are the {"path", "sha256"} the run read: a resume refuses changed data.
+    """
+    if resume is None:
+        run_dir = Path(out_dir) if out_dir else default_run_dir(plan)
+        check_free(run_dir)
+        distributed.barrier()  # every rank looked before rank 0 writes: they fail alike, or not
+        return (create(run_dir, plan) if distributed.is_main() else run_dir), None
+    run_dir = Path(resume)
+    check_resume_world(run_dir, plan.compute.processes)
+    check_resumable(run_dir, plan)
+    check_same_data(run_dir, data_files)
+    lock = read_lock(run_dir)
+    if lock and lock.get("device", {}).get("type") == "cpu":
+        # The same intra-op thread count as the start keeps CPU float sums bit-identical.
+        return run_dir, int(lock["device"]["threads"])
+    return run_dir, None
+
+
+def discard(run_dir: Path, existed: bool) -> None:
+    """Undo a new run directory when setup fails (e.g. the hub is unreachable): no husks."""
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for name in (PLAN, LOCK):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / BASE, ignore_errors=True)
+
+
+def save_dir_atomic(target: Path, write: Callable[[Path], object]) -> None:
+    """Write a folder beside the target, then swap it in: a kill never leaves half a model."""
+    tmp, old = target.with_name(f".tmp-{target.name}"), target.with_name(f".old-{target.name}")
+    for stale in (tmp, old):
+        if stale.exists():
+            shutil.rmtree(stale)
+    write(tmp)
+    if target.exists():
+        target.rename(old)
+    tmp.rename(target)
+    if old.exists():
+        shutil.rmtree(old)
+
+
 def check_resumable(run_dir: Path, plan: Plan) -> None:
     """A run resumes only under the exact plan it started with (root aside)."""
     path = Path(run_dir) / PLAN
@@ -85,6 +135,21 @@ def check_resumable(run_dir: Path, plan: Plan) -> None:
 def read_lock(run_dir: Path) -> dict[str, Any] | None:
     path = Path(run_dir) / LOCK
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def check_same_data(run_dir: Path, data_files: Iterable[dict[str, str]]) -> None:
+    """A resumed run reads the very files it started with, by content hash."""
+    lock = read_lock(run_dir)
+    if not lock:
+        return
+    before = {(f["path"], f["sha256"]) for d in lock.get("data", []) for f in d.get("files", [])}
+    now = {(f["path"], f["sha256"]) for f in data_files}
+    if before != now:
+        raise RunError(
+            "the data changed since this run started; resuming would mix two datasets",
+            location=str(run_dir),
+            help="restore the data, or start a new run",
+        )
 
 
 def package_versions() -> dict[str, str]:

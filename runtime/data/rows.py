@@ -1,0 +1,105 @@
+"""The rows a run trains and evaluates on: loaded, rendered and label-checked before any model loads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftlang.plan.models import DataRef, Plan
+from ftlang.runtime.data.cache import DataCache
+from ftlang.runtime.data.engine import RowTable, prepare_rows
+from ftlang.runtime.data.prompts import Rendered, Renderer
+from ftlang.runtime.data.tokenized import RenderedTable, render_table
+from ftlang.runtime.errors import RunError
+
+
+@dataclass(frozen=True)
+class RunRows:
+    """Every data declaration the run reads, its rendered train and eval rows, and the labels.
+
+    The training rows stay on disk (a memory-mapped RenderedTable the method tokenizes and
+    packs through the cache); the eval rows, a small split, are a list.
+    """
+
+    loaded: dict[str, RowTable]
+    train: RenderedTable
+    eval: list[Rendered]
+    labels: list[str] | None  # classification only: the prompt's labels, or the training rows'
+    skipped: list[dict[str, str]]  # rows dropped while rendering or for an unknown label
+
+    def bad_rows_skipped(self) -> int:
+        return sum(d.stats["bad_rows_skipped"] for d in self.loaded.values()) + len(self.skipped)
+
+
+def load_rows(plan: Plan, extra_fields: Sequence[str] = (), *, quiet: bool = False) -> RunRows:
+    """Data and templates: every row-level failure surfaces here, before a model loads.
+
+    `extra_fields` are read besides the prompt's (the fields GRPO's rewards score).
+    """
+    cache = DataCache(quiet=quiet)
+    loaded = _load_sources(plan, [*plan.prompt.fields, *extra_fields], cache)
+    renderer = Renderer(plan.prompt)
+    skipped: list[dict[str, str]] = []
+    train_r = _render(plan, plan.train.data, loaded, renderer, cache)
+    skipped += train_r.skipped
+    eval_r: list[Rendered] = []
+    eval_skip = False
+    if plan.eval:
+        table = _render(plan, plan.eval.on, loaded, renderer, cache)
+        eval_r, eval_skip = list(table), table.skip_bad
+        skipped += table.skipped
+    labels = None
+    if plan.prompt.task == "classification":
+        # Training rows with another label than these are dropped (or fail) as they are tokenized.
+        labels = list(plan.prompt.labels) if plan.prompt.labels else train_r.labels()
+        eval_r = keep_known_labels(eval_r, labels, eval_skip, skipped)
+        if len(labels) < 2:
+            raise RunError(
+                f"classification needs at least two labels, the training rows have {len(labels)}",
+                location=f"prompt `{plan.prompt.name}`",
+            )
+    if not len(train_r):
+        raise RunError(
+            f"no training rows left in `{plan.train.data.data}` after filters and splits",
+            help="check the where filters and the split fractions",
+        )
+    return RunRows(loaded, train_r, eval_r, labels, skipped)
+
+
+def _load_sources(plan: Plan, fields: list[str], cache: DataCache) -> dict[str, RowTable]:
+    """Each data declaration the train and eval blocks name, read once."""
+    by_name = {d.name: d for d in plan.data}
+    refs = [plan.train.data] + ([plan.eval.on] if plan.eval else [])
+    loaded: dict[str, RowTable] = {}
+    for ref in refs:
+        if ref.data not in by_name:
+            raise RunError(f"no data named `{ref.data}`", help=f"declared: {', '.join(by_name)}")
+        if ref.data not in loaded:
+            loaded[ref.data] = prepare_rows(by_name[ref.data], Path(plan.root), fields, cache)
+    return loaded
+
+
+def _render(
+    plan: Plan, ref: DataRef, loaded: dict[str, RowTable], renderer: Renderer, cache: DataCache
+) -> RenderedTable:
+    """The referenced rows through the prompt, skipping bad ones when their data says so."""
+    skip = next(d for d in plan.data if d.name == ref.data).bad_rows == "skip"
+    return render_table(loaded[ref.data], ref.split, renderer, skip, cache)
+
+
+def keep_known_labels(
+    rendered: list[Rendered], labels: list[str], skip: bool, skipped: list[dict[str, str]]
+) -> list[Rendered]:
+    """The rows whose label is one of `labels`; any other is an error, or skipped with `skip`."""
+    known = set(labels)
+    out = []
+    for r in rendered:
+        if r.label in known:
+            out.append(r)
+            continue
+        reason = f"label `{r.label}` is not one of the prompt's labels ({', '.join(labels)})"
+        if not skip:
+            raise RunError(reason, location=r.origin, help="fix the row, or add the label to the prompt")
+        skipped.append({"location": r.origin, "reason": reason})
+    return out
