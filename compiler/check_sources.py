@@ -19,7 +19,7 @@ from .source import Span
 from .suggest import did_you_mean, suggest
 from .values import filter_tree, plain, unwrap
 
-MODEL_SHAPE = BlockShape("`model`", fields=frozenset({"trust_remote_code", "dtype"}))
+MODEL_SHAPE = BlockShape("`model`", fields=frozenset({"trust_remote_code", "dtype", "quantize"}))
 DATA_SHAPE = BlockShape(
     "`data`",
     fields=frozenset({"bad_rows"}),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftlang.plan.catalogue import METHODS, SCHEDULES
+from ftlang.plan.catalogue import METHODS, OPTIMIZERS, SCHEDULES
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
@@ -91,6 +91,10 @@ def check_train(
             schedule = _schedule(ctx, entry.value)
             if schedule is not None:
                 out[key] = schedule
+        elif key == "optimizer":
+            optimizer = _optimizer(ctx, entry.value)
+            if optimizer is not None:
+                out[key] = optimizer
         else:
             out[key] = _field_value(ctx, entry)
     if "data" not in entries.fields and not library:
@@ -174,33 +178,47 @@ def data_ref(ctx: Context, node: n.Expr, data_names: dict[str, list[str]]) -> di
 
 
 def _schedule(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
+    keywords = sorted(fields_of("Schedule") - {"kind"})
+    return _named_call(ctx, node, "schedule", {name: keywords for name in SCHEDULES}, "cosine(warmup = 3%)")
+
+
+def _optimizer(ctx: Context, node: n.Expr) -> dict[str, Any] | None:
+    settings = {name: list(spec.settings) for name, spec in OPTIMIZERS.items()}
+    return _named_call(ctx, node, "optimizer", settings, "adamw(betas = [0.9, 0.95])")
+
+
+def _named_call(
+    ctx: Context, node: n.Expr, what: str, choices: dict[str, list[str]], example: str
+) -> dict[str, Any] | None:
+    """A choice written by name (`cosine`) or called with its settings (`cosine(warmup = 3%)`)."""
+    names = list(choices)
     if isinstance(node, n.Name) and len(node.parts) == 1:
         value = plain(node, ctx.params)
         name = value.name if isinstance(value, Symbol) else value
-        if name not in SCHEDULES:
+        if name not in choices:
             ctx.report(
                 error(
                     "E0203",
-                    f"unknown schedule `{name}`",
+                    f"unknown {what} `{name}`",
                     node.span,
-                    "not a schedule",
-                    help=did_you_mean(str(name), SCHEDULES),
-                    notes=["schedules: " + ", ".join(SCHEDULES)],
+                    f"not a {what}",
+                    help=did_you_mean(str(name), names),
+                    notes=[f"{what}s: " + ", ".join(names)],
                 )
             )
             return None
         return {"kind": name}
     if isinstance(node, n.Call):
-        if not check_callee(ctx, node, list(SCHEDULES), "schedule"):
+        if not check_callee(ctx, node, names, what):
             return None
-        args = call_arguments(ctx, node, ("train", "schedule"), [], sorted(fields_of("Schedule") - {"kind"}))
+        args = call_arguments(ctx, node, ("train", what), [], choices[node.func.dotted])
         return None if args is None else {"kind": node.func.dotted, **args}
     ctx.report(
         error(
             "E0201",
-            f"`schedule` expects a schedule such as `cosine(warmup = 3%)`, found {describe(node)}",
+            f"`{what}` expects a {what} such as `{example}`, found {describe(node)}",
             node.span,
-            "not a schedule",
+            f"not a {what}",
         )
     )
     return None

@@ -232,6 +232,74 @@ SCHEDULES: dict[str, OptionSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer: the library class that implements it, the settings it takes, what it needs."""
+
+    name: str
+    implementation: str  # "module:Class", imported by the runtime
+    settings: tuple[str, ...]  # fields of the Plan's Optimizer it reads (betas, eps, momentum)
+    summary: str
+    requires: tuple[str, ...] = ()  # Python distributions it needs beyond torch
+    cuda: bool = False  # needs a CUDA device
+    state_bytes: int = 8  # optimizer state per trainable parameter, for the memory estimate
+
+
+@dataclass(frozen=True)
+class LeverSpec:
+    """An optional speed or memory lever: the import it needs and the extra that installs it."""
+
+    name: str
+    module: str  # the import name whose presence `ft check` tests (never imported at check time)
+    distribution: str
+    extra: str  # pip install ftlang[extra]
+    cuda: bool  # works on a CUDA device only
+
+
+_ADAM = ("betas", "eps")
+
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    spec.name: spec
+    for spec in (
+        OptimizerSpec("adamw", "torch.optim:AdamW", _ADAM, "AdamW, fused where the tensors allow (torch)"),
+        OptimizerSpec(
+            "adamw_8bit",
+            "bitsandbytes.optim:AdamW8bit",
+            _ADAM,
+            "AdamW with 8-bit block-wise moments (bitsandbytes): a quarter of the state memory",
+            requires=("bitsandbytes",),
+            state_bytes=2,
+        ),
+        OptimizerSpec(
+            "paged_adamw_8bit",
+            "bitsandbytes.optim:PagedAdamW8bit",
+            _ADAM,
+            "8-bit AdamW whose state pages to CPU memory under GPU memory pressure (bitsandbytes)",
+            requires=("bitsandbytes",),
+            cuda=True,
+            state_bytes=2,
+        ),
+        OptimizerSpec(
+            "adafactor",
+            "transformers.optimization:Adafactor",
+            ("eps",),
+            "Adafactor with factored second moments and the given lr (transformers): about no state",
+            state_bytes=0,
+        ),
+        OptimizerSpec("sgd", "torch.optim:SGD", ("momentum",), "SGD, with momentum when set (torch)", state_bytes=4),
+    )
+}
+
+LEVERS: dict[str, LeverSpec] = {
+    spec.name: spec
+    for spec in (
+        LeverSpec("quantize", "bitsandbytes", "bitsandbytes", "gpu", cuda=False),
+        LeverSpec("flash", "flash_attn", "flash-attn", "flash", cuda=True),
+        LeverSpec("liger", "liger_kernel", "liger-kernel", "gpu", cuda=True),
+    )
+}
+
+
 def metrics_for(shape: str) -> list[str]:
     """The metrics that apply to a prompt shape, in catalogue order."""
     return [name for name, spec in METRICS.items() if shape in spec.shapes]

@@ -55,7 +55,10 @@ class ModelPlan(Node):
     name: str
     source: ModelSource
     trust_remote_code: bool = False
-    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "float32"
+    # auto: bfloat16 on a GPU that supports it, float32 elsewhere (resolved when the run starts)
+    dtype: Literal["float32", "bfloat16", "float16", "auto"] = "auto"
+    # QLoRA: the frozen base loads in 4-bit NormalFloat or 8 bits (bitsandbytes); adapters train
+    quantize: Literal["nf4", "int8"] | None = None
 
 
 # --- data ------------------------------------------------------------------
@@ -190,6 +193,15 @@ class Schedule(Node):
     warmup: float = Field(default=0.0, ge=0)  # < 1: a fraction of all steps; >= 1: steps
 
 
+class Optimizer(Node):
+    """An optimizer of catalogue.OPTIMIZERS; each takes only the settings its entry lists."""
+
+    kind: Literal["adamw", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"] = "adamw"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = Field(default=1e-8, gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+
+
 class TrainPlan(Node):
     data: DataRef
     epochs: int = Field(default=1, ge=1)
@@ -208,6 +220,10 @@ class TrainPlan(Node):
     log_every: int = Field(default=1, ge=1)
     patience: int | None = Field(default=None, ge=1)  # stop after this many evals without improvement
     keep_best: str | None = None  # an eval metric: keep the checkpoint where it was best
+    optimizer: Optimizer = Optimizer()
+    # Recompute each decoder layer's activations in the backward pass (non-reentrant):
+    # activation memory of one layer instead of all, for about a third more compute.
+    gradient_checkpointing: bool = False
 
 
 # --- eval ------------------------------------------------------------------
@@ -261,6 +277,13 @@ class ComputePlan(Node):
     processes: int = Field(default=1, ge=1)
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     backend: Literal["auto", "gloo", "nccl"] = "auto"
+    device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a GPU when there is one
+    # auto: flash-attention when installed on a GPU, else FlexAttention for packed rows, else sdpa
+    attention: Literal["auto", "sdpa", "flex", "flash", "eager"] = "auto"
+    compile: bool = False  # torch.compile each decoder layer
+    kernels: Literal["none", "liger"] = "none"  # Liger's fused Triton kernels (GPU)
+    offload: bool = False  # FSDP2: parameters and optimizer state in CPU memory
+    tf32: bool = True  # TensorFloat-32 matrix products on GPUs that have them
 
 
 # --- the whole plan --------------------------------------------------------

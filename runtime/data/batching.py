@@ -5,9 +5,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
+from ftlang.runtime.data.document_mask import DOCUMENT_KERNELS, FLEX, document_block_mask
 from ftlang.runtime.data.prompts import IGNORE, Example
 
 Item = tuple[Example, ...]  # one training sequence: one example, or several packed
@@ -23,6 +25,10 @@ class Batch:
     position_ids: torch.Tensor | None
     n_targets: int  # loss tokens (LM) or examples (classification): the loss denominator
     n_tokens: int  # real (non-pad) tokens, for tokens/s
+    # Packed rows for a document-masking kernel: [B, L] segment ids instead of the dense mask,
+    # turned into the kernel's own mask on the device (document_mask.py).
+    segments: torch.Tensor | None = None
+    kernel: str | None = None
 
     @property
     def n_positions(self) -> int:
@@ -41,38 +47,51 @@ class Batch:
             move(self.position_ids),
             self.n_targets,
             self.n_tokens,
+            move(self.segments),
+            self.kernel,
         )
 
-    def model_inputs(self) -> dict[str, torch.Tensor]:
+    def model_inputs(self) -> dict[str, Any]:
+        if self.segments is not None:
+            # flash-attention finds the documents from the reset position ids; flex needs its mask.
+            mask = document_block_mask(self.segments) if self.kernel == FLEX else None
+            return {"input_ids": self.input_ids, "attention_mask": mask, "position_ids": self.position_ids}
         kw = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
         if self.position_ids is not None:
             kw["position_ids"] = self.position_ids
         return kw
 
 
-def pack(examples: Sequence[Example], max_len: int) -> list[Item]:
-    """Best-fit packing: each example joins the open sequence with the least room that still
-    holds it, or starts a new one. Greedy in-order packing closed a sequence at the first
-    example that did not fit and left ~20 % padding on long-tailed lengths; best-fit leaves ~1 %.
+def best_fit(lengths: Sequence[int], max_len: int) -> list[list[int]]:
+    """Best-fit packing of lengths into sequences of `max_len`, as lists of their indices.
+
+    Each example joins the open sequence with the least room that still holds it, or starts a
+    new one. Greedy in-order packing closed a sequence at the first example that did not fit
+    and left ~20 % padding on long-tailed lengths; best-fit leaves ~1 %.
 
     No sorting: examples are taken in data order and keep it inside each sequence, and the
     sequences come in the order they were started, so the packs are a pure function of the
-    examples.
+    lengths.
     """
-    packs: list[list[Example]] = []
+    packs: list[list[int]] = []
     room: list[tuple[int, int]] = []  # (tokens still free, pack index), sorted: open sequences
-    for ex in examples:
-        n = len(ex.input_ids)
+    for j, n in enumerate(lengths):
         at = bisect.bisect_left(room, (n, -1))
         if at < len(room):
             free, i = room.pop(at)
         else:
             free, i = max_len, len(packs)
             packs.append([])
-        packs[i].append(ex)
+        packs[i].append(j)
         if free - n > 0:
             bisect.insort(room, (free - n, i))
-    return [tuple(p) for p in packs]
+    return packs
+
+
+def pack(examples: Sequence[Example], max_len: int) -> list[Item]:
+    """Examples in best-fit packs (see `best_fit`)."""
+    groups = best_fit([len(ex.input_ids) for ex in examples], max_len)
+    return [tuple(examples[j] for j in g) for g in groups]
 
 
 def singles(examples: Sequence[Example]) -> list[Item]:
@@ -103,8 +122,11 @@ def as_additive(mask: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return torch.where(mask, zero, torch.tensor(torch.finfo(dtype).min, dtype=dtype))
 
 
-def collate_lm(items: Sequence[Item], pad_id: int, packed: bool, mask_dtype: torch.dtype | None = None) -> Batch:
-    """Right-pad to the longest row. Packed rows get reset position ids and a 4-D mask."""
+def collate_lm(
+    items: Sequence[Item], pad_id: int, packed: bool, mask_dtype: torch.dtype | None = None, kernel: str | None = None
+) -> Batch:
+    """Right-pad to the longest row. Packed rows get reset position ids and a 4-D mask, or their
+    segment ids when `kernel` masks documents itself (flex_attention, flash_attention_2)."""
     lengths = [sum(len(ex.input_ids) for ex in item) for item in items]
     L = max(lengths)
     B = len(items)
@@ -127,6 +149,8 @@ def collate_lm(items: Sequence[Item], pad_id: int, packed: bool, mask_dtype: tor
     n_tokens = sum(lengths)
     if not packed:
         return Batch(ids, (segs >= 0).long(), targets, None, n_targets, n_tokens)
+    if kernel in DOCUMENT_KERNELS:
+        return Batch(ids, (segs >= 0).long(), targets, pos, n_targets, n_tokens, segs, kernel)
     mask = block_causal_mask(segs)
     if mask_dtype is not None:
         mask = as_additive(mask, mask_dtype)
@@ -150,11 +174,13 @@ class Collator:
 
     def __init__(self, task: str, pad_id: int, packed: bool, attn_impl: str | None, dtype: torch.dtype):
         self.task, self.pad_id, self.packed = task, pad_id, packed
-        # sdpa takes the boolean mask directly; eager adds it to the scores.
-        self.mask_dtype = None if attn_impl in (None, "sdpa") else dtype
+        # sdpa takes the boolean mask directly; eager adds it to the scores; flex and flash
+        # build their own from segment ids.
+        self.mask_dtype = None if attn_impl in (None, "sdpa", *DOCUMENT_KERNELS) else dtype
+        self.kernel = attn_impl if attn_impl in DOCUMENT_KERNELS else None
 
     def __call__(self, items: Sequence[Item], packed: bool | None = None) -> Batch:
         if self.task == "classification":
             return collate_classification(items, self.pad_id)
         use_pack = self.packed if packed is None else packed
-        return collate_lm(items, self.pad_id, use_pack, self.mask_dtype if use_pack else None)
+        return collate_lm(items, self.pad_id, use_pack, self.mask_dtype if use_pack else None, self.kernel)

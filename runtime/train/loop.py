@@ -18,6 +18,8 @@ from ftlang.runtime.data.prompts import IGNORE, Example
 from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.launch import micro_batch
+from ftlang.runtime.train.precision import Precision
+from ftlang.runtime.train.prefetch import Prefetcher, preparer
 
 # --- schedule --------------------------------------------------------------------------
 
@@ -44,22 +46,6 @@ def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
     if kind == "linear":
         return max(0.0, 1.0 - progress)
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def make_optimizer(model: torch.nn.Module, lr: float, weight_decay: float) -> torch.optim.AdamW:
-    """AdamW over trainable parameters; biases and norm weights (1-D) get no decay."""
-    decay, no_decay = [], []
-    for _, p in model.named_parameters():
-        if p.requires_grad:
-            (no_decay if p.ndim < 2 else decay).append(p)
-    groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-    # The fused kernel updates every tensor in one pass: on CPU the step took a third of the
-    # per-tensor loop's time. It needs plain float tensors on CPU or CUDA (not FSDP's DTensors).
-    params = decay + no_decay
-    fused = bool(params) and all(
-        type(p.data) is torch.Tensor and p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
-    )
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, fused=fused or None)
 
 
 def make_scheduler(
@@ -95,6 +81,11 @@ class DataOrder:
         self.pos += len(idx)
         return idx
 
+    def upcoming(self, k: int) -> list[int] | None:
+        """What the next take(k) returns, without taking it; None when it starts a new epoch
+        (its permutation is not drawn yet)."""
+        return self.perm[self.pos : self.pos + k] if self.pos < self.n else None
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "n": self.n,
@@ -113,8 +104,11 @@ class DataOrder:
 # --- loss ------------------------------------------------------------------------------
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    # bf16 autocast on CUDA only: CPU autocast is slower there and would break bit-exact reruns.
+def autocast(device: torch.device, precision: Precision | None = None) -> contextlib.AbstractContextManager:
+    """The run's resolved precision; without one, bf16 on CUDA only (CPU autocast is slower
+    there and would break bit-exact reruns)."""
+    if precision is not None:
+        return precision.autocast()
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
@@ -290,6 +284,7 @@ def train(
     device: torch.device,
     hooks: Hooks,
     objective: Objective | None = None,
+    precision: Precision | None = None,
 ) -> LoopState:
     """Run optimizer steps from `state.step` to `cfg.total_steps`; returns the final state.
 
@@ -303,11 +298,15 @@ def train(
     window_start = time.perf_counter()
     state.window_loss = state.window_loss.to(device)
     world, rank = distributed.size(), distributed.rank()
+    prepare = preparer(items, collator, cfg.micro_batch, world, rank, device)
+    # Only a pure collator's batches can be built ahead: GRPO's samples from the current model.
+    prefetcher = Prefetcher(prepare) if isinstance(collator, Collator) else None
+    scaler = precision.scaler() if precision else None
     while state.step < cfg.total_steps:
         idx = state.order.take(cfg.batch)
-        chunk = [items[i] for i in idx]
-        shards = distributed.split_batch(chunk, cfg.micro_batch, world)
-        micro = [(collator(part), weight) for part, weight in distributed.own_micro_batches(shards, rank)]
+        micro = prefetcher.get(idx) if prefetcher else prepare(idx)
+        if prefetcher:
+            prefetcher.ahead(state.order.upcoming(cfg.batch))
         # One denominator for the whole global batch, over every rank: accumulation and data
         # parallelism then both equal one big batch.
         n_targets, n_tokens, n_positions = distributed.batch_totals(micro, device)
@@ -315,13 +314,13 @@ def train(
         step_loss = torch.zeros((), dtype=torch.float64, device=device)
         step_stats: dict[str, torch.Tensor] = {}
         for i, (b, weight) in enumerate(micro):
-            b = b.to(device)
             with distributed.accumulating(model, more=i < len(micro) - 1):
-                with autocast(device):
+                with autocast(device, precision):
                     loss, stats = objective(model, b)
                 # DDP and FSDP average gradients over ranks: the world-size factor makes that
                 # average the sum one process would compute (a zero-weight filler adds nothing).
-                (loss * (weight * world) / denom).backward()
+                scaled = loss * (weight * world) / denom
+                (scaler.scale(scaled) if scaler else scaled).backward()
             step_loss += weight * loss.detach().double() / denom
             for k, v in stats.items():
                 step_stats[k] = step_stats.get(k, 0) + weight * v.detach().double() / denom
@@ -331,10 +330,16 @@ def train(
         state.tokens += n_tokens
         state.positions += n_positions
         state.window_tokens += n_tokens
+        if scaler:
+            scaler.unscale_(optimizer)  # clip the true gradients; a step with inf/NaN is skipped
         if cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
         lr = optimizer.param_groups[0]["lr"]
-        optimizer.step()
+        if scaler:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         state.step += 1
@@ -383,5 +388,7 @@ def train(
             hooks.checkpoint(state)
         if done:
             break
+    if prefetcher:
+        prefetcher.close()
     state.elapsed = time.perf_counter() - started
     return state

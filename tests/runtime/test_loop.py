@@ -10,7 +10,8 @@ import torch
 
 from ftlang.plan.models import FullMethod, Schedule
 from ftlang.runtime import run_plan
-from ftlang.runtime.train.loop import DataOrder, lr_factor, make_optimizer, make_scheduler, warmup_steps
+from ftlang.runtime.train.loop import DataOrder, lr_factor, make_scheduler, warmup_steps
+from ftlang.runtime.train.optimizers import make_optimizer
 
 from .factories import chat_plan
 

@@ -1,0 +1,62 @@
+"""Prepare the next step's micro-batches on a background thread while this step computes.
+
+Only for pure collators (the same items always give the same batch): the batch is then the
+same whichever thread builds it, so prefetching changes the speed and never the result. The
+indices come from DataOrder.upcoming, which peeks without drawing, so the data order and its
+checkpointed state are exactly those of a run without prefetching.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+import torch
+
+from ftlang.runtime.train import distributed
+
+Prepare = Callable[[list[int]], Any]
+
+
+class Prefetcher:
+    def __init__(self, prepare: Prepare):
+        self.prepare = prepare
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ftlang-prefetch")
+        self.pending: tuple[list[int], Future[Any]] | None = None
+
+    def get(self, indices: list[int]) -> Any:
+        """The prepared batch for `indices`: the prefetched one when it is for these indices."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            ahead, future = pending
+            result = future.result()  # waits, and raises what the thread raised
+            if ahead == indices:
+                return result
+        return self.prepare(indices)
+
+    def ahead(self, indices: list[int] | None) -> None:
+        """Start preparing the step after this one (None: not known without a draw)."""
+        if indices:
+            self.pending = (indices, self.pool.submit(self.prepare, indices))
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pending = None
+
+
+def preparer(
+    items: Sequence[Any],
+    collator: Callable[[Sequence[Any]], Any],
+    micro: int,
+    world: int,
+    rank: int,
+    device: torch.device,
+) -> Prepare:
+    """Indices of a step -> this rank's (micro-batch on the device, weight) pairs."""
+
+    def prepare(idx: list[int]) -> list[tuple[Any, int]]:
+        shards = distributed.split_batch([items[i] for i in idx], micro, world)
+        return [(collator(part).to(device), weight) for part, weight in distributed.own_micro_batches(shards, rank)]
+
+    return prepare

@@ -1,0 +1,177 @@
+"""Speed and memory levers on CPU: document-masked attention, checkpointing, optimizers, precision, QLoRA."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from ftlang.plan.catalogue import OPTIMIZERS
+from ftlang.plan.models import ComputePlan, ModelPlan, Optimizer, ScratchModel
+from ftlang.runtime.data.batching import Collator, pack
+from ftlang.runtime.data.document_mask import FLEX
+from ftlang.runtime.data.prompts import IGNORE, Example
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.train import levers
+from ftlang.runtime.train.loop import DataOrder
+from ftlang.runtime.train.optimizers import make_optimizer
+from ftlang.runtime.train.precision import resolve
+from ftlang.runtime.train.prefetch import Prefetcher
+
+CPU = torch.device("cpu")
+
+
+def ex(n: int, start: int) -> Example:
+    ids = [(start + i) % 60 + 2 for i in range(n)]
+    return Example(ids, ids, f"e{start}")
+
+
+def tiny_llama(impl: str = "sdpa", layers: int = 2) -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    cfg = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=64,
+        attn_implementation=impl,
+    )
+    return LlamaForCausalLM(cfg)
+
+
+def test_flex_document_mask_gives_each_example_its_own_logits():
+    """Packed rows under FlexAttention's block mask, built from segment ids: every example's
+    logits equal the example run alone, and equal the dense-mask reference."""
+    model = tiny_llama().eval()
+    exs = [ex(7, 1), ex(11, 20), ex(3, 40), ex(9, 5), ex(13, 9)]
+    rows = pack(exs, 24)
+    dense = Collator("chat", 0, True, "sdpa", torch.float32)(rows)
+    flex = Collator("chat", 0, True, FLEX, torch.float32)(rows)
+    assert flex.attention_mask.dim() == 2 and flex.segments is not None  # no [B, 1, L, L] on the host
+    with torch.no_grad():
+        reference = model(**dense.model_inputs()).logits
+        model.set_attn_implementation(FLEX)
+        packed = model(**flex.model_inputs()).logits
+        model.set_attn_implementation("sdpa")
+        for row, item in enumerate(rows):
+            at = 0
+            for e in item:
+                n = len(e.input_ids)
+                alone = model(input_ids=torch.tensor([e.input_ids])).logits[0]
+                assert (packed[row, at : at + n] - alone).abs().max() < 1e-5
+                at += n
+    real = flex.segments >= 0
+    assert (packed - reference)[real].abs().max() < 1e-5
+
+
+def _loss_and_grads(model: LlamaForCausalLM, ids: torch.Tensor) -> tuple[float, list[torch.Tensor]]:
+    model.zero_grad()
+    loss = model(input_ids=ids, labels=ids).loss
+    loss.backward()
+    return loss.item(), [p.grad.clone() for p in model.parameters()]
+
+
+def test_gradient_checkpointing_keeps_loss_and_gradients():
+    model = tiny_llama(layers=3).train()
+    ids = torch.randint(2, 64, (2, 40), generator=torch.Generator().manual_seed(1))
+    loss, grads = _loss_and_grads(model, ids)
+    plan = levers.Levers(
+        resolve(ComputePlan(), ModelPlan(name="m", source=ScratchModel()), CPU, trains_base=True),
+        "sdpa",
+        None,
+        True,
+        False,
+        "none",
+        False,
+        "adamw",
+    )
+    levers.prepare(model, plan)
+    assert model.is_gradient_checkpointing
+    loss_ckpt, grads_ckpt = _loss_and_grads(model, ids)
+    assert abs(loss - loss_ckpt) < 1e-6
+    assert max((a - b).abs().max().item() for a, b in zip(grads, grads_ckpt)) < 1e-6
+
+
+@pytest.mark.parametrize("name", [n for n, spec in OPTIMIZERS.items() if not spec.cuda])
+def test_each_optimizer_comes_from_its_library_and_steps(name: str):
+    model = tiny_llama(layers=1)
+    spec = Optimizer(kind=name, betas=(0.8, 0.95), eps=1e-7, momentum=0.5)
+    opt = make_optimizer(model, 1e-2, 0.1, spec)
+    module, cls = OPTIMIZERS[name].implementation.split(":")
+    assert type(opt).__name__ == cls and type(opt).__module__.startswith(module.split(".")[0])
+    group = opt.param_groups[0]
+    if "betas" in OPTIMIZERS[name].settings:
+        assert tuple(group["betas"]) == (0.8, 0.95) and group["eps"] == 1e-7
+    if "momentum" in OPTIMIZERS[name].settings:
+        assert group["momentum"] == 0.5
+    before = [p.detach().clone() for p in model.parameters()]
+    _loss_and_grads(model, torch.randint(2, 64, (2, 12)))
+    opt.step()
+    assert any(not torch.equal(a, p) for a, p in zip(before, model.parameters()))
+
+
+def test_precision_resolves_per_device():
+    model = ModelPlan(name="m", source=ScratchModel())
+    auto = resolve(ComputePlan(), model, CPU, trains_base=True)
+    assert (auto.compute, auto.weights, auto.autocast_dtype, auto.scaler()) == ("fp32", torch.float32, None, None)
+    bf16 = resolve(ComputePlan(precision="bf16"), model, CPU, trains_base=True)
+    with bf16.autocast():
+        assert torch.ones(2, 2) @ torch.ones(2, 2) is not None
+        assert (torch.ones(2, 2) @ torch.ones(2, 2)).dtype == torch.bfloat16
+    assert bf16.as_dict() == {"precision": "bf16", "dtype": "float32", "tf32": False}
+    with pytest.raises(RunError, match="fp16` needs a CUDA GPU"):
+        resolve(ComputePlan(precision="fp16"), model, CPU, trains_base=True)
+
+
+def test_prefetched_batches_equal_the_ones_built_in_place():
+    items = [(ex(n, n),) for n in range(3, 20)]
+    collator = Collator("chat", 0, False, "sdpa", torch.float32)
+    order, twin = DataOrder(len(items), 5), DataOrder(len(items), 5)
+    prefetcher = Prefetcher(lambda idx: collator([items[i] for i in idx]))
+    for _ in range(12):  # several epochs: the first step of each is built in place
+        idx = order.take(4)
+        got = prefetcher.get(idx)
+        prefetcher.ahead(order.upcoming(4))
+        want = collator([items[i] for i in twin.take(4)])
+        assert torch.equal(got.input_ids, want.input_ids) and torch.equal(got.targets, want.targets)
+    prefetcher.close()
+    assert order.state_dict()["perm"] == twin.state_dict()["perm"]
+
+
+def test_qlora_trains_a_tiny_llama_on_cpu(tmp_path: Path):
+    """nf4 weights through bitsandbytes, peft's k-bit preparation, LoRA adapters, an 8-bit AdamW."""
+    pytest.importorskip("bitsandbytes")
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    tiny_llama(layers=2).save_pretrained(tmp_path)
+    plan = levers.Levers(
+        resolve(ComputePlan(), ModelPlan(name="m", source=ScratchModel(), quantize="nf4"), CPU, trains_base=False),
+        "sdpa",
+        "nf4",
+        True,
+        False,
+        "none",
+        False,
+        "adamw_8bit",
+    )
+    model = AutoModelForCausalLM.from_pretrained(tmp_path, **levers.load_kwargs(plan, CPU))
+    assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
+    model = get_peft_model(levers.prepare(model, plan), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
+    opt = make_optimizer(model, 1e-2, 0.0, Optimizer(kind="adamw_8bit"))
+    ids = torch.randint(2, 64, (2, 16), generator=torch.Generator().manual_seed(3))
+    labels = ids.clone()
+    labels[:, :2] = IGNORE
+    losses = []
+    for _ in range(4):
+        loss = model(input_ids=ids, labels=labels).loss
+        loss.backward()
+        opt.step()
+        opt.zero_grad()
+        losses.append(loss.item())
+    assert losses[-1] < losses[0]
+    frozen = copy.deepcopy([p for n, p in model.named_parameters() if "lora" not in n])
+    assert all(not p.requires_grad for p in frozen)
