@@ -9,13 +9,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ftlang.plan.catalogue import METRICS
+
 from .common import EXIT_OK, EXIT_RECIPE, parse_set_pairs, print_diagnostics, print_run_error
 
 if TYPE_CHECKING:
     from ftlang.compiler.api import CheckResult
-
-# Metrics where smaller is better; every other metric ranks larger first.
-LOWER_IS_BETTER = {"loss", "perplexity", "length"}
 
 
 def _score(summary: dict[str, Any], metric: str) -> float | None:
@@ -27,8 +26,12 @@ def _score(summary: dict[str, Any], metric: str) -> float | None:
 
 
 def rank_runs(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
-    """Runs ordered best first by `metric`; runs without a value for it go last."""
-    sign = 1.0 if metric in LOWER_IS_BETTER else -1.0
+    """Runs ordered best first by `metric` (its direction is the catalogue's); runs without a
+    value for it go last. `ft check` refuses a `rank_by` with no better direction (E0220)."""
+    better = METRICS[metric].higher_is_better
+    if better is None:
+        raise ValueError(f"`{metric}` has no better direction to rank by")
+    sign = -1.0 if better else 1.0
     return sorted(rows, key=lambda r: (r["score"] is None, sign * (r["score"] or 0.0), r["index"]))
 
 
@@ -89,8 +92,11 @@ def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
         )
     ranked = rank_runs(rows, metric)
     table = comparison_markdown(ranked, metric)
-    (sweep_dir / "comparison.md").write_text(f"# {base.plan.recipe}: sweep ranked by {metric}\n\n{table}")
-    (sweep_dir / "comparison.json").write_text(json.dumps({"rank_by": metric, "runs": ranked}, indent=2) + "\n")
+    higher = bool(METRICS[metric].higher_is_better)
+    title = f"sweep ranked by {metric}, {'higher' if higher else 'lower'} is better"
+    (sweep_dir / "comparison.md").write_text(f"# {base.plan.recipe}: {title}\n\n{table}")
+    comparison = {"rank_by": metric, "higher_is_better": higher, "runs": ranked}
+    (sweep_dir / "comparison.json").write_text(json.dumps(comparison, indent=2) + "\n")
     sys.stdout.write(table)
     print(f"sweep directory: {sweep_dir}")
     return EXIT_OK

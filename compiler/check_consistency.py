@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftlang.plan.catalogue import METHODS
+from ftlang.plan.catalogue import METHODS, METRICS
 
 from . import nodes as n
 from .context import Context
 from .datapeek import Peek
-from .diagnostics import Label, error
+from .diagnostics import Diagnostic, Label, error
 from .modelpeek import model_facts
 from .schema_check import default_of
+from .source import Span
 from .suggest import did_you_mean
 from .templates import span_in_literal
 
@@ -149,23 +150,54 @@ def check_reward_fields(ctx: Context, plan: dict[str, Any], found: Peek | None, 
             )
 
 
-def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
-    """`keep_best` names a measured metric; `patience` needs evaluations to count."""
-    train = plan.get("train") or {}
-    metrics = [m["name"] for m in (plan.get("eval") or {}).get("metrics", [{"name": "loss"}])]
-    best = train.get("keep_best")
-    if isinstance(best, str) and best not in metrics:
-        node = ctx.origins[("train", "keep_best")]
+def measured(plan: dict[str, Any]) -> list[str]:
+    """The metrics the eval measures by name (`loss` when there is no eval)."""
+    return [m["name"] for m in (plan.get("eval") or {}).get("metrics", [{"name": "loss"}])]
+
+
+def check_ranking_metric(ctx: Context, plan: dict[str, Any], name: str, span: Span, what: str) -> None:
+    """What picks the best run or checkpoint by a metric needs it measured, and with a better direction."""
+    metrics = measured(plan)
+    if name not in metrics:
         ctx.report(
             error(
                 "E0208",
-                f"`keep_best` names `{best}`, which the eval does not measure",
-                node.value.span if isinstance(node, n.Field) else node.span,
+                f"`{what}` names `{name}`, which the eval does not measure",
+                span,
                 "not measured",
-                help=did_you_mean(best, metrics),
+                help=did_you_mean(name, metrics),
                 notes=[f"measured: {', '.join(metrics)}"],
             )
         )
+    elif not METRICS[name].rankable:
+        ctx.report(unranked(name, span, f"`{what}`"))
+
+
+def unranked(name: str, span: Span, what: str) -> Diagnostic:
+    """A metric with no better direction (`length`) where one is needed."""
+    return error(
+        "E0220",
+        f"`{name}` has no better or worse: {what} needs a metric with a better direction",
+        span,
+        "reported, never ranked",
+        help="use `loss`, or another metric that is better when higher or lower",
+    )
+
+
+def check_rank_by(ctx: Context, plan: dict[str, Any], sweep: n.Decl | None) -> None:
+    """A sweep ranks its runs by `rank_by`: a measured metric with a better direction."""
+    for entry in sweep.body.entries if sweep is not None and sweep.body else ():
+        if isinstance(entry, n.Field) and entry.key.dotted == "rank_by" and isinstance(entry.value, n.Name):
+            check_ranking_metric(ctx, plan, entry.value.dotted, entry.value.span, "rank_by")
+
+
+def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
+    """`keep_best` names a measured metric with a better direction; `patience` needs evaluations to count."""
+    train = plan.get("train") or {}
+    best = train.get("keep_best")
+    if isinstance(best, str):
+        node = ctx.origins[("train", "keep_best")]
+        check_ranking_metric(ctx, plan, best, node.value.span if isinstance(node, n.Field) else node.span, "keep_best")
     if train.get("patience") and not train.get("eval_every"):
         node = ctx.origins[("train", "patience")]
         ctx.report(

@@ -8,6 +8,7 @@ from ftlang.plan.catalogue import DATA_SOURCES, METRICS, metrics_for
 
 from . import nodes as n
 from .calls import check_callee
+from .check_consistency import unranked
 from .check_sources import data_source
 from .check_training import data_ref
 from .context import BlockShape, Context, read_block, read_qualifiers
@@ -193,7 +194,10 @@ def _guard(
     if (metric_q := qualifiers.get("metric")) is not None and (
         metric := _metric(ctx, metric_q.value, allowed, task)
     ) is not None:
-        out["metric"] = metric
+        if METRICS[metric["name"]].rankable:
+            out["metric"] = metric
+        else:  # a guard measures how much worse the metric got
+            ctx.report(unranked(metric["name"], metric_q.value.span, "a guard"))
     if "max_drop" not in out:
         if not misspelt:  # a misspelt `max_drop` was just reported; its absence follows from that
             ctx.report(

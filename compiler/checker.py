@@ -14,11 +14,11 @@ from .check_consistency import (
     check_method_fit,
     check_model_fit,
     check_processes,
+    check_rank_by,
     check_reward_fields,
     check_train_choices,
 )
 from .check_eval import check_eval
-from .check_levers import check_levers
 from .check_prompt import check_prompt
 from .check_sources import check_data, check_model
 from .check_training import check_compute, check_method, check_train
@@ -71,6 +71,7 @@ def check_recipe(
         return None, ctx.sink.sorted(), resolution
     _require(ctx, recipe, decls)
     plan = _check_declarations(ctx, decls, header)
+    check_rank_by(ctx, plan, sweep)
     if ctx.sink.has_errors or any(v is None for k, v in plan.items() if k in SINGLE):
         _validate_sections(ctx, plan)
         return None, ctx.sink.sorted(), resolution
@@ -190,7 +191,6 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
     check_model_fit(ctx, plan)
     check_train_choices(ctx, plan)
     check_processes(ctx, plan)
-    check_levers(ctx, plan)
     return plan
 
 

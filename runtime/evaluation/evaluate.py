@@ -10,9 +10,10 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from ftlang.plan.catalogue import METRICS
 from ftlang.plan.models import EvalPlan, Generation, Metric, Plan
 from ftlang.runtime.data.batching import Collator, singles
-from ftlang.runtime.data.prompts import Example, Rendered, generation_prompt, tokenize
+from ftlang.runtime.data.prompts import Example, Rendered, answer_text, end_of_turn_ids, generation_prompt, tokenize
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.evaluation.generation import generate_texts, pad_id
@@ -91,7 +92,7 @@ class Evaluator:
 
     @property
     def text_metrics(self) -> list[Metric]:
-        return [x for x in self.metrics if x.name in m.TEXT_METRICS]
+        return [x for x in self.metrics if METRICS[x.name].source == "text"]
 
     def with_metrics(self, metrics: Sequence[Metric]) -> Evaluator:
         """The same settings with other metrics: a guard measures its own metric."""
@@ -120,9 +121,10 @@ class Evaluator:
         gold = [ex.labels[0] for ex in data.examples]
         predicted = logits.argmax(-1).tolist()
         loss = F.cross_entropy(logits, torch.tensor(gold, dtype=torch.long), reduction="sum").item()
-        values = {"loss": loss / max(1, len(gold)), "examples": len(gold), "accuracy": m.accuracy(predicted, gold)}
-        if any(x.name == "macro_f1" for x in self.metrics):
-            values["macro_f1"] = m.macro_f1(predicted, gold)
+        values = {"loss": loss / max(1, len(gold)), "examples": len(gold)}
+        # A classifier always reports accuracy; the other label metrics when the eval names them.
+        for name in dict.fromkeys(["accuracy", *(x.name for x in self.metrics if x.name in m.ON_LABELS)]):
+            values[name] = m.ON_LABELS[name](predicted, gold)
         shown = [Sample(r.input, r.label, self.labels[p]) for r, p in zip(data.rendered[:samples], predicted)]
         return values, shown
 
@@ -141,7 +143,9 @@ class Evaluator:
             max_len=self.max_len,
             batch_size=self.batch_size,
             device=self.device,
+            stops=end_of_turn_ids(rows[0], self.tokenizer) if rows else (),
         )
+        outputs = [answer_text(r, self.tokenizer, out) for r, out in zip(rows, outputs)]
         # A generation prompt has no expected answer; the reference metrics refuse it.
         references = None if self.task == "generation" else [expected_text(r) for r in rows]
         for metric in self.text_metrics:

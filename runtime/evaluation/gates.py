@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ftlang.plan.catalogue import METRICS
 from ftlang.plan.models import EvalPlan, Gate, Metric
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.evaluation import metrics as m
@@ -77,9 +78,9 @@ def gate_text(gate: Gate) -> str:
 
 
 def fits(name: str, task: str) -> bool:
-    """Whether a metric can be measured on this kind of prompt."""
-    by_task = {"classification": m.LABEL_METRICS, "preference": m.PREFERENCE_METRICS}
-    return name in m.LOSS_METRICS or name in by_task.get(task, m.TEXT_METRICS)
+    """Whether a metric can be measured on this kind of prompt: the catalogue's answer, which the
+    compiler gives too (E0208); a hand-written plan.json reaches the runtime unchecked."""
+    return name in METRICS and task in METRICS[name].shapes
 
 
 def resolve(name: str, metrics: Sequence[Metric], what: str) -> str:
@@ -113,13 +114,13 @@ def check_plan(ev: EvalPlan, task: str, keep_best: str | None) -> None:
                 help="add `compare base` to the eval block",
             )
     for guard in ev.guards:
-        if guard.metric.name in m.UNRANKED:
+        if not METRICS[guard.metric.name].rankable:
             raise RunError(
                 f"guard `{guard.name}` watches `{guard.metric.name}`, which has no better or worse",
                 location="eval",
                 help="guard loss, accuracy or another ranked metric",
             )
-    if keep_best in m.UNRANKED:
+    if keep_best in METRICS and not METRICS[keep_best].rankable:
         raise RunError(f"`keep_best = {keep_best}`: `{keep_best}` has no better or worse", location="train")
 
 

@@ -7,18 +7,9 @@ import math
 import re
 from collections.abc import Callable, Sequence
 
+from ftlang.plan.catalogue import METRICS
 from ftlang.plan.models import Metric
 from ftlang.runtime.errors import RunError
-
-# Where each metric comes from: the loss pass, class predictions, or generated text.
-LOSS_METRICS = frozenset({"loss", "perplexity"})
-LABEL_METRICS = frozenset({"accuracy", "macro_f1"})
-TEXT_METRICS = frozenset({"exact_match", "contains", "regex", "rouge_l", "bleu", "json_valid", "length"})
-PREFERENCE_METRICS = frozenset({"preference_accuracy", "reward_margin"})  # measured by method dpo
-
-LOWER_IS_BETTER = frozenset({"loss", "perplexity"})
-# A longer or shorter answer is not better in itself: `length` is reported, never ranked.
-UNRANKED = frozenset({"length"})
 
 
 def metric_key(metric: Metric) -> str:
@@ -27,9 +18,10 @@ def metric_key(metric: Metric) -> str:
 
 
 def higher_is_better(name: str) -> bool:
-    if name in UNRANKED:
+    better = METRICS[name].higher_is_better
+    if better is None:
         raise ValueError(f"`{name}` has no better direction")
-    return name not in LOWER_IS_BETTER
+    return better
 
 
 def perplexity(loss: float) -> float:
@@ -116,26 +108,30 @@ def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     return float(sacrebleu.corpus_bleu(list(predictions), [list(references)]).score)
 
 
-_WITH_REFERENCE: dict[str, Callable[[Sequence[str], Sequence[str]], float]] = {
+# The implementations by name, one table per signature. The catalogue says which prompts a
+# metric fits and which way is better; the loss metrics and the preference metrics are measured
+# by the loss pass and by the method.
+ON_LABELS: dict[str, Callable[[Sequence[int], Sequence[int]], float]] = {"accuracy": accuracy, "macro_f1": macro_f1}
+WITH_REFERENCE: dict[str, Callable[[Sequence[str], Sequence[str]], float]] = {
     "exact_match": exact_match,
     "rouge_l": rouge_l,
     "bleu": bleu,
 }
-_WITH_ARGUMENT: dict[str, Callable[[Sequence[str], str], float]] = {"contains": contains, "regex": regex}
-_ON_THEIR_OWN: dict[str, Callable[[Sequence[str]], float]] = {"json_valid": json_valid, "length": length}
+WITH_ARGUMENT: dict[str, Callable[[Sequence[str], str], float]] = {"contains": contains, "regex": regex}
+ON_THEIR_OWN: dict[str, Callable[[Sequence[str]], float]] = {"json_valid": json_valid, "length": length}
 
 
 def text_metric(metric: Metric, predictions: Sequence[str], references: Sequence[str] | None) -> float:
     """One generation metric over a set of generated texts (references: the expected texts)."""
     name = metric.name
-    if name in _WITH_REFERENCE:
+    if name in WITH_REFERENCE:
         if references is None:
             raise RunError(
                 f"`{name}` compares with an expected text, which this prompt has none of",
                 location="eval metrics",
-                help="use contains, regex, json_valid or length",
+                help=f"use {', '.join(WITH_ARGUMENT)}, {' or '.join(ON_THEIR_OWN)}",
             )
-        return _WITH_REFERENCE[name](predictions, references)
-    if name in _WITH_ARGUMENT:
-        return _WITH_ARGUMENT[name](predictions, metric.arg or "")
-    return _ON_THEIR_OWN[name](predictions)
+        return WITH_REFERENCE[name](predictions, references)
+    if name in WITH_ARGUMENT:
+        return WITH_ARGUMENT[name](predictions, metric.arg or "")
+    return ON_THEIR_OWN[name](predictions)
