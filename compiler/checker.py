@@ -19,6 +19,7 @@ from .check_consistency import (
     check_train_choices,
 )
 from .check_eval import check_eval
+from .check_levers import check_levers
 from .check_prompt import check_prompt
 from .check_sources import check_data, check_model
 from .check_training import check_compute, check_method, check_train
@@ -191,6 +192,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
     check_model_fit(ctx, plan)
     check_train_choices(ctx, plan)
     check_processes(ctx, plan)
+    check_levers(ctx, plan)
     return plan
 
 

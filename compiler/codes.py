@@ -300,6 +300,54 @@ CODES: dict[str, Code] = {
             'model m = hf("x/y") { trust_remote_code = true }',
             "remove it unless you have read the code",
         ),
+        _c(
+            "E0500",
+            "quantized model without adapters",
+            "`quantize = nf4` or `int8` loads the base model's weights in 4 or 8 bits (bitsandbytes); "
+            "they stay frozen, so only adapters beside them can learn (QLoRA).",
+            "model base = hf(\"x/y\") { quantize = nf4 }\nmethod full",
+            "model base = hf(\"x/y\") { quantize = nf4 }\nmethod lora { rank = 16 }",
+        ),
+        _c(
+            "E0501",
+            "lever not installed",
+            "A speed or memory lever (an 8-bit optimizer, quantized loading, flash-attention, Liger "
+            "kernels) needs an optional package that this environment does not have.",
+            "compute { attention = flash }",
+            "pip install 'ftlang[flash]', or `attention = auto`",
+        ),
+        _c(
+            "E0502",
+            "lever needs a GPU",
+            "fp16 autocast, flash-attention, Liger kernels, paged optimizers and CPU offload work on a "
+            "CUDA GPU only, and the recipe says it runs on the CPU (`device = cpu`).",
+            "compute { device = cpu, precision = fp16 }",
+            "compute { device = cpu, precision = bf16 }",
+        ),
+        _c(
+            "E0503",
+            "offload without FSDP",
+            "`offload = true` keeps FSDP2's parameter shards and optimizer state in CPU memory; it needs "
+            "`strategy = fsdp` over several processes.",
+            "compute { offload = true }",
+            "compute { processes = 8, strategy = fsdp, offload = true }",
+        ),
+        _c(
+            "E0504",
+            "fp16 with float16 weights",
+            "`precision = fp16` autocasts to fp16 and scales the loss with a gradient scaler, which "
+            "cannot unscale the gradients of weights stored in float16; train float32 weights.",
+            "model base = hf(\"x/y\") { dtype = float16 }\ncompute { precision = fp16 }",
+            "model base = hf(\"x/y\") { dtype = float32 }\ncompute { precision = fp16 }",
+        ),
+        _c(
+            "E0505",
+            "quantized model with FSDP",
+            "The runtime shards models with FSDP2, which does not shard bitsandbytes' quantized "
+            "weights; QLoRA runs data-parallel, each process holding the small quantized base.",
+            "compute { processes = 2, strategy = fsdp }  # with quantize = nf4",
+            "compute { processes = 2, strategy = ddp }",
+        ),
     ]
 }
 
