@@ -15,6 +15,7 @@ from .calls import call_arguments, check_callee
 from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek, peek
 from .diagnostics import Diagnostic, error, warning
+from .expr_types import check_filter, field_types
 from .source import Span
 from .suggest import did_you_mean, suggest
 from .values import filter_tree, plain, unwrap
@@ -142,13 +143,14 @@ def check_data(ctx: Context, decl: n.Decl, index: int) -> tuple[dict[str, Any] |
         return None, None
     out: dict[str, Any] = {"name": decl.name, "source": source}
     fields = set(found.fields) if found is not None and found.fields else None
+    types = field_types(source["rows"] if source.get("kind") == "rows" else found.sample if found else ())
     if fields:
         out["fields"] = list(found.fields)
     entries = read_block(ctx, decl.body, DATA_SHAPE)
     if "bad_rows" in entries.fields:
         out["bad_rows"] = unwrap(plain(entries.fields["bad_rows"].value, ctx.params))
         ctx.origin((*loc, "bad_rows"), entries.fields["bad_rows"])
-    out["where"] = [_filter(ctx, d, fields, decl.name or "") for d in entries.all("where")]
+    out["where"] = [_filter(ctx, d, fields, types, decl.name or "") for d in entries.all("where")]
     if (dedupe := entries.one("dedupe")) is not None:
         out["dedupe"] = _field_list(ctx, dedupe, fields, decl.name or "")
     if (split := entries.one("split")) is not None:
@@ -242,7 +244,10 @@ def _short(text: str) -> str:
     return text if len(text) <= 60 else text[:57] + "…"
 
 
-def _filter(ctx: Context, statement: n.Statement, fields: set[str] | None, data: str) -> dict[str, Any]:
+def _filter(
+    ctx: Context, statement: n.Statement, fields: set[str] | None, types: dict[str, str], data: str
+) -> dict[str, Any]:
+    """The filter as the Plan's tree; unknown fields and functions, and type mistakes, reported."""
     problems: list[tuple[str, n.Expr]] = []
     tree = filter_tree(statement.value, ctx.params, fields, problems)
     for what, node in problems:
@@ -270,6 +275,8 @@ def _filter(ctx: Context, statement: n.Statement, fields: set[str] | None, data:
             )
         else:
             ctx.report(error("E0201", "this cannot be part of a filter", node.span, "not a value"))
+    for problem in check_filter(statement.value, ctx.params, types):
+        ctx.report(problem)
     return tree
 
 

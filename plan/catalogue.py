@@ -59,7 +59,7 @@ class FunctionSpec:
     """A function of `where` expressions: its argument types and its result type."""
 
     name: str
-    arguments: tuple[str, ...]  # "text", "number", "list", "bool" or "any"
+    arguments: tuple[str, ...]  # "text", "number", "list", "bool", "any", or alternatives: "text|list"
     result: str
     summary: str
 
@@ -215,7 +215,7 @@ MODEL_SOURCES: dict[str, SourceSpec] = {
 FILTER_FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
-        FunctionSpec("len", ("any",), "number", "the length of a text or a list"),
+        FunctionSpec("len", ("text|list",), "number", "the length of a text or a list"),
         FunctionSpec("lower", ("text",), "text", "the text in lower case"),
         FunctionSpec("upper", ("text",), "text", "the text in upper case"),
         FunctionSpec("strip", ("text",), "text", "the text without surrounding whitespace"),
