@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[test]'
+	$(PY) -m pip install -q -e '.[run,test]'
 	touch $(STAMP)
 
 run: setup
@@ -34,7 +34,7 @@ check: setup
 	$(VENV)/bin/ft fmt --check recipes/
 
 bench: setup
-	$(PY) -m pip install -q -e '.[bench]' torch==2.13.0
+	$(PY) -m pip install -q -e '.[run,bench]' torch==2.13.0
 	$(PY) bench/check_speed.py
 	HF_HUB_OFFLINE=1 $(PY) bench/sft_throughput.py --quick
 

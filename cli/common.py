@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,45 @@ Handler = Callable[[argparse.Namespace], int]
 
 class UsageError(Exception):
     """A mistake in the command line itself (exit 2)."""
+
+
+class MissingExtra(Exception):
+    """A command needs an optional part of ftlang that is not installed (exit 1); says what to install."""
+
+    def __init__(self, what: str, missing: list[str], extra: str):
+        super().__init__(
+            f"{what} needs {', '.join(missing)}, which {'is' if len(missing) == 1 else 'are'} not installed"
+        )
+        self.help = f"pip install 'ftlang[{extra}]'"
+
+
+def require_runtime(command_name: str) -> None:
+    """Stop before importing the runtime when the `run` extra is not installed (a light install)."""
+    missing = [name for name in _extra_requirements("run") if not _installed(name)]
+    if missing:
+        raise MissingExtra(f"`ft {command_name}` runs models, so it", missing, "run")
+
+
+def _extra_requirements(extra: str) -> list[str]:
+    """The distributions an extra of ftlang installs, read from ftlang's own metadata (none when run from a tree)."""
+    from importlib import metadata
+
+    try:
+        requirements = metadata.requires("ftlang") or []
+    except metadata.PackageNotFoundError:
+        return []
+    marker = f'extra == "{extra}"'
+    return [re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0] for r in requirements if marker in r]
+
+
+def _installed(distribution: str) -> bool:
+    from importlib import metadata
+
+    try:
+        metadata.distribution(distribution)
+    except metadata.PackageNotFoundError:
+        return False
+    return True
 
 
 def command(

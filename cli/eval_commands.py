@@ -18,6 +18,7 @@ from .common import (
     command,
     print_diagnostics,
     print_run_error,
+    require_runtime,
     text_table,
 )
 
@@ -69,6 +70,7 @@ def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtim
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    require_runtime("eval")  # before importing the runtime
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.evaluation.reevaluate import reevaluate
     from ftlang.runtime.report.contents import outcome_tables
@@ -134,6 +136,7 @@ def _compare_rows(run_dir: Path) -> dict[str, str]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    require_runtime("compare")
     from ftlang.runtime.report.contents import Table
 
     runs = [_run_dir(p) for p in args.runs]
@@ -149,6 +152,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    require_runtime("report")
     from ftlang.runtime.report.write import write_reports
 
     md, html = write_reports(_run_dir(args.run))

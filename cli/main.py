@@ -15,10 +15,17 @@ from typing import Any, TextIO
 
 from ftlang import __version__
 
-from . import check_commands, eval_commands, fmt_command, run_command, share_commands
-from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_USAGE, UsageError
+from . import check_commands, completion_command, eval_commands, fmt_command, run_command, share_commands
+from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_RECIPE, EXIT_USAGE, MissingExtra, UsageError
 
-COMMAND_MODULES = (check_commands, run_command, fmt_command, share_commands, eval_commands)
+COMMAND_MODULES = (
+    check_commands,
+    run_command,
+    fmt_command,
+    share_commands,
+    eval_commands,
+    completion_command,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,6 +35,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`ft COMMAND --help` describes a command, with examples. Exit codes: docs/cli.md.",
     )
     parser.add_argument("--version", action="version", version=f"ft (ftlang) {__version__}")
+    parser.set_defaults(root_parser=parser)  # for commands that describe the whole line (`ft completion`)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in COMMAND_MODULES:
         module.register(sub)
@@ -92,6 +100,9 @@ def _dispatch(argv: list[str] | None) -> int:
     except UsageError as exc:
         print(f"ft: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except MissingExtra as exc:
+        print(f"error: {exc}\n  = help: {exc.help}", file=sys.stderr)
+        return EXIT_RECIPE
     except KeyboardInterrupt:
         print("ft: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -16,6 +16,7 @@ from .common import (
     command,
     print_diagnostics,
     print_run_error,
+    require_runtime,
 )
 from .eval_commands import print_outcome
 
@@ -74,6 +75,7 @@ def _load_plan(args: argparse.Namespace):
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None and args.file is None:
         raise UsageError("give a recipe or plan to run, or --resume RUNDIR")
+    require_runtime("run")
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.train import launch
 

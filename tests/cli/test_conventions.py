@@ -92,3 +92,20 @@ def _subcommands() -> dict[str, argparse.ArgumentParser]:
 
 def _option(parser: argparse.ArgumentParser, flag: str) -> argparse.Action:
     return parser._option_string_actions[flag]
+
+
+def test_bash_completion_completes_commands_options_and_choices(tmp_path):
+    script = tmp_path / "ft.bash"
+    result = ft("completion", "bash")
+    assert result.returncode == 0, result.stderr
+    script.write_text(result.stdout)
+
+    def complete(*words: str) -> list[str]:
+        """What bash offers for the last of `words` (an empty one: a new word)."""
+        line = " ".join(f"'{w}'" for w in words)
+        probe = f"source {script}; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; _shtab_ft; echo ${{COMPREPLY[@]}}"
+        return subprocess.run(["bash", "-c", probe], capture_output=True, text=True).stdout.split()
+
+    assert complete("ft", "ch") == ["check"]
+    assert complete("ft", "check", "--fo") == ["--format"]
+    assert complete("ft", "check", "--format", "") == ["text", "json", "github"]
