@@ -39,7 +39,7 @@ def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
                     help="pick `heads` that divides `hidden`",
                 )
             )
-    adapter = method.get("adapter") if isinstance(method, dict) and method.get("kind") == "dpo" else method
+    adapter = method.get("adapter") if isinstance(method, dict) and method.get("kind") != "lora" else method
     targets = adapter.get("targets") if isinstance(adapter, dict) else None
     if not targets or not isinstance(targets, list):
         return
@@ -93,7 +93,15 @@ def check_fields(
         )
 
 
-_HOW = {"preference": "input, chosen and rejected", "generation": "an `input` alone (rewards judge the output)"}
+_HOW = {
+    "preference": "input, chosen and rejected",
+    "generation": "an `input` alone (rewards judge the output)",
+    "unpaired": "input, completion and desirable (a template that renders to true or false)",
+}
+_SFT_HELP = {
+    "preference": "use `method dpo` (or orpo, simpo) for chosen/rejected pairs",
+    "unpaired": "use `method kto` for completions marked desirable or not",
+}
 
 
 def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, prompt: n.Decl | None) -> None:
@@ -106,25 +114,25 @@ def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, 
         return
     fits = METHODS[kind].shapes
     if "chat" not in fits:  # not a method that learns from targets
-        message = f"method `{kind}` needs a {' or '.join(fits)} prompt, but the prompt is a {task} prompt"
+        message = f"method `{kind}` needs {_a(' or '.join(fits))} prompt, but the prompt is {_a(task)} prompt"
         help_ = f"the prompt needs {_HOW[fits[0]]}"
     else:
-        message = f"method `{kind}` learns from targets, but the prompt is a {task} prompt"
-        help_ = (
-            "use `method dpo` for chosen/rejected pairs"
-            if task == "preference"
-            else "add a `target` to learn, or use `method grpo` with rewards"
-        )
+        message = f"method `{kind}` learns from targets, but the prompt is {_a(task)} prompt"
+        help_ = _SFT_HELP.get(task, "add a `target` to learn, or use `method grpo` with rewards")
     ctx.report(
         error(
             "E0305",
             message,
             method.name_span,
             "this method",
-            secondary=[Label(prompt.name_span, f"a {task} prompt")],
+            secondary=[Label(prompt.name_span, f"{_a(task)} prompt")],
             help=help_,
         )
     )
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
 
 
 def check_reward_fields(ctx: Context, plan: dict[str, Any], found: Peek | None, data: str) -> None:

@@ -13,10 +13,11 @@ from .templates import TemplateInfo, block_span, inspect_template, jinja_names, 
 from .values import describe, plain, unwrap
 
 TURNS = ("system", "user", "assistant")
+UNPAIRED = ("completion", "desirable")
 PROMPT_SHAPE = BlockShape(
     "`prompt`",
     fields=frozenset({"labels"}),
-    statements=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected"}),
+    statements=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected", *UNPAIRED}),
     repeatable=frozenset({"user", "assistant"}),
 )
 
@@ -68,6 +69,15 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
 def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
     has_turns = bool(names & set(TURNS))
     preference = {"chosen", "rejected"} & names
+    if unpaired := set(UNPAIRED) & names:
+        others = preference | (names & {"target", "label"})
+        if unpaired != set(UNPAIRED) or others or ("input" not in names and "user" not in names):
+            return _bad_prompt(
+                ctx,
+                decl,
+                "an unpaired prompt needs `input` (or `user`), `completion` and `desirable`, and nothing else",
+            )
+        return "unpaired"
     if preference:
         if preference != {"chosen", "rejected"} or ("input" not in names and "user" not in names):
             return _bad_prompt(ctx, decl, "a preference prompt needs `input` (or `user`), `chosen` and `rejected`")
@@ -106,6 +116,7 @@ def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
                     'classification:  input "…", label "{{ field }}"',
                     'preference:      input "…", chosen "…", rejected "…"',
                     'generation:      input "…" (for method grpo)',
+                    'unpaired:        input "…", completion "…", desirable "{{ flag }}" (for method kto)',
                 ]
             ),
         )

@@ -9,6 +9,7 @@ from typing import Any
 from ftlang.plan.catalogue import METHODS
 
 from . import nodes as n
+from .check_adapters import check_adapter_init
 from .check_consistency import (
     check_fields,
     check_method_fit,
@@ -190,6 +191,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         if isinstance(train_ref, dict):
             check_reward_fields(ctx, plan, peeks.get(train_ref["data"]), train_ref["data"])
     check_model_fit(ctx, plan)
+    check_adapter_init(ctx, plan)
     check_train_choices(ctx, plan)
     check_processes(ctx, plan)
     check_levers(ctx, plan)

@@ -117,13 +117,16 @@ class PromptPlan(Node):
 
     name: str
     # "generation": an `input` alone, for methods that learn from rewards on what the model writes
-    task: Literal["chat", "completion", "classification", "preference", "generation"]
+    # "unpaired": an `input`, one `completion` and whether it is `desirable` (KTO)
+    task: Literal["chat", "completion", "classification", "preference", "generation", "unpaired"]
     turns: list[Turn] = Field(default_factory=list)
     input: str | None = None
     target: str | None = None
     label: str | None = None
     chosen: str | None = None
     rejected: str | None = None
+    completion: str | None = None
+    desirable: str | None = None  # a template that renders to true or false
     labels: list[str] | None = None
     fields: list[str] = Field(default_factory=list)  # the data fields the templates use
 
@@ -140,10 +143,14 @@ class LoraMethod(Node):
     rank: int = Field(default=8, ge=1, le=1024)
     alpha: float = Field(default=16.0, gt=0)
     dropout: float = Field(default=0.0, ge=0, lt=1)
-    targets: list[str] = Field(default_factory=list)  # empty: the model family's defaults
+    # empty: the model family's defaults; "all_linear": every linear layer but the output head
+    targets: list[str] | Literal["all_linear"] = Field(default_factory=list)
     # Whole modules trained beside the adapters (peft's modules_to_save), e.g. the embeddings
     # of a model whose vocabulary is new: a scratch model's random embeddings never learn else.
     also_train: list[str] = Field(default_factory=list)
+    dora: bool = False  # weight-decomposed adapters (peft's use_dora)
+    rslora: bool = False  # scale alpha / sqrt(rank) instead of alpha / rank (peft's use_rslora)
+    init: Literal["default", "gaussian", "pissa", "olora"] = "default"  # peft's init_lora_weights
 
 
 class DpoMethod(Node):
@@ -152,6 +159,35 @@ class DpoMethod(Node):
     loss: Literal["sigmoid", "ipo", "hinge"] = "sigmoid"
     label_smoothing: float = Field(default=0.0, ge=0, lt=0.5)
     reference: Literal["base", "precomputed"] = "base"
+    adapter: LoraMethod | None = None
+
+
+class KtoMethod(Node):
+    """KTO: unpaired completions, each desirable or not, against the reference's KL estimate."""
+
+    kind: Literal["kto"] = "kto"
+    beta: float = Field(default=0.1, gt=0)
+    desirable_weight: float = Field(default=1.0, gt=0)
+    undesirable_weight: float = Field(default=1.0, gt=0)
+    adapter: LoraMethod | None = None
+
+
+class OrpoMethod(Node):
+    """ORPO: the SFT loss on the chosen answer plus `lambda` times the odds-ratio term; no reference."""
+
+    # `lambda` is the paper's name and a Python keyword: the Plan's JSON says `lambda`.
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True, serialize_by_alias=True)
+    kind: Literal["orpo"] = "orpo"
+    lambda_: float = Field(default=0.1, gt=0, le=10, alias="lambda")
+    adapter: LoraMethod | None = None
+
+
+class SimpoMethod(Node):
+    """SimPO: length-normalised log-probabilities with a target margin `gamma`; no reference."""
+
+    kind: Literal["simpo"] = "simpo"
+    beta: float = Field(default=2.0, gt=0)
+    gamma: float = Field(default=0.5, ge=0)
     adapter: LoraMethod | None = None
 
 
@@ -182,7 +218,10 @@ class GrpoMethod(Node):
     adapter: LoraMethod | None = None
 
 
-MethodPlan = Annotated[FullMethod | LoraMethod | DpoMethod | GrpoMethod, Field(discriminator="kind")]
+MethodPlan = Annotated[
+    FullMethod | LoraMethod | DpoMethod | GrpoMethod | KtoMethod | OrpoMethod | SimpoMethod,
+    Field(discriminator="kind"),
+]
 
 
 # --- train -----------------------------------------------------------------

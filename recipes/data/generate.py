@@ -14,6 +14,7 @@ Outputs (JSON Lines, UTF-8, one object per line, fixed key order):
 * general.jsonl       id, subject, body, team          (~100 rows, guard set)
 * instructions.jsonl  instruction, response            (~400 rows)
 * prefs.jsonl         prompt, chosen, rejected         (~300 rows)
+* feedback.jsonl      prompt, completion, good         (prefs' answers unpaired, ~600 rows)
 * rewards.jsonl       prompt, answer                   (~200 rows)
 * tickets.csv         id, subject, body, team          (first 50 tickets)
 """
@@ -1134,6 +1135,17 @@ def make_rewards(rng: random.Random) -> list[dict]:
     return rows
 
 
+def make_feedback(prefs: list[dict], rng: random.Random) -> list[dict]:
+    """KTO's unpaired rows: each pair's answers on their own, marked good or not, in a shuffled order."""
+    rows = [
+        {"prompt": p["prompt"], "completion": p[answer], "good": answer == "chosen"}
+        for p in prefs
+        for answer in ("chosen", "rejected")
+    ]
+    rng.shuffle(rows)
+    return rows
+
+
 # --------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------
@@ -1165,6 +1177,7 @@ def build() -> dict[str, tuple[str, list[dict]]]:
     instructions = make_instructions(random.Random(SEED + 3))
     prefs = make_prefs(random.Random(SEED + 4))
     rewards = make_rewards(random.Random(SEED + 5))
+    feedback = make_feedback(prefs, random.Random(SEED + 6))
     head = tickets[:50]
     return {
         "tickets.jsonl": (_jsonl(tickets), tickets),
@@ -1172,6 +1185,7 @@ def build() -> dict[str, tuple[str, list[dict]]]:
         "instructions.jsonl": (_jsonl(instructions), instructions),
         "prefs.jsonl": (_jsonl(prefs), prefs),
         "rewards.jsonl": (_jsonl(rewards), rewards),
+        "feedback.jsonl": (_jsonl(feedback), feedback),
         "tickets.csv": (_csv(head, ["id", "subject", "body", "team"]), head),
     }
 

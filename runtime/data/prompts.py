@@ -37,6 +37,7 @@ class Rendered:
     label: str = ""
     chosen: str = ""
     rejected: str = ""
+    desirable: bool | None = None  # an unpaired row: its completion is the target, good or not
     row: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
@@ -85,6 +86,9 @@ class Renderer:
             parts = ask + [("chosen", prompt.chosen), ("rejected", prompt.rejected)]
         elif prompt.task == "generation":
             parts = [("input", prompt.input)]
+        elif prompt.task == "unpaired":
+            ask = [(t.role, t.template) for t in prompt.turns] or [("input", prompt.input)]
+            parts = ask + [("completion", prompt.completion), ("desirable", prompt.desirable)]
         else:
             parts = [("input", prompt.input), ("label", prompt.label)]
         self.templates = []
@@ -111,6 +115,12 @@ class Renderer:
             return Rendered(row.origin, input=out[0][1], target=out[1][1], row=row.values)
         if task == "generation":
             return Rendered(row.origin, input=out[0][1], row=row.values)
+        if task == "unpaired":
+            *ask, (_, completion), (_, flag) = out
+            good = _flag(flag, row.origin)
+            if ask[0][0] == "input":
+                return Rendered(row.origin, input=ask[0][1], target=completion, desirable=good)
+            return Rendered(row.origin, messages=(*ask, ("assistant", completion)), desirable=good)
         if task == "preference":
             *ask, (_, chosen), (_, rejected) = out
             if ask[0][0] == "input":
@@ -129,6 +139,17 @@ class Renderer:
                     raise
                 skipped.append({"location": row.origin, "reason": e.message})
         return done, skipped
+
+
+_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
+def _flag(text: str, origin: str) -> bool:
+    """`desirable` as rendered: true/false, 1/0 or yes/no, in any case."""
+    value = _FLAGS.get(text.strip().lower())
+    if value is None:
+        raise RunError(f"`desirable` rendered {text.strip()!r}, which is not true or false", location=origin)
+    return value
 
 
 def infer_labels(rendered: Sequence[Rendered]) -> list[str]:

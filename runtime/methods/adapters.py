@@ -7,6 +7,7 @@ from typing import Any
 
 import torch
 
+from ftlang.plan.catalogue import METHODS
 from ftlang.plan.models import DpoMethod, FullMethod, GrpoMethod, LoraMethod, MethodPlan
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.rewards import Rewards
@@ -45,22 +46,15 @@ def linear_leaf_names(model: torch.nn.Module) -> list[str]:
     return sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
 
 
-# The prompt tasks each method learns from; the compiler says the same earlier (E0305), but a
-# hand-written plan.json reaches the runtime unchecked.
-TASKS = {
-    "full": ("chat", "completion", "classification"),
-    "lora": ("chat", "completion", "classification"),
-    "dpo": ("preference",),
-    "grpo": ("generation", "completion"),
-}
-
-
 def check_method(method: MethodPlan, task: str) -> None:
-    """Refuse, before any data or model loads, a method that cannot run with this prompt."""
-    if task not in TASKS[method.kind]:
+    """Refuse, before any data or model loads, a method that cannot run with this prompt.
+
+    The compiler says the same earlier (E0305), but a hand-written plan.json reaches the runtime unchecked."""
+    shapes = METHODS[method.kind].shapes
+    if task not in shapes:
         raise RunError(
             f"method {method.kind} cannot learn from a {task} prompt",
-            help=f"it needs a {' or '.join(TASKS[method.kind])} prompt",
+            help=f"it needs a {' or '.join(shapes)} prompt",
         )
     if isinstance(method, DpoMethod) and method.label_smoothing and method.loss != "sigmoid":
         raise RunError(
@@ -74,7 +68,7 @@ def check_method(method: MethodPlan, task: str) -> None:
 
 def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, MethodInfo]:
     """Return the model to train (maybe a PeftModel) and what trains."""
-    if isinstance(method, (DpoMethod, GrpoMethod)):
+    if not isinstance(method, (FullMethod, LoraMethod)):
         # Preference tuning and RL train what their `adapter` says: LoRA, or every weight.
         model, info = apply_method(model, method.adapter or FullMethod(), task)
         return model, replace(info, kind=f"{method.kind}/{info.kind}")
@@ -86,9 +80,11 @@ def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, Method
     from peft import LoraConfig, TaskType, get_peft_model
 
     family = model.config.model_type
-    targets = list(method.targets) or DEFAULT_TARGETS.get(family)
+    targets: list[str] | str | None = list(method.targets) or DEFAULT_TARGETS.get(family)
+    if method.targets == "all_linear":
+        targets = "all-linear"  # peft's name: every linear layer but the output head
     leaves = linear_leaf_names(model)
-    if method.targets:
+    if isinstance(method.targets, list) and method.targets:
         unknown = [
             t
             for t in method.targets
@@ -112,6 +108,9 @@ def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, Method
         lora_dropout=method.dropout,
         target_modules=targets,
         modules_to_save=list(method.also_train) or None,
+        use_dora=method.dora,
+        use_rslora=method.rslora,
+        init_lora_weights=True if method.init == "default" else method.init,
         task_type=TaskType.SEQ_CLS if task == "classification" else TaskType.CAUSAL_LM,
     )
     try:

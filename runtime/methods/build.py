@@ -1,4 +1,4 @@
-"""Which method module builds a plan's Workload: sft (full, LoRA), dpo or grpo."""
+"""Which method module builds a plan's Workload, by the method's catalogue name: sft (full, LoRA) for the rest."""
 
 from __future__ import annotations
 
@@ -6,20 +6,30 @@ from typing import Any
 
 import torch
 
-from ftlang.plan.models import DpoMethod, GrpoMethod, Plan
+from ftlang.plan.models import Plan
 from ftlang.runtime.data.rows import RunRows
 from ftlang.runtime.methods.dpo import dpo_workload
 from ftlang.runtime.methods.grpo import grpo_workload
+from ftlang.runtime.methods.kto import kto_workload
+from ftlang.runtime.methods.orpo import orpo_workload
 from ftlang.runtime.methods.sft import sft_workload
+from ftlang.runtime.methods.simpo import simpo_workload
 from ftlang.runtime.methods.workload import Workload
+
+# Methods with a module of their own; full and LoRA are supervised fine-tuning.
+WORKLOADS = {
+    "dpo": dpo_workload,
+    "grpo": grpo_workload,
+    "kto": kto_workload,
+    "orpo": orpo_workload,
+    "simpo": simpo_workload,
+}
 
 
 def build_workload(
     plan: Plan, model: Any, tokenizer: Any, rows: RunRows, max_len: int, pad_id: int, device: torch.device
 ) -> Workload:
     """The method's items, collator, objective and evaluation for the model already on `device`."""
-    if isinstance(plan.method, DpoMethod):
-        return dpo_workload(plan, model, tokenizer, rows.train, rows.eval, max_len, pad_id, device)
-    if isinstance(plan.method, GrpoMethod):
-        return grpo_workload(plan, model, tokenizer, rows.train, rows.eval, max_len, pad_id, device)
+    if (build := WORKLOADS.get(plan.method.kind)) is not None:
+        return build(plan, model, tokenizer, rows.train, rows.eval, max_len, pad_id, device)
     return sft_workload(plan, model, tokenizer, rows.train, rows.eval, max_len, pad_id, rows.labels)
