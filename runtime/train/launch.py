@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 
 from ftlang.plan.canonical import load_plan
+from ftlang.plan.catalogue import METHODS
 from ftlang.plan.models import ComputePlan, Plan, TrainPlan
 from ftlang.runtime.errors import RunError
 
@@ -64,7 +65,7 @@ def check_plan(plan: Plan, processes: int) -> None:
     """What a run of several processes needs from the plan, checked before any process starts."""
     if processes == 1:
         return
-    if plan.method.kind not in ("full", "lora"):
+    if not METHODS[plan.method.kind].multi_process:
         raise RunError(
             f"method {plan.method.kind} runs on one process for now, not {processes}",
             help="leave out --nproc (compute.processes = 1) for preference and reward tuning",

@@ -1,0 +1,123 @@
+"""The catalogue is the one vocabulary: the Plan, the checker and the runtime agree with it."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftlang.compiler.api import check_text
+from ftlang.compiler.schema_check import plan_schema
+from ftlang.plan import catalogue as cat
+from ftlang.runtime.data.filters import _CALLS
+from ftlang.runtime.evaluation import metrics as m
+from ftlang.runtime.evaluation.gates import fits
+
+# A prompt of each shape, over rows with the fields it uses.
+PROMPTS = {
+    "chat": 'user "{{ q }}"\n  assistant "{{ a }}"',
+    "completion": 'input "{{ q }}"\n  target "{{ a }}"',
+    "classification": 'input "{{ q }}"\n  label "{{ a }}"',
+    "preference": 'input "{{ q }}"\n  chosen "{{ a }}"\n  rejected "{{ b }}"',
+    "generation": 'input "{{ q }}"',
+    "unpaired": 'input "{{ q }}"\n  completion "{{ a }}"\n  desirable "{{ ok }}"',
+}
+RECIPE = """
+model base = scratch(llama)
+data d = rows({{ q = "x", a = "y", b = "z", ok = true }}, {{ q = "u", a = "v", b = "w", ok = false }}) {{
+  split {{ train = 50%, eval = 50% }} seed 1
+}}
+prompt p {{
+  {prompt}
+}}
+method {method}{method_body}
+train {{ data = d.train }}
+eval {{
+  on d.eval
+  metrics [{metric}]
+}}
+"""
+
+
+def _kinds(*models: str) -> set[str]:
+    """The `kind` values Plan models accept, read from plan.schema.json."""
+    kinds = [plan_schema()["$defs"][name]["properties"]["kind"] for name in models]
+    return {value for kind in kinds for value in kind.get("enum", [kind.get("const")])}
+
+
+def test_every_method_has_its_plan_model() -> None:
+    defs = plan_schema()["$defs"]
+    for name, spec in cat.METHODS.items():
+        assert spec.plan_model in defs, f"{name}: no {spec.plan_model} in plan.schema.json"
+        assert _kinds(spec.plan_model) == {name}
+        assert set(spec.shapes) <= set(cat.PROMPT_SHAPES)
+        assert spec.nested_fields <= set(defs[spec.plan_model]["properties"])
+    plan_methods = plan_schema()["properties"]["method"]["discriminator"]["mapping"]
+    assert set(plan_methods) == set(cat.METHODS)
+
+
+def test_sources_schedules_and_prompt_shapes_are_the_plans() -> None:
+    defs = plan_schema()["$defs"]
+    plan_models = {"hf": "HfModel", "local": "LocalModel", "package": "PackageModel", "scratch": "ScratchModel"}
+    assert set(plan_models) == set(cat.MODEL_SOURCES)
+    for name, spec in cat.MODEL_SOURCES.items():
+        assert _kinds(plan_models[name]) == {name}
+        assert set(spec.positional) | set(spec.keywords) <= set(defs[plan_models[name]]["properties"])
+    assert _kinds("FileData", "InlineData") <= set(cat.DATA_SOURCES)
+    assert set(defs["Schedule"]["properties"]["kind"]["enum"]) == set(cat.SCHEDULES)
+    assert set(defs["PromptPlan"]["properties"]["task"]["enum"]) == set(cat.PROMPT_SHAPES)
+
+
+def test_the_runtime_implements_every_filter_function() -> None:
+    assert set(_CALLS) == set(cat.FILTER_FUNCTIONS)
+
+
+def test_the_runtime_implements_every_metric_once() -> None:
+    tables = {
+        "labels": [m.ON_LABELS],
+        "text": [m.WITH_REFERENCE, m.WITH_ARGUMENT, m.ON_THEIR_OWN],
+    }
+    for name, spec in cat.METRICS.items():
+        homes = [t for t in (m.ON_LABELS, m.WITH_REFERENCE, m.WITH_ARGUMENT, m.ON_THEIR_OWN) if name in t]
+        expected = 1 if spec.source in tables else 0  # loss and preference metrics: the loss pass, the method
+        assert len(homes) == expected, f"{name} ({spec.source}) is implemented {len(homes)} times"
+        if spec.source == "text":
+            assert (name in m.WITH_ARGUMENT) == (spec.argument is not None), name
+            # A metric that compares with the expected answer cannot apply to an input alone.
+            assert not (name in m.WITH_REFERENCE and "generation" in spec.shapes), name
+    implemented = set(m.ON_LABELS) | set(m.WITH_REFERENCE) | set(m.WITH_ARGUMENT) | set(m.ON_THEIR_OWN)
+    assert implemented <= set(cat.METRICS)
+
+
+def test_metric_directions() -> None:
+    assert not cat.METRICS["length"].rankable
+    assert m.higher_is_better("accuracy") and not m.higher_is_better("loss")
+    with pytest.raises(ValueError, match="no better direction"):
+        m.higher_is_better("length")
+
+
+def _checker_accepts(shape: str, metric: str) -> bool:
+    spec = cat.METRICS[metric]
+    written = f'{metric}("a")' if spec.argument else metric
+    method = cat.methods_for(shape)[0]
+    body = " { reward exact(a) }" if "rewards" in cat.METHODS[method].nested_fields else ""
+    result = check_text(RECIPE.format(prompt=PROMPTS[shape], method=method, method_body=body, metric=written))
+    assert result.plan is not None or any(d.code == "E0208" for d in result.diagnostics), [
+        (d.code, d.message) for d in result.diagnostics
+    ]
+    return not any(d.code == "E0208" for d in result.diagnostics)
+
+
+@pytest.mark.parametrize("shape", cat.PROMPT_SHAPES)
+def test_checker_and_runtime_take_the_same_metrics(shape: str) -> None:
+    """Every (prompt shape, metric) pair: `ft check` accepts it exactly when the runtime does."""
+    assert shape in PROMPTS, f"add a `{shape}` prompt to PROMPTS"
+    for metric in cat.METRICS:
+        checker, runtime = _checker_accepts(shape, metric), fits(metric, shape)
+        assert checker == runtime == (shape in cat.METRICS[metric].shapes), (shape, metric, checker, runtime)
+
+
+def test_the_runtime_builds_every_method() -> None:
+    """Methods that learn from targets are supervised fine-tuning; every other one has its own module."""
+    from ftlang.runtime.methods.build import WORKLOADS
+
+    supervised = {name for name, spec in cat.METHODS.items() if "chat" in spec.shapes}
+    assert set(WORKLOADS) | supervised == set(cat.METHODS) and not set(WORKLOADS) & supervised
