@@ -194,6 +194,12 @@ DATA_SOURCES: dict[str, SourceSpec] = {
         SourceSpec("parquet", ("path",), (), "a Parquet file"),
         SourceSpec("datasets", ("path",), (), "a folder written by datasets' save_to_disk"),
         SourceSpec("rows", (), (), "rows written inline in the recipe"),
+        SourceSpec(
+            "hf",
+            ("id",),
+            ("config", "split", "revision"),
+            "a Hugging Face hub dataset, read through datasets.load_dataset (from its cache when offline)",
+        ),
     )
 }
 

@@ -77,7 +77,21 @@ class InlineData(Node):
     rows: list[dict[str, Any]] = Field(min_length=1)
 
 
-DataSource = Annotated[FileData | InlineData, Field(discriminator="kind")]
+class HubData(Node):
+    """A hub dataset read through `datasets.load_dataset` (from its cache when offline).
+
+    `commit` pins the cached commit `ft check` read, as `sha256` pins a file.
+    """
+
+    kind: Literal["hf"] = "hf"
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*/[A-Za-z0-9][A-Za-z0-9._-]*$")
+    config: str | None = None
+    split: str = Field(default="train", min_length=1)
+    revision: str | None = None
+    commit: str | None = None
+
+
+DataSource = Annotated[FileData | InlineData | HubData, Field(discriminator="kind")]
 
 
 class SplitPlan(Node):

@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from ftlang.plan.hashing import sha256_path
-from ftlang.plan.models import DataPlan, DataRef, FileData, InlineData
+from ftlang.plan.models import DataPlan, DataRef, FileData, HubData, InlineData
 from ftlang.runtime.data.filters import ExprError, matches
+from ftlang.runtime.data.hub import hub_rows
 from ftlang.runtime.errors import RunError
 
 # How many skipped rows a run keeps, with their reason, for the lock and the report.
@@ -153,6 +154,8 @@ def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str
     src = dp.source
     if isinstance(src, InlineData):
         return ((f"{dp.name}.rows[{i}]", dict(r), "") for i, r in enumerate(src.rows)), []
+    if isinstance(src, HubData):
+        return hub_rows(src, dp.name)
     assert isinstance(src, FileData)
     path = resolve(root, src.path)
     if not path.exists():
@@ -189,61 +192,81 @@ def _decoded(raw: Iterator[Raw], dp: DataPlan) -> Iterator[Raw]:
         ) from None
 
 
-def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> LoadedData:
-    """Read, validate, filter, dedupe and split one data declaration.
+class RowStream:
+    """One pass over a data declaration: validate, filter, dedupe and assign each row a part.
 
+    Iterating yields `(part, row)` for each kept row in read order; `stats` and `skipped` fill
+    in as it goes. Memory stays bounded: dedupe keeps a 16-byte digest per distinct key.
     `required` are the fields the prompt uses: a row that lacks one (or has it null) is
     malformed. Malformed rows raise RunError at their `file:line`, or are skipped and
     counted when the data says `bad_rows = skip`.
     """
-    raw, files = _source_rows(dp, Path(root))
-    stats = {"read": 0, "filtered_out": 0, "duplicates": 0, "bad_rows_skipped": 0}
-    skipped: list[dict[str, str]] = []
-    kept: list[Row] = []
-    seen: set[str] = set()
 
-    def bad(where: str, reason: str) -> None:
-        if dp.bad_rows == "error":
-            raise RunError(reason, location=where, help=f"fix the row, or let data `{dp.name}` skip bad rows")
-        stats["bad_rows_skipped"] += 1
-        if len(skipped) < _KEEP_BAD:
-            skipped.append({"location": where, "reason": reason})
+    def __init__(self, dp: DataPlan, root: Path | str, required: Sequence[str] = ()):
+        self.dp, self.required = dp, list(required)
+        self.raw, self.files = _source_rows(dp, Path(root))
+        self.stats = {"read": 0, "filtered_out": 0, "duplicates": 0, "bad_rows_skipped": 0}
+        self.skipped: list[dict[str, str]] = []
 
-    for where, values, reason in _decoded(raw, dp):
-        stats["read"] += 1
-        if values is None:
-            bad(where, reason)
-            continue
-        try:
-            if dp.where and not matches(dp.where, values):
-                stats["filtered_out"] += 1
-                continue
-        except ExprError as e:
-            bad(where, f"the where filter failed: {e}")
-            continue
-        missing = [f for f in required if values.get(f) is None]
+    def _bad(self, where: str, reason: str) -> None:
+        if self.dp.bad_rows == "error":
+            raise RunError(reason, location=where, help=f"fix the row, or let data `{self.dp.name}` skip bad rows")
+        self.stats["bad_rows_skipped"] += 1
+        if len(self.skipped) < _KEEP_BAD:
+            self.skipped.append({"location": where, "reason": reason})
+
+    def _problem(self, values: dict[str, Any]) -> str | None:
+        """Why a row that passed the filters cannot be used, or None."""
+        missing = [f for f in self.required if values.get(f) is None]
         if missing:
             what = "has no field" if missing[0] not in values else "has null in field"
-            bad(where, f"the row {what} `{missing[0]}`, which the prompt uses")
-            continue
-        if dp.dedupe:
-            absent = [f for f in dp.dedupe if f not in values]
-            if absent:
-                bad(where, f"the row has no field `{absent[0]}`, which dedupe uses")
-                continue
-            key = canonical_row({f: values[f] for f in dp.dedupe})
-            if key in seen:
-                stats["duplicates"] += 1
-                continue
-            seen.add(key)
-        kept.append(Row(values, where))
+            return f"the row {what} `{missing[0]}`, which the prompt uses"
+        absent = [f for f in self.dp.dedupe if f not in values]
+        if absent:
+            return f"the row has no field `{absent[0]}`, which dedupe uses"
+        return None
 
+    def __iter__(self) -> Iterator[tuple[str, Row]]:
+        dp, seen = self.dp, set[bytes]()
+        for where, values, reason in _decoded(self.raw, dp):
+            self.stats["read"] += 1
+            if values is None:
+                self._bad(where, reason)
+                continue
+            try:
+                if dp.where and not matches(dp.where, values):
+                    self.stats["filtered_out"] += 1
+                    continue
+            except ExprError as e:
+                self._bad(where, f"the where filter failed: {e}")
+                continue
+            problem = self._problem(values)
+            if problem:
+                self._bad(where, problem)
+                continue
+            if dp.dedupe:
+                key = hashlib.sha256(canonical_row({f: values[f] for f in dp.dedupe}).encode()).digest()[:16]
+                if key in seen:
+                    self.stats["duplicates"] += 1
+                    continue
+                seen.add(key)
+            yield assign_part(values, dp.split.parts, dp.split.seed), Row(values, where)
+
+
+def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> LoadedData:
+    """Read, validate, filter, dedupe and split one data declaration into memory.
+
+    For small data (guards, re-evaluation); a run's training data goes through the Arrow
+    engine (`engine.prepare_rows`), which makes the same pass without holding the rows.
+    """
+    stream = RowStream(dp, root, required)
     parts: dict[str, list[Row]] = {name: [] for name in sorted(dp.split.parts)}
-    for row in kept:
-        parts[assign_part(row.values, dp.split.parts, dp.split.seed)].append(row)
-    stats["kept"] = len(kept)
-    stats.update({f"split_{k}": len(v) for k, v in parts.items()})
-    return LoadedData(dp.name, parts, kept, files, stats, skipped)
+    kept: list[Row] = []
+    for part, row in stream:
+        parts[part].append(row)
+        kept.append(row)
+    stats = {**stream.stats, "kept": len(kept), **{f"split_{k}": len(v) for k, v in parts.items()}}
+    return LoadedData(dp.name, parts, kept, stream.files, stats, stream.skipped)
 
 
 def select(loaded: dict[str, LoadedData], ref: DataRef) -> list[Row]:
