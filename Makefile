@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint check fmt bench clean schema
+.PHONY: setup run test lint check fmt bench clean schema docs
 
 setup: $(STAMP)
 
@@ -45,3 +45,7 @@ clean:
 schema: setup
 	$(PY) -c "import json; from ftlang.plan.models import Plan; \
 	open('plan/plan.schema.json', 'w').write(json.dumps(Plan.model_json_schema(), indent=2, sort_keys=True) + '\n')"
+
+# The docs' tables of the catalogue (metrics…), between their `<!-- catalogue:NAME -->` markers.
+docs: setup
+	$(PY) -m ftlang.plan.catalogue_docs

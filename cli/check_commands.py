@@ -53,8 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_format_option(p, ["text", "json"], "the plan: a readable summary, or the canonical plan JSON")
     add_set_option(p)
 
-    p = command(sub, "explain", cmd_explain, "explain a diagnostic code", ["ft explain E0102"])
-    p.add_argument("code", metavar="CODE", help="a diagnostic code, as printed in `error[E0102]`")
+    p = command(
+        sub,
+        "explain",
+        cmd_explain,
+        "explain a diagnostic code, or a name of the language (metric, method, source…)",
+        ["ft explain E0102", "ft explain rouge_l"],
+    )
+    p.add_argument(
+        "code", metavar="CODE", help="a diagnostic code as printed in `error[E0102]`, or a metric, method or source"
+    )
 
     command(sub, "schema", cmd_schema, "print the JSON Schema of the Plan", ["ft schema > plan.schema.json"])
 
@@ -137,10 +145,14 @@ def _print_sweep(args: argparse.Namespace, base: CheckResult) -> int:
 
 def cmd_explain(args: argparse.Namespace) -> int:
     from ftlang.compiler.codes import CODES, explain
+    from ftlang.plan.catalogue_docs import describe
 
-    text = explain(args.code)
+    text = explain(args.code) or describe(args.code)
     if text is None:
-        raise UsageError(f"unknown code `{args.code}`; codes: {', '.join(CODES)}")
+        raise UsageError(
+            f"unknown code `{args.code}`; codes: {', '.join(CODES)}; "
+            "or name a metric, method, source, filter function or schedule"
+        )
     sys.stdout.write(text)
     return EXIT_OK
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from ftlang.cli.main import main as ft_main
 from ftlang.compiler.api import check_text
 from ftlang.compiler.schema_check import plan_schema
 from ftlang.plan import catalogue as cat
+from ftlang.plan.catalogue_docs import describe, regenerate
 from ftlang.runtime.data.filters import _CALLS
 from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.evaluation.gates import fits
+from tests.conftest import REPO
 
 # A prompt of each shape, over rows with the fields it uses.
 PROMPTS = {
@@ -121,3 +126,25 @@ def test_the_runtime_builds_every_method() -> None:
 
     supervised = {name for name, spec in cat.METHODS.items() if "chat" in spec.shapes}
     assert set(WORKLOADS) | supervised == set(cat.METHODS) and not set(WORKLOADS) & supervised
+
+
+def test_the_docs_tables_are_the_catalogues() -> None:
+    """Generated tables are up to date (`make docs` rewrites them); the methods doc lists every method."""
+    docs = sorted((REPO / "docs").glob("*.md"))
+    generated = [p for p in docs if "<!-- catalogue:" in p.read_text(encoding="utf-8")]
+    assert REPO / "docs" / "evaluation.md" in generated
+    for path in generated:
+        text = path.read_text(encoding="utf-8")
+        assert regenerate(text) == text, f"{path.name} is out of date with the catalogue: run `make docs`"
+    methods_doc = (REPO / "docs" / "methods.md").read_text(encoding="utf-8")
+    listed = re.findall(r"^\| `(\w+)` \|", methods_doc.partition("\n## ")[0], re.M)
+    assert listed == list(cat.METHODS), "docs/methods.md: the table at the top lists every method, in catalogue order"
+
+
+def test_ft_explain_knows_every_name(capsys: pytest.CaptureFixture[str]) -> None:
+    names = [*cat.METRICS, *cat.METHODS, *cat.DATA_SOURCES, *cat.MODEL_SOURCES, *cat.FILTER_FUNCTIONS, *cat.SCHEDULES]
+    assert all(describe(name) for name in names)
+    assert ft_main(["explain", "rouge_l"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("rouge_l: a metric\n") and "better: higher" in out
+    assert describe("no_such_name") is None
