@@ -160,6 +160,19 @@ METRICS: dict[str, MetricSpec] = {
             "one-word answers have no 2-grams and score 0: use it on sentences",
             "text",
         ),
+        MetricSpec(
+            "rouge_1",
+            _TEXT,
+            "mean ROUGE-1 F-measure per row (shared words), by Google's `rouge-score`, tokenized as for `rouge_l`",
+            "text",
+        ),
+        MetricSpec(
+            "chrf",
+            _TEXT,
+            "corpus chrF by sacreBLEU (character 1- to 6-grams, β = 2, whitespace ignored), on its **0–100** "
+            "scale; unlike BLEU it scores one-word answers",
+            "text",
+        ),
         MetricSpec("json_valid", _ANY_TEXT, "share of generations that parse as JSON", "text"),
         MetricSpec("length", _ANY_TEXT, "mean length of the generations in characters", "text", None),
         MetricSpec(

@@ -99,6 +99,24 @@ def rouge_l(predictions: Sequence[str], references: Sequence[str]) -> float:
     return sum(scorer.score(r, p)["rougeL"].fmeasure for p, r in pairs) / max(1, len(pairs))
 
 
+def rouge_1(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Mean ROUGE-1 F-measure per example (unigram overlap), by `rouge-score` as `rouge_l` is."""
+    from rouge_score.rouge_scorer import RougeScorer
+
+    scorer = RougeScorer(["rouge1"], use_stemmer=False)
+    pairs = list(zip(predictions, references, strict=True))
+    return sum(scorer.score(r, p)["rouge1"].fmeasure for p, r in pairs) / max(1, len(pairs))
+
+
+def chrf(predictions: Sequence[str], references: Sequence[str]) -> float:
+    """Corpus chrF by sacreBLEU (its defaults: character n-grams up to 6, β = 2), on its 0–100 scale."""
+    import sacrebleu
+
+    if not predictions:
+        return 0.0
+    return float(sacrebleu.corpus_chrf(list(predictions), [list(references)]).score)
+
+
 def bleu(predictions: Sequence[str], references: Sequence[str]) -> float:
     """Corpus BLEU by sacreBLEU (13a tokenizer, its default smoothing), on sacreBLEU's 0–100 scale."""
     import sacrebleu
@@ -116,6 +134,8 @@ WITH_REFERENCE: dict[str, Callable[[Sequence[str], Sequence[str]], float]] = {
     "exact_match": exact_match,
     "rouge_l": rouge_l,
     "bleu": bleu,
+    "rouge_1": rouge_1,
+    "chrf": chrf,
 }
 WITH_ARGUMENT: dict[str, Callable[[Sequence[str], str], float]] = {"contains": contains, "regex": regex}
 ON_THEIR_OWN: dict[str, Callable[[Sequence[str]], float]] = {"json_valid": json_valid, "length": length}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from collections import Counter
 
 import pytest
 
@@ -36,6 +38,58 @@ def test_rouge_l_and_bleu():
     # n-gram precisions 5/6, 3/5, 2/4, 1/3; equal lengths, so no brevity penalty
     expected = 100 * (5 / 6 * 3 / 5 * 2 / 4 * 1 / 3) ** 0.25
     assert m.bleu(["the cat sat on the mat"], ["the cat sat on a mat"]) == pytest.approx(expected, rel=1e-6)
+
+
+def _words(text: str) -> list[str]:
+    """rouge-score's default tokenizer: lower case, every run of other than a-z0-9 splits."""
+    return re.sub(r"[^a-z0-9]+", " ", text.lower()).split()
+
+
+def _rouge_1_by_hand(prediction: str, reference: str) -> float:
+    pred, ref = Counter(_words(prediction)), Counter(_words(reference))
+    overlap = sum((pred & ref).values())
+    if not overlap:
+        return 0.0
+    p, r = overlap / sum(pred.values()), overlap / sum(ref.values())
+    return 2 * p * r / (p + r)
+
+
+def test_rouge_1_is_unigram_f1():
+    pairs = [("The cat sat on the mat.", "the cat is on the mat"), ("mat the on sat cat the", "the cat sat on the mat")]
+    pairs += [("refund issued", "no refund"), ("x", "y")]
+    # "the cat on the mat" = 5 shared words of 6 on both sides: F = 5/6; word order does not count
+    assert _rouge_1_by_hand(*pairs[0]) == pytest.approx(5 / 6) and _rouge_1_by_hand(*pairs[1]) == 1.0
+    expected = sum(_rouge_1_by_hand(p, r) for p, r in pairs) / len(pairs)
+    assert m.rouge_1([p for p, _ in pairs], [r for _, r in pairs]) == pytest.approx(expected, abs=1e-12)
+
+
+def _chrf_by_hand(predictions: list[str], references: list[str], order: int = 6, beta: float = 2.0) -> float:
+    """chrF (Popović 2015) as sacreBLEU computes a corpus score: character n-gram counts without
+    whitespace, summed over the corpus per order; precision and recall averaged over the orders
+    both sides have; then the F-beta of those averages, times 100."""
+    totals = [[0, 0, 0] for _ in range(order)]  # hypothesis n-grams, reference n-grams, matches
+    for prediction, reference in zip(predictions, references, strict=True):
+        hyp, ref = "".join(prediction.split()), "".join(reference.split())
+        for n in range(1, order + 1):
+            h = Counter(hyp[i : i + n] for i in range(len(hyp) - n + 1))
+            r = Counter(ref[i : i + n] for i in range(len(ref) - n + 1))
+            totals[n - 1][0] += sum(h.values())
+            totals[n - 1][1] += sum(r.values())
+            totals[n - 1][2] += sum((h & r).values())
+    precisions = [match / hyp for hyp, ref, match in totals if hyp and ref]
+    recalls = [match / ref for hyp, ref, match in totals if hyp and ref]
+    if not precisions:
+        return 0.0
+    p, r = sum(precisions) / len(precisions), sum(recalls) / len(recalls)
+    return 100 * (1 + beta**2) * p * r / (beta**2 * p + r) if p + r else 0.0
+
+
+def test_chrf_is_the_character_f_score():
+    predictions = ["the cat sat on the mat", "refund", "ok"]
+    references = ["the cat is on the mat", "a refund", "fine"]
+    assert m.chrf(predictions, references) == pytest.approx(_chrf_by_hand(predictions, references), rel=1e-9)
+    assert m.chrf(["abc"], ["abc"]) == pytest.approx(100.0)
+    assert m.chrf([], []) == 0.0
 
 
 def test_metric_keys_and_bad_patterns():
