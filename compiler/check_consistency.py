@@ -45,7 +45,7 @@ def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
         return
     facts = model_facts(source, ctx.root)
     known = facts.modules if facts else None
-    if not known:
+    if not known or facts is None:
         return
     loc = ("method", "adapter", "targets") if adapter is not method else ("method", "targets")
     entry = ctx.origins.get(loc)

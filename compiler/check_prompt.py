@@ -101,7 +101,8 @@ def _task(ctx: Context, decl: n.Decl, names: set[str]) -> str | None:
     return _bad_prompt(ctx, decl, "this prompt says nothing the model should learn")
 
 
-def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> None:
+def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> str | None:
+    """Report a prompt of no known shape; it has no task (None)."""
     ctx.report(
         error(
             "E0310",

@@ -30,12 +30,13 @@ def check_rewards(ctx: Context, statements: list[n.Statement]) -> list[dict[str,
         if reward is not None:
             ctx.origin(("method", "rewards", index), statement)
             out.append(reward)
-    if not statements:
+    method = ctx.origins[("method",)]
+    if not statements and isinstance(method, n.Decl):
         ctx.report(
             error(
                 "E0106",
                 "`method grpo` needs at least one `reward`",
-                ctx.origins[("method",)].name_span,
+                method.name_span,
                 "rewards nothing",
                 help='add e.g. `reward exact(answer)` or `reward regex("^\\\\d+$")`',
             )

@@ -144,7 +144,7 @@ def check_data(ctx: Context, decl: n.Decl, index: int) -> tuple[dict[str, Any] |
     out: dict[str, Any] = {"name": decl.name, "source": source}
     fields = set(found.fields) if found is not None and found.fields else None
     types = field_types(source["rows"] if source.get("kind") == "rows" else found.sample if found else ())
-    if fields:
+    if fields and found is not None:
         out["fields"] = list(found.fields)
     entries = read_block(ctx, decl.body, DATA_SHAPE)
     if "bad_rows" in entries.fields:
@@ -183,6 +183,7 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
                     )
                 )
                 return None, None
+            assert isinstance(item, n.Block)  # `wrong` is None only for a record
             rows.append(
                 {f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries if isinstance(f, n.Field)}
             )

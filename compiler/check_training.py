@@ -9,6 +9,7 @@ from ftlang.plan.catalogue import METHODS, OPTIMIZERS, SCHEDULES
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .check_rewards import check_rewards
+from .check_tracking import check_track
 from .context import BlockShape, Context, read_block
 from .diagnostics import Label, error
 from .schema_check import fields_of
@@ -95,6 +96,10 @@ def check_train(
             optimizer = _optimizer(ctx, entry.value)
             if optimizer is not None:
                 out[key] = optimizer
+        elif key == "track":
+            trackers = check_track(ctx, entry.value)
+            if trackers is not None:
+                out[key] = trackers
         else:
             out[key] = _field_value(ctx, entry)
     if "data" not in entries.fields and not library:

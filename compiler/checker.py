@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,7 +218,7 @@ def _library_diagnostics(parent: Context, library: Library) -> list[Diagnostic]:
 
 def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
     """A file of reusable pieces (no model, no data): check each declaration on its own."""
-    checks = {
+    checks: dict[str, tuple[str | None, Callable[[n.Decl], dict[str, Any] | None]]] = {
         "prompt": ("PromptPlan", lambda d: check_prompt(ctx, d)),
         "method": (None, lambda d: check_method(ctx, d)),
         "train": (None, lambda d: check_train(ctx, d, {}, library=True)),

@@ -22,7 +22,7 @@ class Peek:
     problem: str | None = None  # a message; `problem_line` says where, when known
     problem_line: int | None = None
     problem_text: str | None = None  # the offending line, to quote in the diagnostic
-    sample: tuple[dict[str, object], ...] = field(default=())
+    sample: tuple[dict[str, object], ...] = field(default=())  # the rows read, for checks of their values
 
 
 def peek(kind: str, path: Path) -> Peek:
@@ -85,7 +85,7 @@ def _peek_jsonl(path: Path) -> Peek:
             rows.append(row)
     if not rows:
         return Peek(problem="holds no rows")
-    return Peek(_fields_of(rows), len(rows), sample=tuple(rows[:3]))
+    return Peek(_fields_of(rows), len(rows), sample=tuple(rows))
 
 
 def _peek_csv(path: Path) -> Peek:

@@ -251,10 +251,10 @@ class _Builder:
             inner += [HARD, HARD, note.text] if note.blank else [HARD, note.text]
         if not elems:
             edge = SOFT
-        head: list[Doc] = [
-            opener,
-            *[[Trailing("  " + note.text), BREAK] for note in comments.opening.get(id(node), [])],
-        ]
+        head: list[Doc] = [opener]
+        for note in comments.opening.get(id(node), []):
+            line: list[Doc] = [Trailing("  " + note.text), BREAK]
+            head.append(line)
         return group(*head, Indent(inner), edge, closer, BREAK if force and elems else "")
 
     def block(self, block: n.Block, *, bracketed: bool, declaration: bool = False) -> Doc:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import nodes as n
+from .source import Span
 
 WIDTH = 100
 INDENT = "  "
@@ -57,7 +59,7 @@ class Group:
     hard: bool = False  # holds a hard line or a BreakParent: never flat
 
 
-Doc = str | list | Line | Indent | IfBreak | Trailing | BreakParent | Group
+Doc = str | list["Doc"] | Line | Indent | IfBreak | Trailing | BreakParent | Group
 
 
 def group(*contents: Doc) -> Group:
@@ -165,7 +167,8 @@ def _fits(first: tuple[int, int, Doc], rest: list[tuple[int, int, Doc]], width: 
 # A comment inside an element but in none of its sequences (`(a  # c` + newline + `and b)`)
 # is hoisted to lead that element.
 
-Container = n.Recipe | n.Block | n.ListExpr | n.Call
+Bracketed = n.Block | n.ListExpr | n.Call  # a sequence between `{}`, `[]` or `()`
+Container = n.Recipe | Bracketed
 
 
 @dataclass
@@ -195,7 +198,7 @@ class Comments:
         return any(not self.lines[i - 1].strip() for i in range(max(lo + 1, 1), min(hi, len(self.lines) + 1)))
 
 
-def elements(container: Container) -> list:
+def elements(container: Container) -> list[Any]:
     """The elements of a sequence in source order (a call's keywords may come between args)."""
     if isinstance(container, n.Recipe):
         return list(container.items)
@@ -206,7 +209,7 @@ def elements(container: Container) -> list:
     return sorted([*container.args, *container.kwargs], key=lambda e: _start(e.span))
 
 
-def _sequences(node: object) -> list[Container]:
+def _sequences(node: object) -> list[Bracketed]:
     """The sequences directly inside an element (not inside another sequence)."""
     if isinstance(node, (n.Block, n.ListExpr, n.Call)):
         return [node]
@@ -234,15 +237,15 @@ def _opener_line(container: Container) -> int:
     return container.span.line
 
 
-def _start(span) -> tuple[int, int]:
+def _start(span: Span) -> tuple[int, int]:
     return (span.line, span.col)
 
 
-def _end(span) -> tuple[int, int]:
+def _end(span: Span) -> tuple[int, int]:
     return (span.end_line, span.end_col)
 
 
-def _inside(span, pos: tuple[int, int]) -> bool:
+def _inside(span: Span, pos: tuple[int, int]) -> bool:
     return _start(span) <= pos < _end(span)
 
 

@@ -98,10 +98,10 @@ def estimated_params(facts: ModelFacts) -> int | None:
     if facts.model_type in ("bert", "roberta", "xlm-roberta", "electra"):
         per_layer = 4 * hidden * hidden + 2 * hidden * inter + 9 * hidden + inter
         positions = c.get("max_position_embeddings", 512) + c.get("type_vocab_size", 2)
-        return layers * per_layer + (vocab + positions) * hidden + hidden * hidden + 3 * hidden
+        return int(layers * per_layer + (vocab + positions) * hidden + hidden * hidden + 3 * hidden)
     heads = c.get("num_attention_heads") or c.get("heads") or 1
     kv = c.get("num_key_value_heads") or c.get("kv_heads") or heads
     head = hidden // heads
     per_layer = hidden * head * (2 * heads + 2 * kv) + 3 * hidden * inter + 2 * hidden
     tied = c.get("tie_word_embeddings", False)
-    return layers * per_layer + (1 if tied else 2) * vocab * hidden + hidden
+    return int(layers * per_layer + (1 if tied else 2) * vocab * hidden + hidden)

@@ -282,7 +282,7 @@ def _open_brackets(text: str, begin: int, end: int) -> tuple[list[tuple[str, int
 
 def _to_diagnostic(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk, shift: int) -> Diagnostic:
     if isinstance(exc, UnexpectedCharacters):
-        return _bad_character(exc, source, exc.pos_in_stream + shift)
+        return _bad_character(exc, source, (exc.pos_in_stream or 0) + shift)
     if isinstance(exc, UnexpectedEOF) or (isinstance(exc, UnexpectedToken) and exc.token.type == "$END"):
         return _ends_early(exc, source, chunk)
     assert isinstance(exc, UnexpectedToken)

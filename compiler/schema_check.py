@@ -9,6 +9,7 @@ the two equal) and reports errors in pydantic's own shape, which `validate.trans
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -24,7 +25,7 @@ _TYPES: dict[str, tuple[str, Any]] = {
     "object": ("dict_type", lambda v: isinstance(v, dict)),
     "null": ("none_required", lambda v: v is None),
 }
-_BOUNDS = (
+_BOUNDS: tuple[tuple[str, str, str, Callable[[Any, Any], bool]], ...] = (
     ("minimum", "greater_than_equal", "ge", lambda v, b: v >= b),
     ("exclusiveMinimum", "greater_than", "gt", lambda v, b: v > b),
     ("maximum", "less_than_equal", "le", lambda v, b: v <= b),
@@ -35,7 +36,8 @@ _BOUNDS = (
 @lru_cache(maxsize=1)
 def plan_schema() -> dict[str, Any]:
     text = resources.files("ftlang.plan").joinpath("plan.schema.json").read_text(encoding="utf-8")
-    return json.loads(text)
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 def validate(data: Any, model: str | None = None, loc: tuple[Any, ...] = ()) -> list[Error]:

@@ -93,7 +93,8 @@ def summarize(plan: Plan) -> str:
     for index, data in enumerate(plan.data):
         rows = _count_rows(plan, data)
         where = data.source.path if data.source.kind != "rows" else "inline rows"
-        pin = f" sha256 {data.source.sha256[:8]}…" if getattr(data.source, "sha256", None) else ""
+        sha256 = getattr(data.source, "sha256", None)
+        pin = f" sha256 {sha256[:8]}…" if sha256 else ""
         parts = " · ".join(f"{name} {frac * 100:g}%" for name, frac in data.split.parts.items())
         count = f"{rows:,} rows → " if rows is not None else ""
         extra = (f", {len(data.where)} filter(s)" if data.where else "") + (

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import textwrap
+from collections.abc import Sequence
 from typing import Any
 
 from lark import Token, Transformer, v_args
@@ -111,7 +112,8 @@ class ToNodes(Transformer[Token, n.Recipe]):
         return self._decl("compute", meta, None, None, None, c[0])
 
     def extends(self, meta: Meta, c: list[Any]) -> n.Name:
-        return c[0]
+        name: n.Name = c[0]
+        return name
 
     # --- blocks ------------------------------------------------------------
     def block(self, meta: Meta, c: list[Any]) -> n.Block:
@@ -158,25 +160,25 @@ class ToNodes(Transformer[Token, n.Recipe]):
     def list(self, meta: Meta, c: list[Any]) -> n.ListExpr:
         return n.ListExpr(tuple(x for x in c if x is not None), self._span(meta))
 
-    def dotted(self, meta: Meta, c: list[Token]) -> n.Name:
+    def dotted(self, meta: Meta, c: Sequence[Token]) -> n.Name:
         return n.Name(tuple(str(t) for t in c), self._span(meta))
 
     # --- literals ----------------------------------------------------------
-    def string(self, meta: Meta, c: list[Token]) -> n.Literal:
+    def string(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         raw = str(c[0])
         value = long_string_value(raw) if c[0].type == "LONG_STRING" else unescape(raw[1:-1])
         return n.Literal(value, "str", raw, self._span(meta))
 
-    def number(self, meta: Meta, c: list[Token]) -> n.Literal:
+    def number(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         raw = str(c[0])
         digits = raw.replace("_", "")
         if c[0].type == "INT":
             return n.Literal(int(digits), "int", raw, self._span(meta))
         return n.Literal(float(digits), "float", raw, self._span(meta))
 
-    def percent(self, meta: Meta, c: list[Token]) -> n.Literal:
+    def percent(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         raw = str(c[0])
         return n.Literal(float(raw[:-1].replace("_", "")) / 100, "percent", raw, self._span(meta))
 
-    def boolean(self, meta: Meta, c: list[Token]) -> n.Literal:
+    def boolean(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         return n.Literal(c[0].type == "TRUE", "bool", str(c[0]), self._span(meta))

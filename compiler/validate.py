@@ -105,7 +105,8 @@ def _value_node(node: Any) -> n.Expr | None:
         return node.value
     if isinstance(node, n.Decl):
         return None
-    return node
+    expr: n.Expr = node
+    return expr
 
 
 def translate(ctx: Context, item: Any) -> Diagnostic:
