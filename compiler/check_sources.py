@@ -13,6 +13,7 @@ from ftlang.plan.catalogue import DATA_SOURCES, FILTER_FUNCTIONS, MODEL_SOURCES
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .context import BlockShape, Context, read_block, read_qualifiers
+from .check_hub import hub_source
 from .datapeek import Peek, peek
 from .diagnostics import Diagnostic, error, warning
 from .expr_types import check_filter, field_types
@@ -164,6 +165,8 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
     """A data source call as Plan data, with what its first rows hold (files are read here)."""
     kind = call.func.dotted
     ctx.origin(loc, call)
+    if kind == "hf":
+        return hub_source(ctx, call, loc)
     if kind == "rows":
         rows = []
         items = call.args[0].items if len(call.args) == 1 and isinstance(call.args[0], n.ListExpr) else call.args

@@ -254,6 +254,31 @@ CODES: dict[str, Code] = {
             "method lora { targets = [query, value] }",
         ),
         _c(
+            "E0320",
+            "not a hub dataset id",
+            '`hf("org/name")` names a dataset on the Hugging Face hub by its owner and name, with the optional '
+            "texts `config`, `split` (default train) and `revision`.",
+            'data chats = hf("ultrachat")',
+            'data chats = hf("HuggingFaceH4/ultrachat_200k", split = "train_sft")',
+        ),
+        _c(
+            "E0321",
+            "hub dataset not cached",
+            "`ft check` reads a hub dataset's features and first rows from the local `datasets` cache, and "
+            "`ft run` trains on the cached copy when the hub is out of reach. A dataset, config or revision that "
+            "is not cached is fetched once where the hub is reachable, with the command the help line gives.",
+            'data chats = hf("acme/never-fetched")',
+            "python -c \"import datasets; datasets.load_dataset('acme/never-fetched', split='train')\"",
+        ),
+        _c(
+            "E0322",
+            "hub dataset has no such split",
+            "`split` names one of the splits the dataset's card declares (read from the cached "
+            "dataset_info.json); the recipe's own `split { … }` then divides that one.",
+            'data chats = hf("acme/support-chats", split = "training")',
+            'data chats = hf("acme/support-chats", split = "train")',
+        ),
+        _c(
             "E0340",
             "LoRA initialisation needs full-precision weights",
             "`init = pissa` and `init = olora` build the adapter from a decomposition of the base's weights "

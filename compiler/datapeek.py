@@ -114,3 +114,22 @@ def _peek_datasets(path: Path) -> Peek:
         return Peek(problem="is not a `datasets` folder (no dataset_info.json)")
     features = json.loads(infos[0].read_text(encoding="utf-8")).get("features") or {}
     return Peek(tuple(features), 0)
+
+
+def peek_hub(files: list[Path], features: list[str]) -> Peek:
+    """A cached hub dataset's split: its features, and first rows from its first Arrow file.
+
+    `datasets` writes Arrow IPC streams; the first record batch holds the first rows, so
+    nothing past them is read and `datasets` itself is never imported.
+    """
+    import pyarrow as pa  # only recipes with hub data pay for pyarrow
+
+    if not files:
+        return Peek(tuple(features), 0)
+    try:
+        with pa.memory_map(str(files[0])) as source:
+            batch = pa.ipc.open_stream(source).read_next_batch()
+    except (OSError, StopIteration, pa.ArrowInvalid) as exc:
+        return Peek(problem=f"has an unreadable cached file {files[0].name} ({type(exc).__name__})")
+    rows = batch.slice(0, PEEK_ROWS).to_pylist()
+    return Peek(tuple(features) or _fields_of(rows), len(rows), sample=tuple(rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from ftlang.plan import hubcache
 from ftlang.plan.canonical import plan_hash
 from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
 
@@ -15,6 +16,9 @@ def _count_rows(plan: Plan, data: DataPlan) -> int | None:
     source = data.source
     if source.kind == "rows":
         return len(source.rows)
+    if source.kind == "hf":
+        found = hubcache.find(source.id, source.config, source.commit or source.revision).found
+        return found.rows_in(source.split) if found else None
     path = Path(plan.root) / source.path
     if source.kind == "jsonl" and path.is_file():
         with path.open("rb") as handle:
@@ -86,13 +90,24 @@ def _model_line(plan: Plan) -> str:
     return f"  model    {what}; {tuned}{flag}"
 
 
+def _where(data: DataPlan) -> str:
+    source = data.source
+    if source.kind == "rows":
+        return "inline rows"
+    if source.kind == "hf":
+        config = f" ({source.config})" if source.config else ""
+        commit = f" @ {source.commit[:12]}" if source.commit else ""
+        return f"hf {source.id}{config} [{source.split}]{commit}"
+    return source.path
+
+
 def summarize(plan: Plan) -> str:
     lines = [f"{plan.recipe}  plan {plan_hash(plan)[:12]}…" + (f"  — {plan.description}" if plan.description else "")]
     lines.append(_model_line(plan))
     train_rows = None
     for index, data in enumerate(plan.data):
         rows = _count_rows(plan, data)
-        where = data.source.path if data.source.kind != "rows" else "inline rows"
+        where = _where(data)
         sha256 = getattr(data.source, "sha256", None)
         pin = f" sha256 {sha256[:8]}…" if sha256 else ""
         parts = " · ".join(f"{name} {frac * 100:g}%" for name, frac in data.split.parts.items())
