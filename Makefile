@@ -25,6 +25,10 @@ run: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	mkdir -p build/mypy/ftlang
+	ln -sfn ../../../ftlang/__init__.py build/mypy/ftlang/__init__.py
+	for p in grammar compiler plan; do ln -sfn ../../../$$p build/mypy/ftlang/$$p; done
+	$(VENV)/bin/mypy
 
 test: lint
 	HF_HUB_OFFLINE=1 $(PY) -m pytest
