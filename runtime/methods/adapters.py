@@ -121,4 +121,6 @@ def apply_method(model: Any, method: MethodPlan, task: str) -> tuple[Any, Method
             f"LoRA cannot attach to this {family} model: {e}", help=f"name targets among: {', '.join(leaves)}"
         ) from None
     resolved = peft_model.peft_config["default"].target_modules
-    return peft_model, MethodInfo("lora", *_counts(peft_model), tuple(sorted(resolved or ())))
+    # all_linear resolves to full module paths: the report names the layers once, like a target list.
+    adapted = {name.rsplit(".", 1)[-1] for name in resolved or ()}
+    return peft_model, MethodInfo("lora", *_counts(peft_model), tuple(sorted(adapted)))

@@ -1,0 +1,92 @@
+"""KTO, ORPO and SimPO end to end: unpaired rows, the KL pairing, and tiny runs that learn."""
+
+from __future__ import annotations
+
+import pytest
+
+from ftlang.plan.models import DataPlan, InlineData, KtoMethod, LoraMethod, OrpoMethod, PromptPlan, SimpoMethod
+from ftlang.runtime import RunError, run_plan
+from ftlang.runtime.data.prompts import IGNORE, Rendered, Renderer
+from ftlang.runtime.data.sources import Row
+from ftlang.runtime.methods.kto import tokenize_rated
+from ftlang.runtime.models import train_scratch_tokenizer
+
+from .factories import preference_plan
+from .test_resume import records
+
+UNPAIRED = PromptPlan(
+    name="rated",
+    task="unpaired",
+    input="Ticket: {{ body }}\nTeam:",
+    completion=" {{ team }}",
+    desirable="{{ good }}",
+    fields=["body", "good", "team"],
+)
+
+
+def test_desirable_renders_to_a_flag_or_stops_at_the_row():
+    renderer = Renderer(UNPAIRED)
+    for text, flag in [("True", True), ("false", False), (" 1 ", True), ("no", False)]:
+        row = Row({"body": "refund", "team": "billing", "good": text}, "r.jsonl:1")
+        assert renderer.render(row) == Rendered("r.jsonl:1", input="Ticket: refund\nTeam:", target=" billing",
+                                                desirable=flag)  # fmt: skip
+    with pytest.raises(RunError, match="not true or false") as e:
+        renderer.render(Row({"body": "x", "team": "y", "good": "maybe"}, "r.jsonl:7"))
+    assert e.value.location == "r.jsonl:7"
+
+
+def test_each_completion_is_paired_with_the_next_rows_completion_for_the_kl_estimate():
+    tok = train_scratch_tokenizer(["Ticket: a Team: billing shipping account"] * 20, 120)
+    rows = [
+        Rendered(f"r:{i}", input=f"Ticket: {body} Team:", target=f" {team}", desirable=i != 1)
+        for i, (body, team) in enumerate([("a", "billing"), ("b", "shipping"), ("c", "account")])
+    ]
+    rated, stats = tokenize_rated(rows, tok, max_len=64)
+    assert stats == {"truncated": 0, "dropped_no_target": 0}
+
+    def answer(example):
+        return tok.decode([t for t in example.labels if t != IGNORE])
+
+    assert [(answer(r.example), answer(r.mismatched), r.desirable) for r in rated] == [
+        (" billing</s>", " shipping</s>", True),
+        (" shipping</s>", " account</s>", False),
+        (" account</s>", " billing</s>", True),  # the last row takes the first's
+    ]
+
+
+def _kto_plan(root):
+    base = preference_plan(root)
+    rows = [
+        {"body": r["body"], "team": r[answer], "good": answer == "good"}
+        for r in base.data[0].source.rows
+        for answer in ("good", "bad")
+    ]
+    data = DataPlan(name="prefs", source=InlineData(rows=rows), fields=sorted(rows[0]))
+    method = KtoMethod(beta=0.5, adapter=LoraMethod(rank=8, alpha=16))
+    return base.model_copy(update={"data": [data], "prompt": UNPAIRED, "method": method, "recipe": "tiny_kto"})
+
+
+@pytest.mark.parametrize(
+    "method",
+    [
+        OrpoMethod.model_validate({"lambda": 1.0, "adapter": {"rank": 8, "alpha": 16}}),
+        SimpoMethod(adapter=LoraMethod(rank=8, alpha=16)),
+    ],
+    ids=["orpo", "simpo"],
+)
+def test_reference_free_methods_learn_the_preferences(tmp_path, method):
+    result = run_plan(preference_plan(tmp_path, method=method), tmp_path / "run", quiet=True)
+    s = result.metrics
+    assert s["eval_preference_accuracy"] > s["base_eval_preference_accuracy"]
+    assert s["eval_reward_margin"] > s["base_eval_reward_margin"]
+    assert s["eval_loss"] < s["base_eval_loss"]
+
+
+def test_kto_learns_which_completions_are_desirable(tmp_path):
+    result = run_plan(_kto_plan(tmp_path), tmp_path / "run", quiet=True)
+    s = result.metrics
+    # Before the first step the policy is the reference: every reward and the KL estimate are 0.
+    assert s["base_eval_reward_margin"] == 0.0 and s["base_eval_kl_estimate"] == 0.0
+    assert s["eval_reward_margin"] > 0.3 and s["eval_loss"] < s["base_eval_loss"]
+    train = [r for r in records(result.run_dir) if "loss" in r]
+    assert train[-1]["signed_reward"] > train[0]["signed_reward"]
