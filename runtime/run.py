@@ -23,6 +23,7 @@ from ftlang.runtime.methods.workload import Workload
 from ftlang.runtime.models import load_for_run, pad_token_id, sequence_length
 from ftlang.runtime.quiet import quiet_libraries
 from ftlang.runtime.report.summary import eval_summary, final_line, training_summary
+from ftlang.runtime.report.trackers import open_trackers
 from ftlang.runtime.report.write import write_reports
 from ftlang.runtime.train import checkpoint as ckpt
 from ftlang.runtime.train import distributed
@@ -136,7 +137,8 @@ def _set_up(plan: Plan, run_dir: Path, rows: RunRows, model: Any, tok: Any, devi
     warmup = warmup_steps(plan.train.schedule, cfg.total_steps)
     scheduler = make_scheduler(optimizer, cfg.total_steps, warmup, plan.train.schedule.kind)
     state = LoopState(DataOrder(len(work.items), plan.train.seed), rng=work.rng)
-    metrics = rundir.MetricsLog(run_dir / rundir.METRICS)
+    trackers = open_trackers(plan, run_dir) if distributed.is_main() else None
+    metrics = rundir.MetricsLog(run_dir / rundir.METRICS, trackers)
     return _Run(plan, run_dir, rows, work, trainee, tok, max_len, device, cfg, optimizer, scheduler, state, metrics)
 
 
@@ -212,5 +214,7 @@ def _finish(run: _Run, outcome: Outcome | None, progress: Progress) -> RunResult
     if outcome:
         outcome.write(run.run_dir)
     write_reports(run.run_dir)
+    if run.metrics.trackers is not None:
+        run.metrics.trackers.finish(outcome, state.step)
     progress.final_line(final_line(run.plan.recipe, summary, run.run_dir))
     return RunResult(run.run_dir, float(state.last_loss or 0.0), state.step, summary, outcome)

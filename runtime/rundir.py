@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -21,6 +21,9 @@ from ftlang.plan.models import Plan
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.launch import check_resume_world
+
+if TYPE_CHECKING:
+    from ftlang.runtime.report.trackers import Trackers
 
 PLAN, LOCK, METRICS, SUMMARY = "plan.json", "lock.json", "metrics.jsonl", "summary.json"
 MODEL, BASE = "model", "base"
@@ -206,10 +209,14 @@ def build_lock(
 
 
 class MetricsLog:
-    """metrics.jsonl: one JSON object per line, flushed as written so a kill loses little."""
+    """metrics.jsonl: one JSON object per line, flushed as written so a kill loses little.
 
-    def __init__(self, path: Path):
+    `trackers` (the plan's `track`, on the process that writes) receive every record written.
+    """
+
+    def __init__(self, path: Path, trackers: Trackers | None = None):
         self.path = Path(path)
+        self.trackers = trackers
 
     def truncate_after(self, step: int) -> None:
         """On resume: drop records past the checkpoint; the resumed run writes them again."""
@@ -225,6 +232,8 @@ class MetricsLog:
     def write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as f:
             f.write(json.dumps(record, sort_keys=True) + "\n")
+        if self.trackers is not None:
+            self.trackers.log(record)
 
     def read(self) -> list[dict[str, Any]]:
         if not self.path.exists():
