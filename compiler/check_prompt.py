@@ -6,18 +6,18 @@ import re
 from typing import Any
 
 from . import nodes as n
+from .check_chat import CHAT_FIELDS, chat_options, conversation_shape
 from .context import BlockShape, Context, read_block
-from .diagnostics import Diagnostic, error
-from .suggest import did_you_mean
-from .templates import TemplateInfo, block_span, inspect_template, jinja_names, line_span, span_in_literal
+from .diagnostics import error
+from .templates import inspect_template, template_error
 from .values import describe, plain, unwrap
 
 TURNS = ("system", "user", "assistant")
 UNPAIRED = ("completion", "desirable")
 PROMPT_SHAPE = BlockShape(
     "`prompt`",
-    fields=frozenset({"labels"}),
-    statements=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected", *UNPAIRED}),
+    fields=frozenset({"labels", *CHAT_FIELDS}),
+    statements=frozenset({*TURNS, "input", "target", "label", "chosen", "rejected", *UNPAIRED, "roles"}),
     repeatable=frozenset({"user", "assistant"}),
 )
 
@@ -29,6 +29,8 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
     used: dict[str, tuple[n.Literal, str]] = {}  # field → (literal, name) of its first use
     turns = []
     for statement in entries.statements:
+        if statement.name == "roles":  # a mapping of the conversation's roles, read by chat_options
+            continue
         literal = statement.value
         if not isinstance(literal, n.Literal) or literal.kind != "str":
             ctx.report(
@@ -42,7 +44,7 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
             continue
         info = inspect_template(str(literal.value))
         if info.error:
-            ctx.report(_template_error(statement.name, literal, info))
+            ctx.report(template_error(statement.name, literal, info))
             continue
         for name in info.fields:
             used.setdefault(name, (literal, statement.name))
@@ -55,10 +57,16 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
     names = {d.name for d in entries.statements} | {
         e.key.dotted for e in (decl.body.entries if decl.body else ()) if isinstance(e, n.Field)
     } & PROMPT_SHAPE.statements
-    task = _task(ctx, decl, names)
+    if "messages" in entries.fields:
+        task = conversation_shape(ctx, decl, names)
+    else:
+        task = _task(ctx, decl, names)
     if task is None:
         return None
     out.update(task=task, turns=turns, fields=sorted(used))
+    out.update(chat_options(ctx, entries, task))
+    if "messages" in out:
+        out["fields"] = sorted({*used, out["messages"]["field"]})
     if "labels" in entries.fields:
         out["labels"] = unwrap(plain(entries.fields["labels"].value, ctx.params))
         ctx.origin(("prompt", "labels"), entries.fields["labels"])
@@ -123,19 +131,3 @@ def _bad_prompt(ctx: Context, decl: n.Decl, message: str) -> str | None:
         )
     )
     return None
-
-
-def _template_error(turn: str, literal: n.Literal, info: TemplateInfo) -> Diagnostic:
-    """A jinja2 syntax error, located as closely as jinja2 allows (a line, or the open block)."""
-    help_ = "templates use jinja2 syntax: {{ field }}, {% if … %}…{% endif %}"
-    label = str(info.error)
-    span = line_span(literal, info.error_line or 1)
-    notes = list(info.details)
-    if info.unclosed and (opened := block_span(literal, info.unclosed)) is not None:
-        span, label, notes = opened, f"this `{info.unclosed}` block is never closed", []
-        help_ = f"close it with `{{% end{info.unclosed} %}}`"
-    elif (unknown := re.match(r"no (filter|test) named '(\w+)'", label)) is not None:
-        kind, name = unknown.groups()
-        span = span_in_literal(literal, name)
-        help_ = did_you_mean(name, jinja_names(kind)) or f"see jinja2's list of built-in {kind}s"
-    return error("E0302", f"the `{turn}` template is not valid jinja2", span, label, notes=notes, help=help_)

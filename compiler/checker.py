@@ -11,6 +11,7 @@ from ftlang.plan.catalogue import METHODS
 
 from . import nodes as n
 from .check_adapters import check_adapter_init
+from .check_chat import check_turns
 from .check_consistency import (
     check_fields,
     check_method_fit,
@@ -187,6 +188,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         uses = prompt.pop("_uses")
         for ref in _refs(plan):
             check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
+            check_turns(ctx, prompt, peeks.get(ref), ref)
         check_method_fit(ctx, plan, method, prompt_decl)
         train_ref = (plan.get("train") or {}).get("data")
         if isinstance(train_ref, dict):

@@ -298,6 +298,70 @@ CODES: dict[str, Code] = {
             "method dpo { adapter = lora(rank = 8, init = gaussian) }",
         ),
         _c(
+            "E0330",
+            "unknown chat template",
+            "`template` in a chat prompt names how turns become text: `tokenizer` (the model's own, the "
+            "default), chatml, llama3, mistral, gemma, alpaca or plain; or it is a jinja string of your own.",
+            "prompt agent { messages = messages, template = llama_3 }",
+            "prompt agent { messages = messages, template = llama3 }",
+        ),
+        _c(
+            "E0331",
+            "custom chat template",
+            "A chat template written as a string is jinja over `messages` (each with `role` and `content`), "
+            "`add_generation_prompt`, `bos_token` and `eos_token`; it must lay out `messages` and use nothing else.",
+            'template = "{{ question }}"',
+            'template = "{% for m in messages %}{{ m.role }}: {{ m.content }}\\n{% endfor %}"',
+        ),
+        _c(
+            "E0332",
+            "unknown conversation format",
+            "`format` says how each turn of `messages` is written: `openai` ({role, content} with system, user, "
+            "assistant; the default) or `sharegpt` ({from, value} with system, human, gpt).",
+            "format = share_gpt",
+            "format = sharegpt",
+        ),
+        _c(
+            "E0333",
+            "chat option out of place",
+            "`messages`, `format`, `roles`, `template` and `train_on` apply to chat prompts; `format` and "
+            "`roles` describe the turns of `messages`, and `train_on` is assistant, last or all.",
+            'prompt p { input "{{ q }}", target "{{ a }}", template = chatml }',
+            'prompt p { user "{{ q }}", assistant "{{ a }}", template = chatml }',
+        ),
+        _c(
+            "E0334",
+            "bad role mapping",
+            "`roles { … }` maps the role names the data uses to chat roles: each entry is "
+            "`data_role = system`, `user` or `assistant`.",
+            "roles { gpt = bot }",
+            "roles { gpt = assistant }",
+        ),
+        _c(
+            "E0335",
+            "not a list of turns",
+            "`messages = field` reads each row's turns from that field: the first 100 rows must have it, "
+            "and it must hold a list of records.",
+            'messages = conversation   # the rows have "conversations"',
+            "messages = conversations",
+        ),
+        _c(
+            "E0336",
+            "turns lack their keys",
+            "Each turn of a conversation is a record with its role and its text: {role, content} "
+            "(`format = openai`, the default) or {from, value} (`format = sharegpt`).",
+            'messages = conversations   # turns are {"from": …, "value": …}',
+            "messages = conversations\nformat = sharegpt",
+        ),
+        _c(
+            "E0337",
+            "unmapped role",
+            "A turn of the data's first rows has a role the prompt does not map to system, user or "
+            "assistant; map it in `roles { … }`.",
+            'messages = messages   # a turn has "role": "bot"',
+            "messages = messages\nroles { bot = assistant }",
+        ),
+        _c(
             "E0401",
             "import not found",
             "An `import` path is resolved against the importing file's folder; "

@@ -94,7 +94,7 @@ def _peek_csv(path: Path) -> Peek:
         rows = [row for _, row in zip(range(PEEK_ROWS), reader)]
     if not reader.fieldnames:
         return Peek(problem="has no header row")
-    return Peek(tuple(reader.fieldnames), len(rows), sample=tuple(rows[:3]))
+    return Peek(tuple(reader.fieldnames), len(rows), sample=tuple(rows))
 
 
 def _peek_parquet(path: Path) -> Peek:

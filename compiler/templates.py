@@ -9,8 +9,10 @@ from functools import lru_cache
 from jinja2 import Environment, TemplateSyntaxError, meta
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from .diagnostics import Diagnostic, error
 from .nodes import Literal
 from .source import Span
+from .suggest import did_you_mean
 
 
 @dataclass(frozen=True)
@@ -106,3 +108,19 @@ def _offset_span(literal: Literal, offset: int, length: int) -> Span:
         line = start.line + newlines
         col = offset - raw.rfind("\n", 0, offset)
     return Span(start.file, line, col, line, col + length)
+
+
+def template_error(turn: str, literal: Literal, info: TemplateInfo) -> Diagnostic:
+    """A jinja2 syntax error, located as closely as jinja2 allows (a line, or the open block)."""
+    help_ = "templates use jinja2 syntax: {{ field }}, {% if … %}…{% endif %}"
+    label = str(info.error)
+    span = line_span(literal, info.error_line or 1)
+    notes = list(info.details)
+    if info.unclosed and (opened := block_span(literal, info.unclosed)) is not None:
+        span, label, notes = opened, f"this `{info.unclosed}` block is never closed", []
+        help_ = f"close it with `{{% end{info.unclosed} %}}`"
+    elif (unknown := re.match(r"no (filter|test) named '(\w+)'", label)) is not None:
+        kind, name = unknown.groups()
+        span = span_in_literal(literal, name)
+        help_ = did_you_mean(name, jinja_names(kind)) or f"see jinja2's list of built-in {kind}s"
+    return error("E0302", f"the `{turn}` template is not valid jinja2", span, label, notes=notes, help=help_)

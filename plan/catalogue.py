@@ -250,6 +250,62 @@ SCHEDULES: dict[str, OptionSpec] = {
     )
 }
 
+# How chat turns become text (`template = …` in a prompt); the jinja of each built-in is in
+# runtime/data/chat_templates.py. A string in its place is a custom jinja template.
+CHAT_TEMPLATES: dict[str, OptionSpec] = {
+    spec.name: spec
+    for spec in (
+        OptionSpec("tokenizer", "the tokenizer's own chat template; `plain` when it has none"),
+        OptionSpec("chatml", "<|im_start|>role … <|im_end|> (Qwen, OpenHermes, many fine-tunes)"),
+        OptionSpec("llama3", "<|start_header_id|>role<|end_header_id|> … <|eot_id|> (Llama 3)"),
+        OptionSpec("mistral", "[INST] … [/INST] answer</s> (Mistral, Mixtral; a system turn joins the first user turn)"),
+        OptionSpec("gemma", "<start_of_turn>user|model … <end_of_turn> (Gemma; a system turn joins the first user turn)"),
+        OptionSpec("alpaca", "### Instruction: … ### Response: … (Alpaca)"),
+        OptionSpec("plain", "<|system|>, <|user|>, <|assistant|> lines, answers closed by EOS"),
+    )
+}
+
+# The layouts of a turn in a list of turns (`format = …` in a prompt with `messages`):
+# the keys of its role and its text, and the role names the data uses.
+CONVERSATION_FORMATS: dict[str, tuple[str, str, dict[str, str]]] = {
+    "openai": ("role", "content", {"system": "system", "user": "user", "assistant": "assistant"}),
+    "sharegpt": ("from", "value", {"system": "system", "human": "user", "gpt": "assistant"}),
+}
+
+# Which turns of a chat the loss covers (`train_on = …`).
+TRAIN_ON: dict[str, OptionSpec] = {
+    spec.name: spec
+    for spec in (
+        OptionSpec("assistant", "every assistant turn (the default)"),
+        OptionSpec("last", "the last assistant turn only"),
+        OptionSpec("all", "every turn, the system and user turns too"),
+    )
+}
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An optimizer: the library class that implements it, the settings it takes, what it needs."""
+
+    name: str
+    implementation: str  # "module:Class", imported by the runtime
+    settings: tuple[str, ...]  # fields of the Plan's Optimizer it reads (betas, eps, momentum)
+    summary: str
+    requires: tuple[str, ...] = ()  # Python distributions it needs beyond torch
+    cuda: bool = False  # needs a CUDA device
+    state_bytes: int = 8  # optimizer state per trainable parameter, for the memory estimate
+
+
+@dataclass(frozen=True)
+class LeverSpec:
+    """An optional speed or memory lever: the import it needs and the extra that installs it."""
+
+    name: str
+    module: str  # the import name whose presence `ft check` tests (never imported at check time)
+    distribution: str
+    extra: str  # pip install ftlang[extra]
+    cuda: bool  # works on a CUDA device only
+
 
 @dataclass(frozen=True)
 class OptimizerSpec:

@@ -126,6 +126,33 @@ class Turn(Node):
     template: str
 
 
+ChatRole = Literal["system", "user", "assistant"]
+
+
+def _same_roles() -> dict[str, ChatRole]:
+    return {"system": "system", "user": "user", "assistant": "assistant"}
+
+
+class Conversation(Node):
+    """A data field holding a list of turns of any length: records with a role and a text.
+
+    `roles` maps the data's role names to chat roles: `{role, content}` turns name them
+    system/user/assistant; ShareGPT's `{from, value}` turns name them system/human/gpt.
+    """
+
+    field: str = Field(min_length=1)
+    role_key: str = Field(default="role", min_length=1)
+    content_key: str = Field(default="content", min_length=1)
+    roles: dict[str, ChatRole] = Field(default_factory=_same_roles)
+
+
+class ChatTemplate(Node):
+    """How chat turns become text: the tokenizer's own template, a named built-in, or custom jinja."""
+
+    name: str = "tokenizer"  # a name of plan.catalogue.CHAT_TEMPLATES, or "custom"
+    jinja: str | None = None  # the text of a custom template
+
+
 class PromptPlan(Node):
     """How a row becomes model input; `task` follows from the turns that are present."""
 
@@ -143,6 +170,9 @@ class PromptPlan(Node):
     desirable: str | None = None  # a template that renders to true or false
     labels: list[str] | None = None
     fields: list[str] = Field(default_factory=list)  # the data fields the templates use
+    messages: Conversation | None = None  # a chat read from a list of turns in the data
+    template: ChatTemplate = ChatTemplate()  # chat prompts: how turns become text
+    train_on: Literal["assistant", "last", "all"] = "assistant"  # chat prompts: which turns the loss covers
 
 
 # --- method ----------------------------------------------------------------

@@ -23,6 +23,7 @@ from transformers import (
 from ftlang.plan.hashing import sha256_path
 from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, Plan, ScratchModel
 from ftlang.runtime import rundir
+from ftlang.runtime.data.chat_templates import MARKERS
 from ftlang.runtime.data.prompts import ROLE_MARKERS, Rendered, plain_text
 from ftlang.runtime.data.sources import resolve
 from ftlang.runtime.errors import RunError
@@ -129,9 +130,12 @@ def train_scratch_tokenizer(texts: Sequence[str], vocab: int) -> PreTrainedToken
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tok.decoder = decoders.ByteLevel()
+    # A chat template's markers, when the texts use them, are single tokens too: a BPE merge
+    # across `<|eot_id|><|start_header_id|>` would blur where a trained turn ends.
+    used = [marker for marker in MARKERS if any(marker in text for text in texts)]
     trainer = trainers.BpeTrainer(
         vocab_size=vocab,
-        special_tokens=SCRATCH_SPECIALS,
+        special_tokens=SCRATCH_SPECIALS + used,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )

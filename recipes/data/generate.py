@@ -1147,6 +1147,43 @@ def make_feedback(prefs: list[dict], rng: random.Random) -> list[dict]:
 
 
 # --------------------------------------------------------------------------
+# chats.jsonl: multi-turn conversations ({role, content} turns), and the same
+# conversations as ShareGPT ({from, value} turns) in chats-sharegpt.jsonl
+# --------------------------------------------------------------------------
+
+CHAT_ASKS = [
+    lambda w, a, b: (f"Reverse the word: {w}", w[::-1]),
+    lambda w, a, b: (f"Uppercase: {w}", w.upper()),
+    lambda w, a, b: (f"Add {a} and {b}", str(a + b)),
+    lambda w, a, b: (f"First letter of: {w}", w[0]),
+    lambda w, a, b: (f"Count the letters in: {w}", str(len(w))),
+]
+CHAT_SYSTEM = "You answer with the result only."
+CHAT_FOLLOW_UPS = ["", "Now: ", "Next. ", "One more. "]
+
+
+def make_chats(rng: random.Random) -> list[dict]:
+    """Conversations of one to three small tasks in a row; half open with a system turn."""
+    rows = []
+    for i in range(200):
+        turns = [{"role": "system", "content": CHAT_SYSTEM}] if rng.random() < 0.5 else []
+        for n in range(rng.randint(1, 3)):
+            ask, answer = rng.choice(CHAT_ASKS)(rng.choice(SHORT_WORDS), rng.randint(0, 9), rng.randint(0, 9))
+            lead = rng.choice(CHAT_FOLLOW_UPS) if n else ""
+            turns += [{"role": "user", "content": lead + ask}, {"role": "assistant", "content": answer}]
+        rows.append({"id": i + 1, "messages": turns})
+    return rows
+
+
+def as_sharegpt(chats: list[dict]) -> list[dict]:
+    names = {"system": "system", "user": "human", "assistant": "gpt"}
+    return [
+        {"id": c["id"], "conversations": [{"from": names[t["role"]], "value": t["content"]} for t in c["messages"]]}
+        for c in chats
+    ]
+
+
+# --------------------------------------------------------------------------
 # writing
 # --------------------------------------------------------------------------
 
@@ -1178,6 +1215,8 @@ def build() -> dict[str, tuple[str, list[dict]]]:
     prefs = make_prefs(random.Random(SEED + 4))
     rewards = make_rewards(random.Random(SEED + 5))
     feedback = make_feedback(prefs, random.Random(SEED + 6))
+    chats = make_chats(random.Random(SEED + 13))
+    sharegpt = as_sharegpt(chats[:60])
     head = tickets[:50]
     return {
         "tickets.jsonl": (_jsonl(tickets), tickets),
@@ -1187,6 +1226,8 @@ def build() -> dict[str, tuple[str, list[dict]]]:
         "rewards.jsonl": (_jsonl(rewards), rewards),
         "feedback.jsonl": (_jsonl(feedback), feedback),
         "tickets.csv": (_csv(head, ["id", "subject", "body", "team"]), head),
+        "chats.jsonl": (_jsonl(chats), chats),
+        "chats-sharegpt.jsonl": (_jsonl(sharegpt), sharegpt),
     }
 
 

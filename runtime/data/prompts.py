@@ -10,14 +10,17 @@ from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from ftlang.plan.models import PromptPlan
+from ftlang.plan.sandbox import sandbox
+from ftlang.runtime.data.chat_templates import DEFAULT_TEMPLATE, ChatLayout, TemplateRef, chat_layout
+from ftlang.runtime.data.conversations import read_conversation, trained_turns
 from ftlang.runtime.data.sources import Row
 from ftlang.runtime.errors import RunError
 
 IGNORE = -100  # label value the loss skips (torch's CrossEntropyLoss default ignore_index)
 
-# The plain chat format, for tokenizers without a chat template (scratch models, base
-# models). Each turn opens with a role marker line; an assistant turn ends with EOS, which
-# is in the loss so the model learns to stop:
+# The markers of the `plain` chat template (chat_templates.py), for tokenizers without a
+# chat template of their own (scratch models, base models). Each turn opens with a role
+# marker line; an assistant turn ends with EOS, which is in the loss so the model learns to stop:
 #   <|system|>\n{system}\n<|user|>\n{user}\n<|assistant|>\n{assistant}</s>
 ROLE_MARKERS = {"system": "<|system|>", "user": "<|user|>", "assistant": "<|assistant|>"}
 
@@ -28,6 +31,8 @@ class Rendered:
 
     A preference row has its prompt (input, or system/user messages) with chosen and
     rejected; a generation row only its input. `row` keeps the data row for GRPO's rewards.
+    Chat messages carry the prompt's chat `template` and which of them `trained` (empty:
+    the assistant turns).
     """
 
     origin: str
@@ -39,6 +44,13 @@ class Rendered:
     rejected: str = ""
     desirable: bool | None = None  # an unpaired row: its completion is the target, good or not
     row: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    trained: tuple[bool, ...] = ()
+    # (name, custom jinja): plain values, so a Rendered survives a round trip through JSON
+    template: TemplateRef = field(default=DEFAULT_TEMPLATE, compare=False, repr=False)
+
+    @property
+    def trained_turns(self) -> tuple[bool, ...]:
+        return self.trained or tuple(role == "assistant" for role, _ in self.messages)
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,8 @@ class Renderer:
         parts: list[tuple[str, str | None]]
         if prompt.task == "chat":
             parts = [(t.role, t.template) for t in prompt.turns]
-            if not parts or parts[-1][0] != "assistant":
+            # A conversation's turns come from the data; its written turns (a system turn) open it.
+            if prompt.messages is None and (not parts or parts[-1][0] != "assistant"):
                 raise RunError(
                     "a chat prompt must end with an assistant turn, which is what the model learns",
                     location=f"prompt `{prompt.name}`",
@@ -105,12 +118,15 @@ class Renderer:
         out: list[tuple[str, str]] = []
         for role, tpl in self.templates:
             try:
-                out.append((role, tpl.render(row.values)))
+                out.append((role, _ENV.render(tpl, row.values)))
             except Exception as e:  # UndefinedError, SecurityError, or a filter's TypeError
                 raise RunError(f"the {role} template failed on this row: {e}", location=row.origin) from None
-        task = self.prompt.task
+        task, template = self.prompt.task, (self.prompt.template.name, self.prompt.template.jinja)
         if task == "chat":
-            return Rendered(row.origin, messages=tuple(out))
+            if self.prompt.messages is not None:
+                out += read_conversation(row.values, self.prompt.messages, row.origin)
+            trained = trained_turns([role for role, _ in out], self.prompt.train_on, row.origin)
+            return Rendered(row.origin, messages=tuple(out), trained=trained, template=template)
         if task == "completion":
             return Rendered(row.origin, input=out[0][1], target=out[1][1], row=row.values)
         if task == "generation":
@@ -120,12 +136,12 @@ class Renderer:
             good = _flag(flag, row.origin)
             if ask[0][0] == "input":
                 return Rendered(row.origin, input=ask[0][1], target=completion, desirable=good)
-            return Rendered(row.origin, messages=(*ask, ("assistant", completion)), desirable=good)
+            return Rendered(row.origin, messages=(*ask, ("assistant", completion)), desirable=good, template=template)
         if task == "preference":
             *ask, (_, chosen), (_, rejected) = out
             if ask[0][0] == "input":
                 return Rendered(row.origin, input=ask[0][1], chosen=chosen, rejected=rejected)
-            return Rendered(row.origin, messages=tuple(ask), chosen=chosen, rejected=rejected)
+            return Rendered(row.origin, messages=tuple(ask), chosen=chosen, rejected=rejected, template=template)
         return Rendered(row.origin, input=out[0][1], label=out[1][1].strip())
 
     def render_all(self, rows: Sequence[Row], skip_bad: bool) -> tuple[list[Rendered], list[dict[str, str]]]:
@@ -162,8 +178,17 @@ def plain_text(r: Rendered, eos: str = "</s>") -> str:
     if r.chosen or r.rejected:
         return "\n".join(plain_text(answer, eos) for answer in answers(r))
     if r.messages:
-        return _plain_chat(r.messages, eos)[0]
+        return chat_layout(r.template, _Untrained(eos)).render(r.messages)
     return r.input + r.target
+
+
+@dataclass(frozen=True)
+class _Untrained:
+    """The tokenizer a scratch model will have, before it is trained: no chat template, its EOS."""
+
+    eos_token: str
+    bos_token: str = ""
+    chat_template: None = None
 
 
 def answers(r: Rendered) -> tuple[Rendered, Rendered]:
@@ -171,7 +196,7 @@ def answers(r: Rendered) -> tuple[Rendered, Rendered]:
 
     def with_answer(text: str) -> Rendered:
         if r.messages:
-            return Rendered(r.origin, messages=r.messages + (("assistant", text),))
+            return Rendered(r.origin, messages=r.messages + (("assistant", text),), template=r.template)
         return Rendered(r.origin, input=r.input, target=text)
 
     return with_answer(r.chosen), with_answer(r.rejected)
@@ -181,14 +206,13 @@ def generation_prompt(r: Rendered, tokenizer: Any) -> list[int]:
     """Token ids a model continues to answer row `r`: everything before its last assistant
     turn (or its target), formatted exactly as `tokenize` formats it for training, so that
     generation starts where the learned answer starts."""
-    if r.messages and _has_chat_template(tokenizer):
-        text, spans = _template_chat(tokenizer, r.messages)
-    elif r.messages:
-        text, spans = _plain_chat(r.messages, tokenizer.eos_token or "")
+    specials = True
+    if r.messages:
+        layout = chat_layout(r.template, tokenizer)
+        text, specials = layout.prompt_text(r.messages), not layout.writes_specials
     else:
-        text, spans = r.input, [(len(r.input), len(r.input))]
-    specials = not (r.messages and _has_chat_template(tokenizer))  # a template writes its own
-    enc = tokenizer(text[: spans[-1][0]], add_special_tokens=specials, return_offsets_mapping=True)
+        text = r.input
+    enc = tokenizer(text, add_special_tokens=specials, return_offsets_mapping=True)
     ids, offsets = list(enc["input_ids"]), list(enc["offset_mapping"])
     # A special the tokenizer closes every text with (BERT's [SEP]) would end the prompt early.
     while len(ids) > 1 and tuple(offsets[-1]) == (0, 0):
@@ -197,55 +221,34 @@ def generation_prompt(r: Rendered, tokenizer: Any) -> list[int]:
     return ids
 
 
-def _plain_chat(messages: Sequence[tuple[str, str]], eos: str) -> tuple[str, list[tuple[int, int]]]:
-    text, spans = "", []
-    for i, (role, content) in enumerate(messages):
-        text += ROLE_MARKERS[role] + "\n"
-        start = len(text)
-        text += content
-        if role == "assistant":
-            text += eos
-            spans.append((start, len(text)))
-        if i < len(messages) - 1:
-            text += "\n"
-    return text, spans
+def end_of_turn_ids(r: Rendered, tokenizer: Any) -> tuple[int, ...]:
+    """The token that ends a chat turn of row `r`'s template, where it is one token of the tokenizer."""
+    if not r.messages:
+        return ()
+    ids = tokenizer.convert_tokens_to_ids([chat_layout(r.template, tokenizer).end_of_turn])
+    return tuple(i for i in ids if i is not None and i != tokenizer.unk_token_id)
 
 
-def _template_chat(tokenizer: Any, messages: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[int, int]]]:
-    """Apply the tokenizer's chat template; loss spans are the assistant turns' own text.
-
-    Each assistant turn's span is what the template adds after the generation prompt,
-    found by rendering the conversation up to that turn. Templates that are not prefix
-    stable fall back to the turn's content as found in the full text.
-    """
-    msgs = [{"role": r, "content": c} for r, c in messages]
-
-    def tmpl(ms: list[dict[str, str]], gen: bool) -> str:
-        return tokenizer.apply_chat_template(ms, tokenize=False, add_generation_prompt=gen)
-
-    full = tmpl(msgs, False)
-    spans: list[tuple[int, int]] = []
-    searched = 0
-    for i, m in enumerate(msgs):
-        if m["role"] != "assistant":
-            continue
-        try:
-            before, upto = tmpl(msgs[:i], True) if i else "", tmpl(msgs[: i + 1], False)
-        except Exception:  # some templates refuse a conversation without a user turn
-            before, upto = "", ""
-        if before and upto.startswith(before) and full.startswith(upto):
-            spans.append((len(before), len(upto)))
-        else:
-            at = full.find(m["content"], searched)
-            if at < 0:
-                raise RunError("the chat template drops an assistant turn's text; cannot place the loss on it")
-            spans.append((at, at + len(m["content"])))
-        searched = spans[-1][1]
-    return full, spans
+def answer_text(r: Rendered, tokenizer: Any, generated: str) -> str:
+    """A generated answer up to where its chat turn ends: a template's end-of-turn marker
+    that is no special token of the tokenizer (a scratch one) stays in the decoded text."""
+    if not r.messages:
+        return generated
+    end = chat_layout(r.template, tokenizer).end_of_turn
+    return generated.split(end, 1)[0].strip() if end else generated
 
 
-def _has_chat_template(tokenizer: Any) -> bool:
-    return bool(getattr(tokenizer, "chat_template", None))
+def _chat_text(r: Rendered, layout: ChatLayout) -> tuple[str, list[tuple[int, int]]]:
+    try:
+        return layout.layout(r.messages, r.trained_turns)
+    except RunError as e:
+        raise RunError(e.message, location=r.origin) from None
+    except Exception as e:  # the model's own jinja template refused this conversation
+        raise RunError(
+            f"the chat template failed: {e}",
+            location=r.origin,
+            help="some templates allow no system turn, or need turns to alternate user/assistant",
+        ) from None
 
 
 def tokenize(
@@ -295,8 +298,7 @@ def _tokenize_classification(
 
 def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int, stats: TokenStats) -> list[Example]:
     eos_id = tokenizer.eos_token_id
-    eos_text = tokenizer.eos_token or ""
-    use_template = _has_chat_template(tokenizer)
+    layouts: dict[TemplateRef, ChatLayout] = {}
     texts: list[str] = []
     spans: list[list[tuple[int, int]]] = []
     if not getattr(tokenizer, "is_fast", False):
@@ -305,25 +307,15 @@ def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int, sta
             help="give the model a tokenizer.json",
         )
     for r in rendered:
-        if r.messages and use_template:
-            try:
-                text, sp = _template_chat(tokenizer, r.messages)
-            except RunError as e:
-                raise RunError(e.message, location=r.origin) from None
-            except Exception as e:  # the model's own jinja template refused this conversation
-                raise RunError(
-                    f"the model's chat template failed: {e}",
-                    location=r.origin,
-                    help="some templates allow no system turn, or need turns to alternate user/assistant",
-                ) from None
-        elif r.messages:
-            text, sp = _plain_chat(r.messages, eos_text)
+        if r.messages:
+            layout = layouts.get(r.template) or layouts.setdefault(r.template, chat_layout(r.template, tokenizer))
+            text, sp = _chat_text(r, layout)
         else:
             text, sp = r.input + r.target, [(len(r.input), len(r.input + r.target))]
         texts.append(text)
         spans.append(sp)
     # A chat template writes its own BOS; plain text gets the tokenizer's usual specials.
-    specials = not (use_template and any(r.messages for r in rendered))
+    specials = not any(layout.writes_specials for layout in layouts.values())
     enc = tokenizer(texts, add_special_tokens=specials, return_offsets_mapping=True)
     out = []
     for r, ids, offsets, sp in zip(rendered, enc["input_ids"], enc["offset_mapping"], spans):
@@ -335,11 +327,9 @@ def _tokenize_lm(rendered: Sequence[Rendered], tokenizer: Any, max_len: int, sta
             offsets.pop()
         # A token is in the loss when its characters overlap an assistant/target span.
         lab = [t if any(s < b and e > a for a, b in sp) else IGNORE for t, (s, e) in zip(ids, offsets)]
-        # EOS closes the target, unless the last span already holds it (plain chat writes
-        # it; chat templates end a turn with their own end token, often the EOS).
-        a, b = sp[-1] if sp else (0, 0)
-        closed = any(t == eos_id and s < b and e > a for t, (s, e) in zip(ids, offsets))
-        if eos_id is not None and not closed:
+        # EOS closes a completion's target. A chat template closes each turn itself, with
+        # the EOS or an end-of-turn marker, which is in the turn's span: nothing is added.
+        if eos_id is not None and not r.messages:
             ids.append(eos_id)
             lab.append(eos_id)
         if len(ids) > max_len:

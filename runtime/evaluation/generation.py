@@ -17,6 +17,11 @@ def pad_id(tokenizer: Any) -> int:
     return next(i for i in (tokenizer.pad_token_id, tokenizer.eos_token_id, 0) if i is not None)
 
 
+def _until(ids: list[int], stops: Sequence[int]) -> list[int]:
+    cut = next((i for i, token in enumerate(ids) if token in stops), len(ids))
+    return ids[:cut]
+
+
 def generate_texts(
     model: Any,
     tokenizer: Any,
@@ -26,13 +31,15 @@ def generate_texts(
     max_len: int,
     batch_size: int,
     device: torch.device,
+    stops: Sequence[int] = (),
 ) -> list[str]:
     """Continue each prompt by at most `settings.max_new_tokens` tokens; the decoded text, stripped.
 
     Greedy unless `settings.sample`; sampling draws from a fresh generator seeded with
     `settings.seed`, so every evaluation draws alike and none touches training's random
     stream. Prompts keep their last `max_len - max_new_tokens` tokens: prompt and answer fit
-    the length the model was trained at.
+    the length the model was trained at. An answer also ends at the first of `stops` (a chat
+    template's end-of-turn token), which it keeps out of its text.
     """
     keep = max(1, max_len - settings.max_new_tokens)
     temperature = settings.temperature if settings.sample else None
@@ -50,5 +57,6 @@ def generate_texts(
                 temperature=temperature,
                 generator=generator,
             )
+            out = [_until(ids, stops) for ids in out]
             texts += [t.strip() for t in tokenizer.batch_decode(out, skip_special_tokens=True)]
     return texts

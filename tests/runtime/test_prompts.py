@@ -89,9 +89,9 @@ def test_chat_template_is_used_when_the_tokenizer_has_one(tok):
         templated.decode(ex.input_ids)
         == "[user] add 3 and 5\n[assistant] 8</s>\n[user] and again?\n[assistant] still 8</s>\n"
     )
-    # The span is what the template adds after the generation prompt: the answer, its end
-    # token and the template's newline; no extra EOS since the turn already ends with one.
-    assert [templated.decode(s) for s in spans(ex.input_ids, ex.labels)] == ["8</s>\n", "still 8</s>\n"]
+    # The span is what the template adds for the turn after its header: the answer and its
+    # end token, not the newline between turns; no extra EOS since the turn ends with one.
+    assert [templated.decode(s) for s in spans(ex.input_ids, ex.labels)] == ["8</s>", "still 8</s>"]
 
 
 def test_completion_masks_the_input_and_appends_eos(tok):
