@@ -22,7 +22,7 @@ class Editor:
 
     def __init__(self, root: Path) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ftlang.lsp"],
+            [sys.executable, "-m", "ftlang.cli.main", "lsp"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
