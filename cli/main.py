@@ -15,7 +15,15 @@ from typing import Any, TextIO
 
 from ftlang import __version__
 
-from . import check_commands, completion_command, eval_commands, fmt_command, run_command, share_commands
+from . import (
+    check_commands,
+    completion_command,
+    eval_commands,
+    fmt_command,
+    lsp_command,
+    run_command,
+    share_commands,
+)
 from .common import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_RECIPE, EXIT_USAGE, MissingExtra, UsageError
 
 COMMAND_MODULES = (
@@ -24,6 +32,7 @@ COMMAND_MODULES = (
     fmt_command,
     share_commands,
     eval_commands,
+    lsp_command,
     completion_command,
 )
 
