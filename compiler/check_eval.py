@@ -87,9 +87,9 @@ def check_eval(
     out["guards"] = []
     for index, guard in enumerate(entries.all("guard")):
         parsed = _guard(ctx, guard, index, allowed, task)
-        if parsed is not None:
+        if parsed is not None and isinstance(guard.value, n.Call):  # _guard accepts only a source call
             out["guards"].append(parsed[0])
-            guard_sources.append((guard.value, parsed[1]))  # type: ignore[arg-type]
+            guard_sources.append((guard.value, parsed[1]))
     names = [m["name"] for m in out.get("metrics", [{"name": "loss"}])]
     out["require"] = [g for r in entries.all("require") if (g := _gate(ctx, r, names)) is not None]
     if (generate := entries.one("generate")) is not None:

@@ -64,15 +64,13 @@ def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
 def _field_value(ctx: Context, entry: n.Field) -> Any:
     value = plain(entry.value, ctx.params)
     if isinstance(value, n.Call | n.BinaryOp | n.UnaryOp | n.Block):
-        return _Opaque(describe(value))
+        return _WrongShape()
     return unwrap(value)
 
 
-class _Opaque:
-    """A value of the wrong shape; pydantic rejects it and the error names what was written."""
-
-    def __init__(self, description: str) -> None:
-        self.description = description
+class _WrongShape:
+    """Stands for a call, an operator or a record where a plain value belongs: it fits no type of
+    the Plan's schema, so validation reports the field, naming what was written from its node."""
 
 
 def check_train(

@@ -27,12 +27,6 @@ There are no options. The layout, item by item:
   where its opening `\"\"\"` stands may move. Only the first line of such a string counts
   toward the width. `\\r\\n` line ends are read as `\\n` (in strings too); output uses `\\n`.
 * Calls keep their arguments in source order (a keyword may come before a positional one).
-* Work-around for a parser bug (see `_Builder.block`): inside a block outside brackets an
-  entry whose first word is a declaration keyword (`train.lr = ...`, `eval = 10%`) may not
-  begin a line, so it follows the `{` or the previous entry's comma on the same line, and a
-  declaration block holding one is laid out like a record value
-  (`sweep { train.lr = [1e-4, 2e-4] }`). A record value that would need a comment right
-  before such an entry is put in parentheses, where newlines are free.
 * Blank lines: at most one anywhere; none right after an opening bracket or at the start
   of the file. Inside blocks, lists and calls a blank line between two entries is kept (one)
   when the sequence is split; blank lines between comments and around them are kept (one).
@@ -58,6 +52,7 @@ from . import nodes as n
 from .diagnostics import Diagnostic
 from .format_doc import (
     BREAK,
+    Bracketed,
     HARD,
     LINE,
     SOFT,
@@ -229,14 +224,14 @@ class _Builder:
         return parts
 
     def sequence(
-        self, node: object, opener: str, closer: str, docs: list[Doc], *, edge: Doc, comma: str, force: bool = False
+        self, node: Bracketed, opener: str, closer: str, docs: list[Doc], *, edge: Doc, comma: str, force: bool = False
     ) -> Doc:
         """A bracketed sequence: one line if it fits (and holds no comment), else one element a line.
 
         `edge` is the line inside each bracket (a space or nothing when flat); `comma` ends each
         element when split (elements are always comma-separated when flat).
         """
-        elems = elements(node)  # type: ignore[arg-type]
+        elems = elements(node)
         comments = self.comments
         inner: list[Doc] = []
         for i, (elem, doc) in enumerate(zip(elems, docs)):

@@ -26,7 +26,7 @@ def _key(entry: n.Entry) -> str:
 def amend(ctx: Context, base: n.Block | None, overrides: tuple[n.Entry, ...]) -> n.Block | None:
     """Base entries, each replaced in place by an override of the same key; new keys appended.
 
-    Repeatable statements (`where`, `require`, chat turns…) add to the base instead. Every
+    Repeatable statements (`where`, `guard`, `require`) add to the base instead. Every
     replaced entry is remembered so a diagnostic can show where the old value was set.
     """
     if base is None:

@@ -1,4 +1,4 @@
-"""Validate the assembled plan data with pydantic and turn its errors into our diagnostics."""
+"""Validate the assembled plan data against the Plan's JSON Schema and turn its errors into diagnostics."""
 
 from __future__ import annotations
 
@@ -11,23 +11,6 @@ from .diagnostics import Diagnostic, Label, error
 from .schema_check import validate
 from .suggest import did_you_mean
 from .values import describe
-
-_TAGS = {
-    "hf",
-    "local",
-    "package",
-    "scratch",
-    "jsonl",
-    "csv",
-    "parquet",
-    "datasets",
-    "rows",
-    "full",
-    "lora",
-    "dpo",
-    "FileData",
-    "InlineData",
-}
 
 _EXPECTED = {
     "int_type": "an integer",
@@ -66,7 +49,7 @@ def is_knock_on(ctx: Context, item: Any) -> bool:
     if item["type"] == "missing" and ctx.sink.has_errors:
         return True
     try:
-        _, node = _origin(ctx, _clean(tuple(item["loc"])))
+        _, node = _origin(ctx, tuple(item["loc"]))
     except KeyError:
         return False
     value = _value_node(node)
@@ -75,20 +58,17 @@ def is_knock_on(ctx: Context, item: Any) -> bool:
 
 def with_replaced(ctx: Context, item: Any, diagnostic: Diagnostic) -> Diagnostic:
     """A wrong value set by `extends` or `--set` also shows the value it replaced."""
-    loc = _clean(tuple(item["loc"]))
+    loc = tuple(item["loc"])
     try:
         _, node = _origin(ctx, loc)
     except KeyError:
         return diagnostic
-    old = ctx.replaced.get(getattr(node, "span", None))  # type: ignore[arg-type]
+    span = getattr(node, "span", None)
+    old = ctx.replaced.get(span) if span is not None else None
     if old is None:
         return diagnostic
     label = Label(old.span, "replaces the value set here")
     return replace(diagnostic, secondary=(*diagnostic.secondary, label))
-
-
-def _clean(loc: tuple[Any, ...]) -> Loc:
-    return tuple(part for part in loc if part not in _TAGS and not str(part).startswith("function-"))
 
 
 def _origin(ctx: Context, loc: Loc) -> tuple[Loc, Any]:
@@ -110,7 +90,7 @@ def _value_node(node: Any) -> n.Expr | None:
 
 
 def translate(ctx: Context, item: Any) -> Diagnostic:
-    loc = _clean(tuple(item["loc"]))
+    loc = tuple(item["loc"])
     found_loc, node = _origin(ctx, loc)
     field = next((str(p) for p in reversed(loc) if isinstance(p, str)), "value")
     value_node = _value_node(node)

@@ -61,9 +61,10 @@ def plain(node: n.Expr, params: dict[str, Any]) -> Any:
         isinstance(node, n.UnaryOp)
         and node.op == "-"
         and isinstance(node.operand, n.Literal)
+        and isinstance(node.operand.value, int | float)
         and node.operand.kind in ("int", "float", "percent")
     ):
-        return -node.operand.value  # type: ignore[operator]
+        return -node.operand.value
     return node
 
 
