@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ftlang.plan.catalogue import METHODS
+from ftlang.plan.declarations import DECLARATIONS
 
 from . import nodes as n
 from .check_adapters import check_adapter_init
@@ -285,7 +286,7 @@ def _declarations(
                 )
             )
             continue
-        if not library and item.kind in SINGLE + ("eval", "sweep", "compute") and found.get(item.kind):
+        if not library and DECLARATIONS[item.kind].once and found.get(item.kind):
             first = found[item.kind][0]
             ctx.report(
                 error(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, replace
 
+from ftlang.plan.declarations import DECLARATIONS
+
 from . import nodes as n
 from .context import Context
 from .diagnostics import error
@@ -14,7 +16,7 @@ from .parser import parse
 from .source import SourceFile
 from .suggest import did_you_mean
 
-OVERRIDABLE = ("model", "prompt", "method", "train", "eval", "compute")
+OVERRIDABLE = tuple(keyword for keyword, spec in DECLARATIONS.items() if spec.settable)
 # Chat turns replace rather than add: extending a chat format swaps its texts.
 REPEATABLE = {"where", "guard", "require"}
 

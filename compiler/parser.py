@@ -6,12 +6,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
+from ftlang.plan.declarations import DECLARATIONS
+
 from . import larkload  # noqa: F401  # first: lark without its optional imports
 from .diagnostics import Diagnostic, Label, error
+from .lexicon import ANY_STRING, KEYWORD, KEYWORDS, LONG_STRING, grammar_text
 from .nodes import Comment, Recipe
 from .source import SourceFile, Span
 from .suggest import did_you_mean
@@ -39,15 +41,10 @@ class _WrapLines:
             yield token
 
 
-@lru_cache(maxsize=1)
-def _grammar_text() -> str:
-    return resources.files("ftlang.grammar").joinpath("ftlang.lark").read_text(encoding="utf-8")
-
-
 def build_parser(*, strict: bool = False) -> Lark:
     """A fresh LALR parser; `strict` makes grammar conflicts fail (used by a test)."""
     return Lark(
-        _grammar_text(),
+        grammar_text(),
         parser="lalr",
         lexer="contextual",
         propagate_positions=True,
@@ -74,7 +71,7 @@ def parse(source: SourceFile) -> tuple[Recipe | None, list[Diagnostic]]:
     return recipe, []
 
 
-_COMMENT = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|(#[^\n]*)', re.S)
+_COMMENT = re.compile(ANY_STRING + r"|(#[^\n]*)", re.S)
 
 
 def _comments(text: str) -> Iterator[tuple[int, str]]:
@@ -87,12 +84,10 @@ def _comments(text: str) -> Iterator[tuple[int, str]]:
 # A line that begins a top-level item; parsing item by item lets one run report an error
 # in each broken item instead of stopping at the first. A keyword followed by `=`, `:` or
 # `.` is a field or a reference inside a block (`data = tickets.train`), not a new item.
-_ITEM_START = re.compile(
-    r"^(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b(?![ \t]*[=:.])", re.M
-)
+_ITEM_START = re.compile("^" + KEYWORD + r"(?![ \t]*[=:.])", re.M)
 
-_LONG_STRING = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""', re.S)
-_KEYWORD = re.compile(r"(recipe|import|param|model|data|prompt|method|train|eval|sweep|compute)\b")
+_LONG_STRING = re.compile(LONG_STRING, re.S)
+_KEYWORD = re.compile(KEYWORD)
 
 
 @dataclass(frozen=True)
@@ -130,7 +125,6 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
     return diagnostics
 
 
-_DECLARATIONS = ("recipe", "import", "param", "model", "data", "prompt", "method", "train", "eval", "sweep", "compute")
 _HUMAN = {
     "NAME": "a name",
     "STRING": "a string",
@@ -161,7 +155,7 @@ _HUMAN = {
     "EXTENDS": "`extends`",
     "VALUE": "a value",
     "OPERATOR": "an operator",
-    "DECLARATION": "a declaration (" + ", ".join(f"`{d}`" for d in _DECLARATIONS) + ")",
+    "DECLARATION": "a declaration (" + ", ".join(f"`{d}`" for d in KEYWORDS) + ")",
 }
 # The order words appear in "expected …": what completes the construct first, a new line last.
 _ORDER = [
@@ -195,19 +189,6 @@ _ORDER = [
 _VALUE_STARTS = {"STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE", "LSQB", "NAME"}
 _OPERATORS = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "IN", "NOT"}
 _ENDINGS = {"COMMA", "RPAR", "RSQB", "RBRACE", "_NL", "$END"}
-_FORMS = {
-    "recipe": 'recipe support_reply "what it is for"',
-    "import": 'import "lib/lora.ft" as house',
-    "param": "param lr: float = 2e-4",
-    "model": 'model base = hf("Qwen/Qwen2.5-0.5B-Instruct")',
-    "data": 'data tickets = jsonl("data/tickets.jsonl") { … }',
-    "prompt": "prompt reply { … }",
-    "method": "method lora { … }",
-    "train": "train { … }",
-    "eval": "eval { … }",
-    "sweep": "sweep { … }",
-    "compute": "compute { … }",
-}
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _OPENER_OF = {v: k for k, v in _PAIRS.items()}
 _CLOSER_TOKENS = {")": "RPAR", "]": "RSQB", "}": "RBRACE"}
@@ -227,7 +208,7 @@ def _expected(exc: UnexpectedInput) -> set[str]:
 def _describe_expected(expected: set[str]) -> str:
     names = set(expected)
     if {"RECIPE", "MODEL", "DATA"} <= names:
-        names -= {d.upper() for d in _DECLARATIONS} | {"_NL", "$END"}
+        names -= {d.upper() for d in KEYWORDS} | {"_NL", "$END"}
         names.add("DECLARATION")
     if len(names & _VALUE_STARTS) >= 4:
         names -= _VALUE_STARTS | {"LBRACE", "LPAR", "SUB", "NOT"}
@@ -261,7 +242,7 @@ def _found(token: Token) -> str:
 
 
 # Strings, comments, runs of space, or one character: enough to match brackets.
-_SCAN = re.compile(r'"""(?:[^"\\]|\\.|"(?!""))*"""|"(?:[^"\\\n]|\\.)*"|#[^\n]*|\s+|.', re.S)
+_SCAN = re.compile(ANY_STRING + r"|#[^\n]*|\s+|.", re.S)
 
 
 def _open_brackets(text: str, begin: int, end: int) -> tuple[list[tuple[str, int]], int | None]:
@@ -372,7 +353,7 @@ def _parse_help(token: Token, expected: set[str], source: SourceFile, chunk: _Ch
         return "fields are written `name = value`"
     if {"RECIPE", "MODEL"} <= expected:
         if token.type == "NAME":
-            guess = did_you_mean(str(token.value), _DECLARATIONS)
+            guess = did_you_mean(str(token.value), KEYWORDS)
             if guess:
                 return guess
         return "a recipe is made of declarations; each starts a line with one of the keywords above"
@@ -382,7 +363,7 @@ def _parse_help(token: Token, expected: set[str], source: SourceFile, chunk: _Ch
     head_end = min(x for x in (head_end, line_end, chunk.end) if x >= 0)
     if keyword and offset <= head_end:
         kind = keyword.group(1)
-        return f"a `{kind}` declaration is written `{_FORMS[kind]}`"
+        return f"a `{kind}` declaration is written `{DECLARATIONS[kind].form}`"
     if re.match(r"split\b(?!\s*[{=])", line_text):
         return "write the parts as a record: `split { train = 90%, eval = 10% } seed 7`"
     if token.type == "NAME" and expected & {"COMMA", "_NL"} and "EQUAL" not in expected:

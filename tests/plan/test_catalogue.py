@@ -8,9 +8,11 @@ import pytest
 
 from ftlang.cli.main import main as ft_main
 from ftlang.compiler.api import check_text
+from ftlang.compiler.lexicon import grammar_keywords, grammar_text
 from ftlang.compiler.schema_check import plan_schema
 from ftlang.plan import catalogue as cat
 from ftlang.plan.catalogue_docs import describe, regenerate
+from ftlang.plan.declarations import DECLARATIONS
 from ftlang.runtime.data.filters import _CALLS
 from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.evaluation.gates import fits
@@ -148,3 +150,11 @@ def test_ft_explain_knows_every_name(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert out.startswith("rouge_l: a metric\n") and "better: higher" in out
     assert describe("no_such_name") is None
+
+
+def test_the_grammar_keywords_are_the_declarations() -> None:
+    """The grammar spells each declaration's keyword; the compiler reads them from plan/declarations.py."""
+    assert grammar_keywords() == list(DECLARATIONS)
+    items = re.search(r"^_item: (.*?)\n\n", grammar_text(), re.M | re.S)
+    assert items is not None
+    assert re.findall(r"(\w+)_decl", items.group(1)) == list(DECLARATIONS)
