@@ -83,6 +83,14 @@ def check_levers(ctx: Context, plan: dict[str, Any]) -> None:
     if on_cpu and device_span is not None:
         if compute.get("precision") == "fp16" and (span := _span(ctx, ("compute", "precision"))):
             _needs_cuda(ctx, "`precision = fp16`", span, device_span, "use bf16 or fp32 on a CPU")
+        if compute.get("attention") == "flex" and (span := _span(ctx, ("compute", "attention"))):
+            _needs_cuda(
+                ctx,
+                "`attention = flex`",
+                span,
+                device_span,
+                "FlexAttention cannot train on a CPU (no backward there): use sdpa",
+            )
         if compute.get("offload") is True and (span := _span(ctx, ("compute", "offload"))):
             _needs_cuda(ctx, "`offload = true`", span, device_span, "on a CPU everything already is in CPU memory")
     _check_quantize(ctx, plan)

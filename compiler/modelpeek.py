@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ftlang.plan.memory import shape_of
+
 _LLAMA_LIKE = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Names of the linear layers LoRA can target, per `model_type` of a transformers config.
 MODULES: dict[str, tuple[str, ...]] = {
@@ -88,20 +90,5 @@ def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
 
 def estimated_params(facts: ModelFacts) -> int | None:
     """Parameters of an encoder or decoder from its config (embeddings included)."""
-    c = facts.config
-    hidden = c.get("hidden_size") or c.get("hidden")
-    layers = c.get("num_hidden_layers") or c.get("layers")
-    vocab = c.get("vocab_size") or c.get("vocab")
-    if not (hidden and layers and vocab):
-        return None
-    inter = c.get("intermediate_size") or c.get("intermediate") or 4 * hidden
-    if facts.model_type in ("bert", "roberta", "xlm-roberta", "electra"):
-        per_layer = 4 * hidden * hidden + 2 * hidden * inter + 9 * hidden + inter
-        positions = c.get("max_position_embeddings", 512) + c.get("type_vocab_size", 2)
-        return int(layers * per_layer + (vocab + positions) * hidden + hidden * hidden + 3 * hidden)
-    heads = c.get("num_attention_heads") or c.get("heads") or 1
-    kv = c.get("num_key_value_heads") or c.get("kv_heads") or heads
-    head = hidden // heads
-    per_layer = hidden * head * (2 * heads + 2 * kv) + 3 * hidden * inter + 2 * hidden
-    tied = c.get("tie_word_embeddings", False)
-    return int(layers * per_layer + (1 if tied else 2) * vocab * hidden + hidden)
+    shape = shape_of(facts.model_type, facts.config)
+    return shape.params if shape else None

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from ftlang.plan import hubcache
 from ftlang.plan.canonical import plan_hash
+from ftlang.plan.catalogue import OPTIMIZERS
+from ftlang.plan.memory import Shape, describe, estimate, shape_of
 from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
 
-from .modelpeek import estimated_params, model_facts
+from .modelpeek import model_facts
 
 
 def _count_rows(plan: Plan, data: DataPlan) -> int | None:
@@ -29,28 +31,47 @@ def _count_rows(plan: Plan, data: DataPlan) -> int | None:
     return None
 
 
-def _cost_line(plan: Plan, params: int | None, train_rows: int | None) -> str | None:
-    """Memory for weights, gradients and AdamW state, and training FLOPs (6·N per token for full
+def _cost_lines(plan: Plan, shape: Shape | None, train_rows: int | None) -> list[str]:
+    """Memory per device (plan/memory.py), and training FLOPs (6·N per token for full
     fine-tuning, 4·N when the base is frozen), counting every example at its `max_len` bound."""
-    if not params:
-        return None
-    method = plan.method
-    full = method.kind == "full"
-    weight_bytes = 2 if plan.model.dtype in ("bfloat16", "float16") else 4
-    trainable = params if full else 0
-    memory = params * weight_bytes + trainable * (4 + 8)  # gradients + two AdamW moments, fp32
-    size = f"{memory / 1e9:.2f} GB" if memory >= 1e8 else f"{memory / 1e6:.1f} MB"
-    line = f"  cost     ≈ {size} weights{' + gradients + optimizer' if full else ''}"
+    if shape is None:
+        return []
+    devices = ["cpu"] if plan.compute.device == "cpu" else ["cuda"]
+    lines = [f"  memory   {describe(estimate(plan, shape, device), device)}" for device in devices]
     if train_rows:
         tokens = train_rows * plan.train.epochs * plan.train.max_len
-        flops = (6 if full else 4) * params * tokens
-        line += f"; ≤ {tokens / 1e6:.2f} M tokens, ≈ {flops / 1e12:.3g} TFLOP"
-    return line
+        flops = (6 if plan.method.kind == "full" else 4) * shape.params * tokens
+        lines.append(f"  cost     ≤ {tokens / 1e6:.2f} M tokens, ≈ {flops / 1e12:.3g} TFLOP")
+    return lines
+
+
+def _levers_line(plan: Plan) -> str:
+    """The speed and memory levers, with what `auto` becomes on a GPU and on a CPU."""
+    c, t, m = plan.compute, plan.train, plan.model
+    auto = {
+        "precision": "auto (bf16 on a GPU, fp32 on a CPU)",
+        "dtype": "auto (bfloat16 on a GPU, float32 on a CPU)",
+        "attention": "auto (flash or flex on a GPU, sdpa on a CPU)",
+    }
+    chosen = {"precision": c.precision, "dtype": m.dtype, "attention": c.attention}
+    parts = [f"{name} {auto[name] if value == 'auto' else value}" for name, value in chosen.items()]
+    spec = OPTIMIZERS[t.optimizer.kind]
+    parts.append(f"optimizer {spec.name}(" + ", ".join(f"{s} {getattr(t.optimizer, s)}" for s in spec.settings) + ")")
+    switches = {"checkpointing": t.gradient_checkpointing, "compile": c.compile, "cpu offload": c.offload}
+    parts += [name for name, on in switches.items() if on]
+    parts += [f"quantize {m.quantize}"] * bool(m.quantize) + [f"kernels {c.kernels}"] * (c.kernels != "none")
+    parts += ["no tf32"] * (not c.tf32)
+    return "  levers   " + " · ".join(parts)
+
+
+def _model_shape(plan: Plan) -> Shape | None:
+    facts = model_facts(plan.model.source.model_dump(), Path(plan.root))
+    return shape_of(facts.model_type, facts.config) if facts else None
 
 
 def _model_params(plan: Plan) -> int | None:
-    facts = model_facts(plan.model.source.model_dump(), Path(plan.root))
-    return estimated_params(facts) if facts else None
+    shape = _model_shape(plan)
+    return shape.params if shape else None
 
 
 def _model_line(plan: Plan) -> str:
@@ -150,9 +171,8 @@ def summarize(plan: Plan) -> str:
                 f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}" for g in e.require
             )
             lines.append(f"  gates    {gates}")
-    cost = _cost_line(plan, _model_params(plan), train_rows)
-    if cost:
-        lines.append(cost)
+    lines.append(_levers_line(plan))
+    lines += _cost_lines(plan, _model_shape(plan), train_rows)
     c = plan.compute
     if c.processes > 1 or c.precision != "auto":
         micro = t.micro_batch or max(t.batch // c.processes, 1)

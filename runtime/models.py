@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.metadata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from ftlang.runtime.data.prompts import ROLE_MARKERS, Rendered, plain_text
 from ftlang.runtime.data.sources import resolve
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.quiet import quiet_libraries
-from ftlang.runtime.train import distributed
+from ftlang.runtime.train import distributed, levers
 
 # Special tokens of a scratch tokenizer; the role markers of the plain chat format are
 # single tokens so a chat never splits them.
@@ -181,10 +181,21 @@ def build_scratch_model(
     return LlamaForCausalLM(scratch_config(src, tokenizer))
 
 
-def load_pretrained(mp: ModelPlan, ms: ModelSource, task: str, seed: int, labels: Sequence[str] | None = None) -> Any:
-    """from_pretrained for causal LM, or sequence classification with a new labelled head."""
+def load_pretrained(
+    mp: ModelPlan,
+    ms: ModelSource,
+    task: str,
+    seed: int,
+    labels: Sequence[str] | None = None,
+    options: Mapping[str, Any] | None = None,
+) -> Any:
+    """from_pretrained for causal LM, or sequence classification with a new labelled head.
+
+    `options`: the run's resolved levers (dtype, attention kernel, quantization; levers.load_kwargs).
+    """
     kw = _common_kwargs(mp, ms)
     kw["dtype"] = _DTYPES.get(mp.dtype, "auto")
+    kw.update(options or {})
     torch.manual_seed(seed)  # the new head's initial weights follow the run's seed
     try:
         with quiet_libraries():
@@ -236,28 +247,38 @@ def pad_token_id(tokenizer: Any) -> int:
 
 
 def load_for_run(
-    plan: Plan, run_dir: Path, labels: Sequence[str] | None, train_r: Sequence[Rendered]
+    plan: Plan,
+    run_dir: Path,
+    labels: Sequence[str] | None,
+    train_r: Sequence[Rendered],
+    run_levers: levers.Levers,
 ) -> tuple[Any, Any, dict[str, Any]]:
     """The model and tokenizer a run trains, and the model's identity for the lock.
 
     A scratch model is built once into the run's base/ folder (from the training texts) and
     read back from there, so fresh and resumed runs train the same model by one code path.
+    The levers set how it loads (dtype, attention, quantization) and what wraps it.
     """
-    model, tok, identity = _load_for_run(plan, run_dir, labels, train_r)
+    options = levers.load_kwargs(run_levers)
+    model, tok, identity = _load_for_run(plan, run_dir, labels, train_r, options)
     if hasattr(model.config, "use_cache"):
         model.config.use_cache = False  # training never generates; no KV cache to build
-    return model, tok, identity
+    return levers.prepare(model, run_levers), tok, identity
 
 
 def _load_for_run(
-    plan: Plan, run_dir: Path, labels: Sequence[str] | None, train_r: Sequence[Rendered]
+    plan: Plan,
+    run_dir: Path,
+    labels: Sequence[str] | None,
+    train_r: Sequence[Rendered],
+    options: Mapping[str, Any],
 ) -> tuple[Any, Any, dict[str, Any]]:
     task, seed, src = plan.prompt.task, plan.train.seed, plan.model.source
     if not isinstance(src, ScratchModel):
         ms = resolve_source(plan.model, Path(plan.root))
         assert ms is not None
         tok = load_tokenizer(plan.model, ms)
-        model = load_pretrained(plan.model, ms, task, seed, labels)
+        model = load_pretrained(plan.model, ms, task, seed, labels, options)
         return model, tok, model_identity(plan.model, ms, model, None)
     base = run_dir / rundir.BASE
     if distributed.is_main() and not (base / "config.json").exists():  # resumed runs reuse it
@@ -267,5 +288,5 @@ def _load_for_run(
     distributed.barrier()
     ms = ModelSource(str(base), None, {})
     tok = load_tokenizer(plan.model, ms)
-    model = load_pretrained(plan.model, ms, task, seed, labels)
+    model = load_pretrained(plan.model, ms, task, seed, labels, options)
     return model, tok, model_identity(plan.model, None, model, base)

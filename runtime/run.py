@@ -16,6 +16,7 @@ from ftlang.runtime.errors import RunError
 from ftlang.runtime.evaluation.during_run import EvalInputs, RunEvaluation, make_suite
 from ftlang.runtime.evaluation.during_run import prepare as prepare_eval
 from ftlang.runtime.evaluation.outcome import Outcome
+from ftlang.runtime.export import make_adapter_portable, portable_base
 from ftlang.runtime.methods.adapters import check_method
 from ftlang.runtime.methods.build import build_workload
 from ftlang.runtime.methods.rewards import reward_fields
@@ -26,9 +27,11 @@ from ftlang.runtime.report.summary import eval_summary, final_line, training_sum
 from ftlang.runtime.report.trackers import open_trackers
 from ftlang.runtime.report.write import write_reports
 from ftlang.runtime.train import checkpoint as ckpt
-from ftlang.runtime.train import distributed
+from ftlang.runtime.train import distributed, levers
 from ftlang.runtime.train.determinism import settle, torch_settings_restored
+from ftlang.runtime.train.fits import check_fits
 from ftlang.runtime.train.hooks import RunHooks
+from ftlang.runtime.train.levers import Levers
 from ftlang.runtime.train.loop import (
     DataOrder,
     LoopConfig,
@@ -38,6 +41,7 @@ from ftlang.runtime.train.loop import (
     warmup_steps,
 )
 from ftlang.runtime.train.optimizers import make_optimizer
+from ftlang.runtime.train.precision import apply_tf32
 from ftlang.runtime.train.progress import Progress
 
 
@@ -69,6 +73,7 @@ class _Run:
     scheduler: torch.optim.lr_scheduler.LRScheduler
     state: LoopState
     metrics: rundir.MetricsLog
+    levers: Levers  # precision, attention kernel and the rest, resolved for the device
 
     def save(self, state: LoopState) -> None:
         epoch = round(state.step / self.cfg.steps_per_epoch, 4)
@@ -92,16 +97,20 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     target = Path(resume or out_dir or distributed.broadcast(rundir.default_run_dir(plan)))
     existed = target.exists()
     data_files = [f for d in rows.loaded.values() for f in d.files]
+    device = distributed.device(plan.compute.device)
+    # What this device cannot run, or could not hold, stops here, before any model loads.
+    run_levers = levers.resolve(plan, device)
+    check_fits(plan, device)
     run_dir, threads = rundir.open_run_dir(plan, target if resume is None else None, resume, data_files)
-    device = distributed.device()
     settle(device, plan.train.seed, threads)
+    apply_tf32(run_levers.precision)
     try:
-        model, tok, identity = load_for_run(plan, run_dir, rows.labels, rows.train)
+        model, tok, identity = load_for_run(plan, run_dir, rows.labels, rows.train, run_levers)
     except RunError:
         if resume is None and distributed.is_main():
             rundir.discard(run_dir, existed)
         raise
-    run = _set_up(plan, run_dir, rows, model, tok, device)
+    run = _set_up(plan, run_dir, rows, model, tok, run_levers)
     if distributed.is_main() and (resume is None or rundir.read_lock(run_dir) is None):
         _write_lock(run, inputs, identity)
     found = _restore(run, resume)
@@ -120,26 +129,32 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
             device=device,
             hooks=RunHooks(run.metrics, progress, evaluation, run.save),
             objective=run.work.objective,
+            precision=run.levers.precision,
         )
     # keep_best restores here; rank 0's records, as another rank may read the file mid-write.
     outcome = evaluation.finish(distributed.broadcast(run.metrics.read())) if evaluation else None
     return _finish(run, outcome, progress)
 
 
-def _set_up(plan: Plan, run_dir: Path, rows: RunRows, model: Any, tok: Any, device: torch.device) -> _Run:
+def _set_up(plan: Plan, run_dir: Path, rows: RunRows, model: Any, tok: Any, run_levers: Levers) -> _Run:
     """The method's workload on the device, and the optimizer, schedule and state that train it."""
     max_len = sequence_length(model, plan.train.max_len)
-    model.to(device)
+    device = run_levers.device
+    if not run_levers.quantize:  # a quantized model is placed on its device as it loads
+        model.to(device)
     work = build_workload(plan, model, tok, rows, max_len, pad_token_id(tok), device)
-    trainee = distributed.wrap(work.model, plan.compute.strategy)  # before the optimizer: FSDP swaps parameters
+    # Before the optimizer: FSDP swaps parameters.
+    trainee = distributed.wrap(work.model, plan.compute.strategy, plan.compute.offload)
     cfg = LoopConfig.from_plan(plan.train, len(work.items), distributed.size())
-    optimizer = make_optimizer(work.model, plan.train.lr, plan.train.weight_decay)
+    optimizer = make_optimizer(work.model, plan.train.lr, plan.train.weight_decay, plan.train.optimizer)
     warmup = warmup_steps(plan.train.schedule, cfg.total_steps)
     scheduler = make_scheduler(optimizer, cfg.total_steps, warmup, plan.train.schedule.kind)
     state = LoopState(DataOrder(len(work.items), plan.train.seed), rng=work.rng)
     trackers = open_trackers(plan, run_dir) if distributed.is_main() else None
     metrics = rundir.MetricsLog(run_dir / rundir.METRICS, trackers)
-    return _Run(plan, run_dir, rows, work, trainee, tok, max_len, device, cfg, optimizer, scheduler, state, metrics)
+    return _Run(
+        plan, run_dir, rows, work, trainee, tok, max_len, device, cfg, optimizer, scheduler, state, metrics, run_levers
+    )
 
 
 def _write_lock(run: _Run, inputs: EvalInputs | None, identity: dict[str, Any]) -> None:
@@ -152,6 +167,7 @@ def _write_lock(run: _Run, inputs: EvalInputs | None, identity: dict[str, Any]) 
     lock = rundir.build_lock(
         run.plan, data_lock, identity, run.work.method.as_dict(), run.device, skipped_rendering=run.rows.skipped[:20]
     )
+    lock["levers"] = run.levers.as_dict()
     rundir.write_json(run.run_dir / rundir.LOCK, lock)
 
 
@@ -197,6 +213,8 @@ def _finish(run: _Run, outcome: Outcome | None, progress: Progress) -> RunResult
     def write_model(d: Path) -> None:
         model.save_pretrained(d, state_dict=gathered)
         tok.save_pretrained(d)
+        # Named relative to the run (or by hub id): the folder still loads once the run moves.
+        make_adapter_portable(d, portable_base(run.plan, run.run_dir, run.run_dir))
 
     rundir.save_dir_atomic(run.run_dir / rundir.MODEL, write_model)
     summary: dict[str, Any] = {

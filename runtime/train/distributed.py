@@ -18,7 +18,7 @@ from torch.distributed.checkpoint.state_dict import (
     get_optimizer_state_dict,
     set_optimizer_state_dict,
 )
-from torch.distributed.fsdp import FSDPModule, fully_shard
+from torch.distributed.fsdp import CPUOffloadPolicy, FSDPModule, OffloadPolicy, fully_shard
 from torch.distributed.tensor import DTensor, distribute_tensor
 from torch.nn.parallel import DistributedDataParallel
 
@@ -47,9 +47,17 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def device() -> torch.device:
-    """The device this process trains on: its own GPU (by local rank) under torch.distributed."""
-    if not torch.cuda.is_available():
+def device(wanted: str = "auto") -> torch.device:
+    """The device this process trains on: its own GPU (by local rank) under torch.distributed.
+
+    `wanted` is the plan's compute.device: `auto` takes a GPU when there is one."""
+    if wanted == "cuda" and not torch.cuda.is_available():
+        raise RunError(
+            "`device = cuda` needs a CUDA GPU, and this machine has none",
+            location="compute.device",
+            help="run it where there is a GPU, or set `device = auto`",
+        )
+    if wanted == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     if dist.is_initialized():
         return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
@@ -187,21 +195,25 @@ def sum_over_ranks(loss: torch.Tensor, stats: dict[str, torch.Tensor]) -> tuple[
 # --- model: wrapping and whole-tensor views -------------------------------------------
 
 
-def wrap(model: torch.nn.Module, strategy: str) -> torch.nn.Module:
-    """The module to train: DDP around `model`, or `model` sharded in place by FSDP2."""
+def wrap(model: torch.nn.Module, strategy: str, offload: bool = False) -> torch.nn.Module:
+    """The module to train: DDP around `model`, or `model` sharded in place by FSDP2.
+
+    `offload`: FSDP2 keeps the parameter shards, their gradients and so the optimizer state in
+    CPU memory, moving each unit's parameters to the GPU for its forward and backward."""
     if not dist.is_initialized():
         return model
     if strategy == "fsdp":
+        policy = CPUOffloadPolicy() if offload else OffloadPolicy()
         # One FSDP unit per transformer block (the classes HF never splits), then the root.
         blocks = set(getattr(model, "_no_split_modules", None) or ())
         for module in model.modules():
             if type(module).__name__ in blocks:
-                fully_shard(module)
+                fully_shard(module, offload_policy=policy)
         # The root too drops its whole parameters after each forward (by default it keeps them
         # for the backward). An evaluation's forward has no backward: the root would go on
         # showing whole tensors instead of the shards the optimizer steps (a checkpoint then
         # fails), and training diverged from DDP (1e-2 in 30 steps with `also_train` weights).
-        fully_shard(model, reshard_after_forward=True)
+        fully_shard(model, reshard_after_forward=True, offload_policy=policy)
         return model
     here = device()
     return DistributedDataParallel(model, device_ids=[here.index] if here.type == "cuda" else None)

@@ -38,6 +38,7 @@ class Levers:
     kernels: str
     offload: bool
     optimizer: str
+    device: torch.device
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -75,15 +76,23 @@ def _attention(plan: Plan, device: torch.device) -> str:
     if wanted == "auto":
         if cuda and _installed(LEVERS["flash"].module):
             return FLASH
-        # On a GPU packed rows take FlexAttention's block mask; on a CPU the dense mask of a
-        # few hundred tokens is cheap and keeps reruns bit-identical with earlier runs.
+        # On a GPU packed rows take FlexAttention's block mask; on a CPU (where FlexAttention
+        # has no backward) sdpa with the dense document mask.
         return FLEX if cuda and plan.train.pack else "sdpa"
+    if wanted == "flex":
+        # torch's FlexAttention has a backward pass on GPUs only.
+        _need(
+            cuda,
+            "`attention = flex` needs a CUDA GPU to train, and this run is on the CPU",
+            "compute.attention",
+            "use `attention = sdpa` (a dense document mask) on a CPU",
+        )
     if wanted == "flash":
         _need(
             cuda,
             "`attention = flash` needs a CUDA GPU, and this run is on the CPU",
             "compute.attention",
-            "use `attention = flex` or `sdpa` on a CPU",
+            "use `attention = sdpa` on a CPU",
         )
         _need(
             _installed(LEVERS["flash"].module),
@@ -160,10 +169,11 @@ def resolve(plan: Plan, device: torch.device) -> Levers:
         kernels=plan.compute.kernels,
         offload=plan.compute.offload,
         optimizer=plan.train.optimizer.kind,
+        device=device,
     )
 
 
-def load_kwargs(levers: Levers, device: torch.device) -> dict[str, Any]:
+def load_kwargs(levers: Levers) -> dict[str, Any]:
     """from_pretrained's dtype, attention kernel and, for QLoRA, bitsandbytes' quantization."""
     kw: dict[str, Any] = {"dtype": levers.precision.weights, "attn_implementation": levers.attention}
     if levers.quantize:
@@ -179,7 +189,7 @@ def load_kwargs(levers: Levers, device: torch.device) -> dict[str, Any]:
             )
         else:
             config = BitsAndBytesConfig(load_in_8bit=True)
-        kw.update(quantization_config=config, device_map={"": device})
+        kw.update(quantization_config=config, device_map={"": levers.device})
     return kw
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import json
+import math
 from pathlib import Path
 
 import pytest
@@ -10,16 +12,21 @@ import torch
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from ftlang.plan.catalogue import OPTIMIZERS
+from ftlang.plan.memory import estimate
 from ftlang.plan.models import ComputePlan, ModelPlan, Optimizer, ScratchModel
 from ftlang.runtime.data.batching import Collator, pack
 from ftlang.runtime.data.document_mask import FLEX
 from ftlang.runtime.data.prompts import IGNORE, Example
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.run import run_plan
 from ftlang.runtime.train import levers
+from ftlang.runtime.train.fits import check_fits, model_shape
 from ftlang.runtime.train.loop import DataOrder
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import resolve
 from ftlang.runtime.train.prefetch import Prefetcher
+
+from .factories import chat_plan
 
 CPU = torch.device("cpu")
 
@@ -40,6 +47,13 @@ def tiny_llama(impl: str = "sdpa", layers: int = 2) -> LlamaForCausalLM:
         attn_implementation=impl,
     )
     return LlamaForCausalLM(cfg)
+
+
+def resolved(train: dict[str, object], quantize: str | None = None) -> levers.Levers:
+    """The levers of a tiny LoRA chat plan, resolved for the CPU."""
+    plan = chat_plan(Path("."), train=train)
+    plan = plan.model_copy(update={"model": plan.model.model_copy(update={"quantize": quantize})})
+    return levers.resolve(plan, CPU)
 
 
 def test_flex_document_mask_gives_each_example_its_own_logits():
@@ -78,16 +92,7 @@ def test_gradient_checkpointing_keeps_loss_and_gradients():
     model = tiny_llama(layers=3).train()
     ids = torch.randint(2, 64, (2, 40), generator=torch.Generator().manual_seed(1))
     loss, grads = _loss_and_grads(model, ids)
-    plan = levers.Levers(
-        resolve(ComputePlan(), ModelPlan(name="m", source=ScratchModel()), CPU, trains_base=True),
-        "sdpa",
-        None,
-        True,
-        False,
-        "none",
-        False,
-        "adamw",
-    )
+    plan = resolved(train={"gradient_checkpointing": True})
     levers.prepare(model, plan)
     assert model.is_gradient_checkpointing
     loss_ckpt, grads_ckpt = _loss_and_grads(model, ids)
@@ -148,17 +153,8 @@ def test_qlora_trains_a_tiny_llama_on_cpu(tmp_path: Path):
     from transformers import AutoModelForCausalLM
 
     tiny_llama(layers=2).save_pretrained(tmp_path)
-    plan = levers.Levers(
-        resolve(ComputePlan(), ModelPlan(name="m", source=ScratchModel(), quantize="nf4"), CPU, trains_base=False),
-        "sdpa",
-        "nf4",
-        True,
-        False,
-        "none",
-        False,
-        "adamw_8bit",
-    )
-    model = AutoModelForCausalLM.from_pretrained(tmp_path, **levers.load_kwargs(plan, CPU))
+    plan = resolved(train={"gradient_checkpointing": True, "optimizer": Optimizer(kind="adamw_8bit")}, quantize="nf4")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path, **levers.load_kwargs(plan))
     assert type(model.model.layers[0].self_attn.q_proj).__name__ == "Linear4bit"
     model = get_peft_model(levers.prepare(model, plan), LoraConfig(r=4, target_modules=["q_proj", "v_proj"]))
     opt = make_optimizer(model, 1e-2, 0.0, Optimizer(kind="adamw_8bit"))
@@ -175,3 +171,56 @@ def test_qlora_trains_a_tiny_llama_on_cpu(tmp_path: Path):
     assert losses[-1] < losses[0]
     frozen = copy.deepcopy([p for n, p in model.named_parameters() if "lora" not in n])
     assert all(not p.requires_grad for p in frozen)
+
+
+def _run_with(tmp_path: Path, name: str, train: dict[str, object], compute: ComputePlan, quantize: str | None = None):
+    plan = chat_plan(tmp_path, train={"max_steps": 3, **train})
+    model = plan.model.model_copy(update={"quantize": quantize})
+    plan = plan.model_copy(update={"model": model, "compute": compute})
+    result = run_plan(plan, tmp_path / name, quiet=True)
+    return result, json.loads((result.run_dir / "lock.json").read_text())
+
+
+def test_a_run_honours_every_lever_and_records_them(tmp_path: Path):
+    """Packed rows, checkpointing, Adafactor, bf16 autocast: the run trains with them and
+    lock.json says what ran (FlexAttention trains on GPUs only: no backward on a CPU)."""
+    compute = ComputePlan(precision="bf16", attention="eager", device="cpu")
+    train = {"pack": True, "gradient_checkpointing": True, "optimizer": Optimizer(kind="adafactor")}
+    result, lock = _run_with(tmp_path, "levers", train, compute)
+    assert result.steps == 3 and math.isfinite(result.final_loss)
+    assert lock["levers"] == {
+        "precision": "bf16",
+        "dtype": "float32",
+        "tf32": False,
+        "attention": "eager",
+        "quantize": None,
+        "gradient_checkpointing": True,
+        "compile": False,
+        "kernels": "none",
+        "offload": False,
+        "optimizer": "adafactor",
+    }
+
+
+def test_a_qlora_run_on_cpu(tmp_path: Path):
+    pytest.importorskip("bitsandbytes")
+    train = {"optimizer": Optimizer(kind="adamw_8bit"), "gradient_checkpointing": True}
+    result, lock = _run_with(tmp_path, "qlora", train, ComputePlan(), quantize="nf4")
+    assert result.steps == 3 and math.isfinite(result.final_loss)
+    assert lock["levers"]["quantize"] == "nf4" and lock["levers"]["optimizer"] == "adamw_8bit"
+
+
+def test_a_lever_this_device_lacks_stops_the_run_before_the_model_loads(tmp_path: Path):
+    with pytest.raises(RunError, match="needs a CUDA GPU") as caught:
+        _run_with(tmp_path, "fp16", {}, ComputePlan(precision="fp16"))
+    assert caught.value.location == "compute.precision"
+    assert not (tmp_path / "fp16").exists()
+
+
+def test_a_run_that_would_not_fit_stops_before_loading(tmp_path: Path):
+    plan = chat_plan(tmp_path)
+    need = estimate(plan, model_shape(plan), "cpu").total
+    check_fits(plan, CPU, available=need)  # exactly enough
+    with pytest.raises(RunError, match=r"this run needs ≈ .* and the machine has") as caught:
+        check_fits(plan, CPU, available=need - 1)
+    assert "gradient_checkpointing = true" in (caught.value.help or "")
