@@ -40,50 +40,14 @@ def check_eval(
     entries = read_block(ctx, decl.body, EVAL_SHAPE)
     out: dict[str, Any] = {}
     guard_sources: list[tuple[n.Call, Peek | None]] = []
-    if (on := entries.one("on")) is not None:
-        ref = data_ref(ctx, on.value, data_names)
-        if ref is not None:
-            out["on"] = ref
-    elif not library:
-        default = _default_eval_data(data_names)
-        if len(ctx.data_declared) > 1 or (default is None and data_names):
-            first = sorted(ctx.data_declared)[0]
-            several = len(ctx.data_declared) > 1
-            ctx.report(
-                error(
-                    "E0106",
-                    "`eval` must say which data it evaluates on",
-                    decl.name_span,
-                    "no `on` here",
-                    help=f"add `on <data>.<split>`, e.g. `on {first}.eval`",
-                    notes=[
-                        "declared data: " + ", ".join(sorted(ctx.data_declared))
-                        if several
-                        else f"`{first}` has no `eval`, `test` or `validation` split to default to"
-                    ],
-                )
-            )
-        elif default is not None:
-            out["on"] = default
+    on = _evaluated_data(ctx, decl, entries.one("on"), data_names, library=library)
+    if on is not None:
+        out["on"] = on
     allowed = metrics_for(task) if task else list(METRICS)
     if (metrics := entries.one("metrics")) is not None:
         out["metrics"] = _metrics(ctx, metrics.value, allowed, task)
-    if (compare := entries.one("compare")) is not None:
-        if isinstance(compare.value, n.Name) and (compare.value.dotted == model_name or library):
-            out["compare_base"] = True
-        else:
-            what = f"`{compare.value.dotted}`" if isinstance(compare.value, n.Name) else describe(compare.value)
-            ctx.report(
-                error(
-                    "E0303",
-                    f"`compare` names {what}, which is not the recipe's model",
-                    compare.value.span,
-                    "not the recipe's model",
-                    help=f"write `compare {model_name}` to compare with the model before tuning"
-                    if model_name
-                    else None,
-                )
-            )
+    if (compare := entries.one("compare")) is not None and _compares_base(ctx, compare, model_name, library=library):
+        out["compare_base"] = True
     out["guards"] = []
     for index, guard in enumerate(entries.all("guard")):
         parsed = _guard(ctx, guard, index, allowed, task)
@@ -98,6 +62,53 @@ def check_eval(
         out["samples"] = unwrap(plain(entries.fields["samples"].value, ctx.params))
         ctx.origin(("eval", "samples"), entries.fields["samples"])
     return out, guard_sources
+
+
+def _evaluated_data(
+    ctx: Context, decl: n.Decl, on: n.Statement | None, data_names: dict[str, list[str]], *, library: bool
+) -> dict[str, Any] | None:
+    """The data `on` names, or the one data's eval split when there is no doubt which."""
+    if on is not None:
+        return data_ref(ctx, on.value, data_names)
+    if library:
+        return None
+    default = _default_eval_data(data_names)
+    if len(ctx.data_declared) > 1 or (default is None and data_names):
+        first = sorted(ctx.data_declared)[0]
+        several = len(ctx.data_declared) > 1
+        ctx.report(
+            error(
+                "E0106",
+                "`eval` must say which data it evaluates on",
+                decl.name_span,
+                "no `on` here",
+                help=f"add `on <data>.<split>`, e.g. `on {first}.eval`",
+                notes=[
+                    "declared data: " + ", ".join(sorted(ctx.data_declared))
+                    if several
+                    else f"`{first}` has no `eval`, `test` or `validation` split to default to"
+                ],
+            )
+        )
+        return None
+    return default
+
+
+def _compares_base(ctx: Context, compare: n.Statement, model_name: str | None, *, library: bool) -> bool:
+    """`compare` names the recipe's model (any name, in a library without one)."""
+    if isinstance(compare.value, n.Name) and (compare.value.dotted == model_name or library):
+        return True
+    what = f"`{compare.value.dotted}`" if isinstance(compare.value, n.Name) else describe(compare.value)
+    ctx.report(
+        error(
+            "E0303",
+            f"`compare` names {what}, which is not the recipe's model",
+            compare.value.span,
+            "not the recipe's model",
+            help=f"write `compare {model_name}` to compare with the model before tuning" if model_name else None,
+        )
+    )
+    return False
 
 
 def _default_eval_data(data_names: dict[str, list[str]]) -> dict[str, Any] | None:

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import nodes as n
 from .context import Context, read_qualifiers
-from .diagnostics import error
+from .diagnostics import Diagnostic, error
 from .suggest import did_you_mean
 from .values import describe, plain
 
@@ -48,20 +48,7 @@ def _reward(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
     node = statement.value
     name_node = node.func if isinstance(node, n.Call) else node
     if not isinstance(name_node, n.Name) or name_node.dotted not in REWARDS:
-        name = name_node.dotted if isinstance(name_node, n.Name) else ""
-        ctx.report(
-            error(
-                "E0206",
-                f"unknown reward `{name}`" if name else f"expected a reward, found {describe(node)}",
-                name_node.span,
-                "not a reward",
-                help=did_you_mean(name, REWARDS) if name else None,
-                notes=[
-                    'rewards: exact(field), fuzzy(field), contains(field), regex("…"), json_valid, '
-                    'length(max = N), plugin("name")'
-                ],
-            )
-        )
+        ctx.report(_unknown_reward(node, name_node))
         return None
     kind = name_node.dotted
     argument = REWARDS[kind]
@@ -79,23 +66,8 @@ def _reward(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
         )
         return None
     out: dict[str, Any] = {"kind": kind}
-    if argument is not None:
-        value = args[0]
-        if argument == "field":
-            if not isinstance(value, n.Name):
-                ctx.report(
-                    error(
-                        "E0201",
-                        f"`{kind}` compares with a data field; found {describe(value)}",
-                        value.span,
-                        "expected a field name",
-                        help=f"write `reward {kind}(answer)`",
-                    )
-                )
-                return None
-            out["field"] = value.dotted
-        else:
-            out[argument] = plain(value, ctx.params)
+    if argument is not None and not _read_argument(ctx, kind, argument, args[0], out):
+        return None
     if (weight := read_qualifiers(ctx, statement, ["weight"]).get("weight")) is not None:
         out["weight"] = plain(weight.value, ctx.params)
     if kind == "plugin" and isinstance(out.get("name"), str) and not _plugin_exists(out["name"]):
@@ -110,6 +82,40 @@ def _reward(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
         )
         return None
     return out
+
+
+def _unknown_reward(node: n.Expr, name_node: n.Expr) -> Diagnostic:
+    name = name_node.dotted if isinstance(name_node, n.Name) else ""
+    return error(
+        "E0206",
+        f"unknown reward `{name}`" if name else f"expected a reward, found {describe(node)}",
+        name_node.span,
+        "not a reward",
+        help=did_you_mean(name, REWARDS) if name else None,
+        notes=[
+            'rewards: exact(field), fuzzy(field), contains(field), regex("…"), json_valid, length(max = N), plugin("name")'
+        ],
+    )
+
+
+def _read_argument(ctx: Context, kind: str, argument: str, value: n.Expr, out: dict[str, Any]) -> bool:
+    """The reward's one argument into `out`; a field must be a field name. False when wrong."""
+    if argument != "field":
+        out[argument] = plain(value, ctx.params)
+        return True
+    if not isinstance(value, n.Name):
+        ctx.report(
+            error(
+                "E0201",
+                f"`{kind}` compares with a data field; found {describe(value)}",
+                value.span,
+                "expected a field name",
+                help=f"write `reward {kind}(answer)`",
+            )
+        )
+        return False
+    out["field"] = value.dotted
+    return True
 
 
 def _plugin_exists(name: str) -> bool:

@@ -73,9 +73,8 @@ def load_imports(
     return libraries
 
 
-def _load_one(
-    ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph, stack: tuple[Path, ...]
-) -> Library | None:
+def _resolve(ctx: Context, item: n.ImportDecl, here: Path, stack: tuple[Path, ...]) -> Path | None:
+    """The imported file: relative to the importing one, existing, and not already being imported."""
     text = str(item.path.value)
     if Path(text).is_absolute() or "://" in text:
         ctx.report(
@@ -118,6 +117,16 @@ def _load_one(
             )
         )
         ctx.broken_imports.add(item.alias)
+        return None
+    return path
+
+
+def _load_one(
+    ctx: Context, item: n.ImportDecl, here: Path, graph: ImportGraph, stack: tuple[Path, ...]
+) -> Library | None:
+    text = str(item.path.value)
+    path = _resolve(ctx, item, here, stack)
+    if path is None:
         return None
     try:
         source = SourceFile(display_path(path), path.read_text(encoding="utf-8"))

@@ -46,22 +46,7 @@ def cli_source(index: int, name: str, value: str) -> SourceFile:
 
 
 def resolve_params(ctx: Context, decls: list[n.ParamDecl], overrides: dict[str, str]) -> dict[str, Any]:
-    values: dict[str, Any] = {}
-    by_name: dict[str, n.ParamDecl] = {}
-    for decl in decls:
-        if decl.name in by_name:
-            ctx.report(
-                error(
-                    "E0104",
-                    f"the parameter `{decl.name}` is declared twice",
-                    decl.name_span,
-                    "declared again",
-                    secondary=[Label(by_name[decl.name].name_span, "first declared here")],
-                )
-            )
-            continue
-        by_name[decl.name] = decl
-    decls = list(by_name.values())
+    by_name = _declared_once(ctx, decls)
     for index, (name, value) in enumerate(overrides.items()):
         if name not in by_name and "." not in name:
             shown = cli_source(index, name, value)
@@ -77,53 +62,83 @@ def resolve_params(ctx: Context, decls: list[n.ParamDecl], overrides: dict[str, 
                     notes=["parameters: " + (", ".join(by_name) or "none")],
                 )
             )
-    for decl in decls:
-        if decl.type not in PARAM_TYPES:
-            ctx.report(
-                error(
-                    "E0203",
-                    f"unknown parameter type `{decl.type}`",
-                    decl.type_span,
-                    "not a type",
-                    help=did_you_mean(decl.type, PARAM_TYPES),
-                    notes=["types: int, float, str, bool"],
-                )
-            )
-            continue
-        if decl.name in overrides:
-            value = parse_cli_value(overrides[decl.name])
-            if not _fits(value, decl.type):
-                ctx.report(
-                    error(
-                        "E0201",
-                        f"`--set {decl.name}={overrides[decl.name]}` is not a {decl.type}",
-                        decl.type_span,
-                        f"`{decl.name}` is declared {decl.type} here",
-                    )
-                )
-                continue
-        elif decl.default is not None:
-            value = plain(decl.default, {})
-            if not _fits(value, decl.type):
-                ctx.report(
-                    error(
-                        "E0201",
-                        f"the default of `{decl.name}` is not a {decl.type}",
-                        decl.default.span,
-                        f"found {describe(decl.default)}",
-                    )
-                )
-                continue
-        else:
-            ctx.report(
-                error(
-                    "E0106",
-                    f"the parameter `{decl.name}` has no value",
-                    decl.name_span,
-                    "no default",
-                    help=f"give a default or pass `--set {decl.name}=…`",
-                )
-            )
-            continue
-        values[decl.name] = float(value) if decl.type == "float" else value
+    values: dict[str, Any] = {}
+    for decl in by_name.values():
+        value = _value(ctx, decl, overrides)
+        if value is not _NO_VALUE:
+            values[decl.name] = float(value) if decl.type == "float" else value
     return values
+
+
+_NO_VALUE = object()  # a parameter whose value is in error (reported)
+
+
+def _declared_once(ctx: Context, decls: list[n.ParamDecl]) -> dict[str, n.ParamDecl]:
+    """Each parameter by name, first declaration kept; a second one is reported."""
+    by_name: dict[str, n.ParamDecl] = {}
+    for decl in decls:
+        if decl.name in by_name:
+            ctx.report(
+                error(
+                    "E0104",
+                    f"the parameter `{decl.name}` is declared twice",
+                    decl.name_span,
+                    "declared again",
+                    secondary=[Label(by_name[decl.name].name_span, "first declared here")],
+                )
+            )
+            continue
+        by_name[decl.name] = decl
+    return by_name
+
+
+def _value(ctx: Context, decl: n.ParamDecl, overrides: dict[str, str]) -> Any:
+    """The `--set` value, else the default, checked against the declared type; or _NO_VALUE."""
+    if decl.type not in PARAM_TYPES:
+        ctx.report(
+            error(
+                "E0203",
+                f"unknown parameter type `{decl.type}`",
+                decl.type_span,
+                "not a type",
+                help=did_you_mean(decl.type, PARAM_TYPES),
+                notes=["types: int, float, str, bool"],
+            )
+        )
+        return _NO_VALUE
+    if decl.name in overrides:
+        value = parse_cli_value(overrides[decl.name])
+        if _fits(value, decl.type):
+            return value
+        ctx.report(
+            error(
+                "E0201",
+                f"`--set {decl.name}={overrides[decl.name]}` is not a {decl.type}",
+                decl.type_span,
+                f"`{decl.name}` is declared {decl.type} here",
+            )
+        )
+        return _NO_VALUE
+    if decl.default is None:
+        ctx.report(
+            error(
+                "E0106",
+                f"the parameter `{decl.name}` has no value",
+                decl.name_span,
+                "no default",
+                help=f"give a default or pass `--set {decl.name}=…`",
+            )
+        )
+        return _NO_VALUE
+    value = plain(decl.default, {})
+    if _fits(value, decl.type):
+        return value
+    ctx.report(
+        error(
+            "E0201",
+            f"the default of `{decl.name}` is not a {decl.type}",
+            decl.default.span,
+            f"found {describe(decl.default)}",
+        )
+    )
+    return _NO_VALUE
