@@ -153,9 +153,10 @@ CODES: dict[str, Code] = {
         _c(
             "E0208",
             "unknown or unavailable metric",
-            "The metric does not exist, does not fit the task "
-            "(accuracy is for classifiers, rouge_l for generation), or a gate uses a metric the eval does "
-            "not measure.",
+            "The metric does not exist, does not fit the prompt (accuracy is for classifiers; rouge_l "
+            "compares with an expected answer, which a generation prompt has none of), or a gate, "
+            "`keep_best` or a sweep's `rank_by` names a metric the eval does not measure. "
+            "`ft explain METRIC` says which prompts a metric fits.",
             "eval { metrics [acuracy] }",
             "eval { metrics [accuracy] }",
         ),
