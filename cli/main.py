@@ -19,6 +19,7 @@ from . import (
     check_commands,
     completion_command,
     eval_commands,
+    export_command,
     fmt_command,
     lsp_command,
     run_command,
@@ -32,6 +33,7 @@ COMMAND_MODULES = (
     fmt_command,
     share_commands,
     eval_commands,
+    export_command,
     lsp_command,
     completion_command,
 )
