@@ -1,15 +1,13 @@
 """What the server offers in each place: the checker's own block shapes and the catalogue.
 
-Nothing here is a second list: declaration keywords come from the grammar, block fields and
-statements from the shapes the checker enforces, method and metric names from the catalogue,
-and field types, ranges and defaults from the Plan's JSON Schema.
+Nothing here is a second list: declaration keywords come from plan/declarations.py (the
+grammar's, tested), block fields and statements from the shapes the checker enforces, method
+and metric names from the catalogue, and field types, ranges and defaults from the Plan's JSON
+Schema.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
-from importlib import resources
 from typing import Any
 
 from ftlang.compiler.check_eval import EVAL_SHAPE
@@ -17,18 +15,12 @@ from ftlang.compiler.check_prompt import PROMPT_SHAPE
 from ftlang.compiler.check_sources import DATA_SHAPE, MODEL_SHAPE
 from ftlang.compiler.check_training import COMPUTE_SHAPE, TRAIN_SHAPE
 from ftlang.compiler.context import BlockShape
+from ftlang.compiler.lexicon import KEYWORDS
 from ftlang.compiler.schema_check import fields_of, plan_schema
 from ftlang.plan import catalogue
 from ftlang.plan.field_docs import FIELD_DOCS, STATEMENT_DOCS
 
-
-@lru_cache(maxsize=1)
-def _declarations() -> tuple[str, ...]:
-    grammar = resources.files("ftlang.grammar").joinpath("ftlang.lark").read_text(encoding="utf-8")
-    return tuple(re.findall(r'^\w+_decl: "(\w+)"', grammar, re.M))
-
-
-DECLARATIONS = _declarations()
+DECLARATIONS = KEYWORDS
 
 # The Plan model whose fields a block sets, for types, ranges and defaults.
 _PLAN_MODEL = {"train": "TrainPlan", "compute": "ComputePlan", "model": "ModelPlan", "data": "DataPlan"}
