@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ftlang.plan.catalogue import METHODS, METRICS
+from ftlang.plan.catalogue import METHODS, METRICS, methods_for
 
 from . import nodes as n
 from .context import Context
@@ -98,10 +98,15 @@ _HOW = {
     "generation": "an `input` alone (rewards judge the output)",
     "unpaired": "input, completion and desirable (a template that renders to true or false)",
 }
-_SFT_HELP = {
-    "preference": "use `method dpo` (or orpo, simpo) for chosen/rejected pairs",
-    "unpaired": "use `method kto` for completions marked desirable or not",
-}
+# What a prompt of each shape holds, for the help that names the methods learning from it.
+_ROWS = {"preference": "chosen/rejected pairs", "unpaired": "completions marked desirable or not"}
+
+
+def _methods_help(task: str) -> str:
+    """`use `method dpo` (or orpo, simpo) for chosen/rejected pairs`: the catalogue's methods for a shape."""
+    first, *others = methods_for(task)
+    also = f" (or {', '.join(others)})" if others else ""
+    return f"use `method {first}`{also} for {_ROWS[task]}"
 
 
 def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, prompt: n.Decl | None) -> None:
@@ -118,7 +123,7 @@ def check_method_fit(ctx: Context, plan: dict[str, Any], method: n.Decl | None, 
         help_ = f"the prompt needs {_HOW[fits[0]]}"
     else:
         message = f"method `{kind}` learns from targets, but the prompt is {_a(task)} prompt"
-        help_ = _SFT_HELP.get(task, "add a `target` to learn, or use `method grpo` with rewards")
+        help_ = _methods_help(task) if task in _ROWS else "add a `target` to learn, or use `method grpo` with rewards"
     ctx.report(
         error(
             "E0305",
