@@ -158,3 +158,10 @@ def test_the_grammar_keywords_are_the_declarations() -> None:
     items = re.search(r"^_item: (.*?)\n\n", grammar_text(), re.M | re.S)
     assert items is not None
     assert re.findall(r"(\w+)_decl", items.group(1)) == list(DECLARATIONS)
+
+
+def test_the_language_doc_names_every_source_function_schedule_and_method() -> None:
+    text = (REPO / "docs" / "language.md").read_text(encoding="utf-8")
+    tables = [cat.DATA_SOURCES, cat.MODEL_SOURCES, cat.FILTER_FUNCTIONS, cat.SCHEDULES, cat.METHODS]
+    missing = [name for table in tables for name in table if not re.search(rf"`{name}\b|\b{name}\(", text)]
+    assert missing == [], f"docs/language.md does not mention {', '.join(missing)}"
