@@ -281,7 +281,7 @@ CODES: dict[str, Code] = {
         ),
         _c(
             "E0340",
-            "LoRA initialisation needs full-precision weights",
+            "adapter initialisation needs full-precision weights",
             "`init = pissa` and `init = olora` build the adapter from a decomposition of the base's weights "
             "(its principal singular vectors, or a QR decomposition) and leave the base the residual. A base "
             "quantized to 4 or 8 bits no longer holds those weights in full precision, and peft refuses it.",
@@ -290,7 +290,7 @@ CODES: dict[str, Code] = {
         ),
         _c(
             "E0341",
-            "LoRA initialisation breaks the reference",
+            "adapter initialisation breaks the reference",
             "dpo, kto and grpo (with beta > 0) compare the policy with a reference: the base, obtained by "
             "switching the adapters off. `init = pissa` or `olora` moves part of the base's weights into the "
             "adapter, so with the adapters off the model is the residual, not the base, and the method would "
