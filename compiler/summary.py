@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from ftlang.plan import hubcache
 from ftlang.plan.canonical import plan_hash
+from ftlang.plan.datacache import read_counts
 from ftlang.plan.catalogue import OPTIMIZERS
 from ftlang.plan.memory import Shape, describe, estimate, shape_of
 from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
@@ -111,6 +113,18 @@ def _model_line(plan: Plan) -> str:
     return f"  model    {what}; {tuned}{flag}"
 
 
+def _stages(counted: dict[str, Any]) -> str:
+    """Rows per stage, as the last run of the same declaration and data counted them."""
+    s = counted["stats"]
+    splits = " · ".join(f"{k.removeprefix('split_')} {v:,}" for k, v in sorted(s.items()) if k.startswith("split_"))
+    line = f"read {s['read']:,} → where {s.get('after_where', s['read']):,} → kept {s['kept']:,} → {splits}"
+    tokens = counted.get("tokens") or {}
+    if tokens:
+        shown = ", ".join(f"{n:,} in {part}" for part, n in sorted(tokens.items()))
+        line += f"; tokens {shown} (max_len {counted.get('max_len')})"
+    return line + " — counted by the last run"
+
+
 def _where(data: DataPlan) -> str:
     source = data.source
     if source.kind == "rows":
@@ -140,6 +154,9 @@ def summarize(plan: Plan) -> str:
             f"  {'data' if index == 0 else '    '}     {data.name}  {where}{pin}  {count}{parts} "
             f"(seed {data.split.seed}){extra}"
         )
+        counted = read_counts(data.model_dump(mode="json", exclude={"fields"}))
+        if counted and "stats" in counted:
+            lines.append(f"           {_stages(counted)}")
         if data.name == plan.train.data.data and rows is not None:
             train_rows = int(rows * data.split.parts.get(plan.train.data.split or "", 1.0))
     lines.append(f"  prompt   {plan.prompt.name}: {plan.prompt.task} using {', '.join(plan.prompt.fields)}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -74,17 +75,27 @@ def best_fit(lengths: Sequence[int], max_len: int) -> list[list[int]]:
     lengths.
     """
     packs: list[list[int]] = []
-    room: list[tuple[int, int]] = []  # (tokens still free, pack index), sorted: open sequences
+    # Open sequences by free room: the distinct free sizes, sorted (at most max_len of them, so
+    # a million examples never shift a million-long list), and per size a heap of pack indices.
+    sizes: list[int] = []
+    open_by_size: dict[int, list[int]] = {}
     for j, n in enumerate(lengths):
-        at = bisect.bisect_left(room, (n, -1))
-        if at < len(room):
-            free, i = room.pop(at)
+        at = bisect.bisect_left(sizes, n)
+        if at < len(sizes):
+            free = sizes[at]
+            i = heapq.heappop(open_by_size[free])
+            if not open_by_size[free]:
+                sizes.pop(at)
         else:
             free, i = max_len, len(packs)
             packs.append([])
         packs[i].append(j)
-        if free - n > 0:
-            bisect.insort(room, (free - n, i))
+        left = free - n
+        if left > 0:
+            if not open_by_size.get(left):
+                bisect.insort(sizes, left)
+                open_by_size[left] = []
+            heapq.heappush(open_by_size[left], i)
     return packs
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -13,18 +12,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-# Part of every key: a change to how rows are read, rendered, tokenized or packed bumps it, so
-# entries written by an older engine are never read as if they were current.
-ENGINE_VERSION = 1
+from ftlang.plan.datacache import cache_root, content_key, counts_path
 
 # Written last into an entry: a folder without it is a build that was killed half-way.
 _DONE = "done.json"
-
-
-def content_key(*parts: Any) -> str:
-    """A sha256 over canonical JSON of the parts (and the engine version)."""
-    text = json.dumps([ENGINE_VERSION, *parts], sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def tokenizer_digest(tokenizer: Any) -> str:
@@ -48,14 +39,6 @@ def _backend_content(backend: Any) -> Any:
     # A call with truncation or padding sets them on the backend: state of the last call, not content.
     saved = json.loads(backend.to_str())
     return {k: v for k, v in saved.items() if k not in ("truncation", "padding")}
-
-
-def cache_root() -> Path:
-    """`FTLANG_CACHE`, else `$XDG_CACHE_HOME/ftlang`, else `~/.cache/ftlang`: where, never what."""
-    if os.environ.get("FTLANG_CACHE"):
-        return Path(os.environ["FTLANG_CACHE"])
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return base / "ftlang"
 
 
 class DataCache:
@@ -107,6 +90,20 @@ class DataCache:
         finally:
             if was:
                 enable_progress_bar()
+
+    def record_counts(self, data: dict[str, Any], **counts: Any) -> None:
+        """Merge counts (`stats` of the rows, `tokens` of a split) into the file `ft plan` reads."""
+        path = counts_path(data, self.root.parent)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            known = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            known = {}
+        for name, value in counts.items():
+            known[name] = {**known.get(name, {}), **value} if isinstance(value, dict) else value
+        tmp = path.with_name(f".{path.name}.{os.getpid()}")
+        tmp.write_text(json.dumps(known, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
 
     def say(self, text: str) -> None:
         """One line of the run log on stderr (the progress bars' stream)."""

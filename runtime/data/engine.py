@@ -45,6 +45,7 @@ class RowTable:
     stats: dict[str, int]
     skipped: list[dict[str, str]] = field(default_factory=list)
     cached: bool = False
+    declaration: dict[str, Any] = field(default_factory=dict)  # the DataPlan's JSON: what `ft plan` looks up
     _table: Any = field(default=None, repr=False)
 
     @property
@@ -92,15 +93,17 @@ class RowTable:
 def prepare_rows(dp: DataPlan, root: Path | str, required: Sequence[str], cache: DataCache) -> RowTable:
     """The kept rows of `dp`, from the cache when the same inputs were prepared before."""
     stream = RowStream(dp, root, required)
-    key = content_key("rows", dp.model_dump(mode="json", exclude={"fields"}), stream.files, sorted(set(required)))
+    declaration = dp.model_dump(mode="json", exclude={"fields"})
+    key = content_key("rows", declaration, stream.files, sorted(set(required)))
     found = cache.lookup("rows", key)
+    cached = found is not None
     if found is not None:
-        meta = cache.meta(found)
-        cache.say(f"data {dp.name}: {meta['stats']['kept']:,} rows from the cache ({found.name})")
-        return RowTable(dp.name, found, key, stream.files, meta["stats"], meta["skipped"], cached=True)
-    entry = cache.build("rows", key, lambda folder: _write_rows(stream, folder, cache.quiet))
-    meta = cache.meta(entry)
-    return RowTable(dp.name, entry, key, stream.files, meta["stats"], meta["skipped"])
+        cache.say(f"data {dp.name}: {cache.meta(found)['stats']['kept']:,} rows from the cache ({found.name})")
+    else:
+        found = cache.build("rows", key, lambda folder: _write_rows(stream, folder, cache.quiet))
+    meta = cache.meta(found)
+    cache.record_counts(declaration, stats=meta["stats"])
+    return RowTable(dp.name, found, key, stream.files, meta["stats"], meta["skipped"], cached, declaration)
 
 
 def _write_rows(stream: RowStream, folder: Path, quiet: bool) -> dict[str, Any]:

@@ -205,7 +205,7 @@ class RowStream:
     def __init__(self, dp: DataPlan, root: Path | str, required: Sequence[str] = ()):
         self.dp, self.required = dp, list(required)
         self.raw, self.files = _source_rows(dp, Path(root))
-        self.stats = {"read": 0, "filtered_out": 0, "duplicates": 0, "bad_rows_skipped": 0}
+        self.stats = {"read": 0, "after_where": 0, "filtered_out": 0, "duplicates": 0, "bad_rows_skipped": 0}
         self.skipped: list[dict[str, str]] = []
 
     def _bad(self, where: str, reason: str) -> None:
@@ -240,6 +240,7 @@ class RowStream:
             except ExprError as e:
                 self._bad(where, f"the where filter failed: {e}")
                 continue
+            self.stats["after_where"] += 1
             problem = self._problem(values)
             if problem:
                 self._bad(where, problem)

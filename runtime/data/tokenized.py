@@ -76,6 +76,8 @@ class RenderedTable(Sequence[Rendered]):
     key: str
     table: Any
     cache: DataCache
+    source: RowTable  # the rows it was rendered from
+    split: str | None = None
     skip_bad: bool = False  # the data's `bad_rows = skip`: a failing row is dropped, not an error
     skipped: list[dict[str, str]] = field(default_factory=list)
 
@@ -118,7 +120,7 @@ def render_table(
     import datasets
 
     table = datasets.Dataset.from_file(str(found / "rendered.arrow"))
-    return RenderedTable(shown, key, table, cache, skip_bad, cache.meta(found)["skipped"])
+    return RenderedTable(shown, key, table, cache, rows, split, skip_bad, cache.meta(found)["skipped"])
 
 
 def _render(
@@ -186,6 +188,8 @@ def tokenize_table(
     import datasets
 
     meta = cache.meta(found)
+    part = rendered.split or "all"
+    cache.record_counts(rendered.source.declaration, tokens={part: meta["stats"]["tokens"]}, max_len=max_len)
     table = datasets.Dataset.from_file(str(found / "tokens.arrow"))
     return ExampleTable(key, table, np.load(found / "lengths.npy"), TokenStats(**meta["stats"]), meta["skipped"])
 

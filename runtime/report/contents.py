@@ -71,18 +71,28 @@ def _model_line(model: dict[str, Any]) -> str:
     return f"{who}, {number(model.get('parameters'))} parameters{pinned}"
 
 
-def _data_lines(lock: dict[str, Any]) -> list[str]:
+def _data_file(f: dict[str, Any]) -> str:
+    if f.get("revision") is not None:  # a hub dataset: its commit and `datasets`' fingerprint
+        return f"{f['path']} @ {f['revision'][:12] or 'latest'}, fingerprint {f['fingerprint']}"
+    return f"{f['path']} sha256 {f['sha256'][:12]}…"
+
+
+def _data_lines(lock: dict[str, Any], train_tokens: int | None) -> list[str]:
+    """Each data declaration with its rows per stage: read, after `where`, kept, per split."""
     lines = []
     for d in lock.get("data", []):
-        files = ", ".join(f"{f['path']} sha256 {f['sha256'][:12]}…" for f in d.get("files", [])) or "inline rows"
+        files = ", ".join(_data_file(f) for f in d.get("files", [])) or "inline rows"
         stats = d.get("stats", {})
         splits = " · ".join(
             f"{k.removeprefix('split_')} {v:,}" for k, v in sorted(stats.items()) if k.startswith("split_")
         )
-        lines.append(
-            f"{d['name']}: {files}; {stats.get('kept', 0):,} rows kept of {stats.get('read', 0):,}"
-            + (f" → {splits}" if splits else "")
-        )
+        stages = f"read {stats.get('read', 0):,}"
+        if "after_where" in stats:
+            stages += f" → where {stats['after_where']:,}"
+        stages += f" → kept {stats.get('kept', 0):,}" + (f" → {splits}" if splits else "")
+        lines.append(f"{d['name']}: {files}; {stages}")
+    if train_tokens is not None and lines:
+        lines.append(f"{train_tokens:,} training tokens after templating")
     return lines
 
 
@@ -108,6 +118,9 @@ def _training_lines(plan: Plan, s: dict[str, Any], outcome: Outcome | None) -> l
             f"{schedule}; batch {tp.batch}; seed {tp.seed}",
         )
     ]
+    if s.get("mixture"):
+        taken = " + ".join(f"{m['source']} {m['used']:,} of {m['available']:,}" for m in s["mixture"])
+        lines.append(("mixture", f"rows an epoch took from each source: {taken} (seed {tp.seed})"))
     if outcome and outcome.stopped_early:
         watched = tp.keep_best or "loss"
         lines.append(("early stop", f"at step {s['steps']}: {tp.patience} evaluations without a better {watched}"))
@@ -119,9 +132,19 @@ def _training_lines(plan: Plan, s: dict[str, Any], outcome: Outcome | None) -> l
     return lines
 
 
+def _levers_line(levers: dict[str, Any]) -> str:
+    parts = [f"precision {levers['precision']}", f"weights {levers['dtype']}", f"attention {levers['attention']}"]
+    parts.append(f"optimizer {levers['optimizer']}")
+    switches = ("gradient_checkpointing", "compile", "offload", "tf32")
+    parts += [name.replace("_", " ") for name in switches if levers.get(name)]
+    parts += [f"quantize {levers['quantize']}"] * bool(levers.get("quantize"))
+    parts += [f"kernels {levers['kernels']}"] * (levers.get("kernels", "none") != "none")
+    return " · ".join(parts)
+
+
 def _facts(plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome | None) -> list[tuple[str, str]]:
     facts = [("plan", plan_hash(plan)), ("model", _model_line(lock.get("model", {})))]
-    facts += [("data", line) for line in _data_lines(lock)]
+    facts += [("data", line) for line in _data_lines(lock, s.get("train_tokens"))]
     facts.append(("method", _method_line(plan, lock.get("method", {}))))
     facts += _training_lines(plan, s, outcome)
     device, versions = lock.get("device", {}), lock.get("versions", {})
@@ -132,6 +155,8 @@ def _facts(plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome
             f"torch {versions.get('torch')} · transformers {versions.get('transformers')}",
         )
     )
+    if levers := lock.get("levers"):  # what precision, kernels and levers the run resolved to
+        facts.append(("levers", _levers_line(levers)))
     if plan.params:
         facts.append(("params", ", ".join(f"{k} = {redact_param(k, v)}" for k, v in sorted(plan.params.items()))))
     return facts

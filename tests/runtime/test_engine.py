@@ -123,3 +123,4 @@ def test_hub_dataset_not_cached_says_how_to_fetch_it(hub_cache: Path, tmp_path: 
             prepare_rows(DataPlan(name="h", source=source), tmp_path, [], cache)
         assert "not in the datasets cache" in e.value.message
         assert "datasets.load_dataset('" + source.id in (e.value.help or "")
+
