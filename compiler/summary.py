@@ -8,8 +8,8 @@ from typing import Any
 
 from ftlang.plan import hubcache
 from ftlang.plan.canonical import plan_hash
-from ftlang.plan.datacache import read_counts
 from ftlang.plan.catalogue import OPTIMIZERS
+from ftlang.plan.datacache import read_counts
 from ftlang.plan.memory import Shape, describe, estimate, shape_of
 from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
 
