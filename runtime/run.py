@@ -32,17 +32,11 @@ from ftlang.runtime.train.determinism import settle, torch_settings_restored
 from ftlang.runtime.train.fits import check_fits
 from ftlang.runtime.train.hooks import RunHooks
 from ftlang.runtime.train.levers import Levers
-from ftlang.runtime.train.loop import (
-    DataOrder,
-    LoopConfig,
-    LoopState,
-    make_scheduler,
-    train,
-    warmup_steps,
-)
+from ftlang.runtime.train.loop import DataOrder, LoopConfig, LoopState, train
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import apply_tf32
 from ftlang.runtime.train.progress import Progress
+from ftlang.runtime.train.schedule import make_scheduler, warmup_steps
 
 
 @dataclass(frozen=True)

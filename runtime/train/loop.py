@@ -1,4 +1,4 @@
-"""The training loop on plain torch: AdamW, warm-up schedules, accumulation, clipping, eval."""
+"""The training loop on plain torch: data order, losses, accumulation, clipping, logging and eval hooks."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from ftlang.plan.models import Schedule, TrainPlan
+from ftlang.plan.models import TrainPlan
 from ftlang.runtime.data.batching import Batch, Collator, singles
 from ftlang.runtime.data.prompts import IGNORE, Example
 from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
@@ -20,41 +20,6 @@ from ftlang.runtime.train import distributed
 from ftlang.runtime.train.launch import micro_batch
 from ftlang.runtime.train.precision import Precision
 from ftlang.runtime.train.prefetch import Prefetcher, preparer
-
-# --- schedule --------------------------------------------------------------------------
-
-
-def warmup_steps(schedule: Schedule, total: int) -> int:
-    """`warmup` < 1 is a fraction of all steps (rounded), >= 1 a number of steps."""
-    w = schedule.warmup
-    n = round(w * total) if w < 1 else int(w)
-    return min(n, total)
-
-
-def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
-    """Multiplier of the peak lr for 0-based optimizer step `step`.
-
-    Warm-up climbs linearly to 1 over `warmup` steps (the first step already moves);
-    then constant stays at 1, linear falls to 0 and cosine follows half a cosine to 0
-    at `total`.
-    """
-    if step < warmup:
-        return (step + 1) / warmup
-    if kind == "constant":
-        return 1.0
-    progress = (step - warmup) / max(1, total - warmup)
-    if kind == "linear":
-        return max(0.0, 1.0 - progress)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def make_scheduler(
-    optimizer: torch.optim.Optimizer, total: int, warmup: int, kind: str
-) -> torch.optim.lr_scheduler.LambdaLR:
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup, kind))
-
-
-# --- data order ------------------------------------------------------------------------
 
 
 class DataOrder:
@@ -99,9 +64,6 @@ class DataOrder:
         assert state["n"] == self.n, "the checkpoint was made with other data"
         self.epoch, self.pos, self.perm = state["epoch"], state["pos"], list(state["perm"])
         self.gen.set_state(state["generator"])
-
-
-# --- loss ------------------------------------------------------------------------------
 
 
 def autocast(device: torch.device, precision: Precision | None = None) -> contextlib.AbstractContextManager:
@@ -182,9 +144,6 @@ def evaluate_loss(
     else:
         out["eval_tokens"] = n_targets
     return out
-
-
-# --- the loop --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -291,104 +250,145 @@ def train(
     `objective` scores a micro-batch (default: the task's cross-entropy); `items` and
     `collator` are whatever it scores: sequences, preference pairs, prompts.
     """
-    objective = objective or lm_objective(task)
     model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-    started = time.perf_counter() - state.elapsed
-    window_start = time.perf_counter()
+    stepper = _Stepper(model, objective or lm_objective(task), optimizer, scheduler, cfg, device, precision)
+    window = _Window(cfg, hooks, time.perf_counter() - state.elapsed, time.perf_counter())
     state.window_loss = state.window_loss.to(device)
-    world, rank = distributed.size(), distributed.rank()
-    prepare = preparer(items, collator, cfg.micro_batch, world, rank, device)
+    prepare = preparer(items, collator, cfg.micro_batch, distributed.size(), distributed.rank(), device)
     # Only a pure collator's batches can be built ahead: GRPO's samples from the current model.
     prefetcher = Prefetcher(prepare) if isinstance(collator, Collator) else None
-    scaler = precision.scaler() if precision else None
     while state.step < cfg.total_steps:
         idx = state.order.take(cfg.batch)
         micro = prefetcher.get(idx) if prefetcher else prepare(idx)
         if prefetcher:
             prefetcher.ahead(state.order.upcoming(cfg.batch))
+        step_loss, lr = stepper.step(micro, state)
+        if window.after_step(state, step_loss, lr, device):
+            break
+    if prefetcher:
+        prefetcher.close()
+    state.elapsed = time.perf_counter() - window.started
+    return state
+
+
+@dataclass
+class _Stepper:
+    """One optimizer step over a global batch's micro-batches: accumulate, clip, step."""
+
+    model: torch.nn.Module
+    objective: Objective
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    cfg: LoopConfig
+    device: torch.device
+    precision: Precision | None
+
+    def __post_init__(self) -> None:
+        self.params = [p for p in self.model.parameters() if p.requires_grad]
+        self.scaler = self.precision.scaler() if self.precision else None
+
+    def step(self, micro: list[tuple[Any, float]], state: LoopState) -> tuple[torch.Tensor, float]:
+        """The step's loss (summed over ranks) and the learning rate it stepped with."""
+        step_loss, n_tokens, n_positions = self._accumulate(micro, state)
+        state.tokens += n_tokens
+        state.positions += n_positions
+        state.window_tokens += n_tokens
+        if self.scaler:
+            self.scaler.unscale_(self.optimizer)  # clip the true gradients; a step with inf/NaN is skipped
+        if self.cfg.grad_clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.params, self.cfg.grad_clip)
+        lr = self.optimizer.param_groups[0]["lr"]
+        if self.scaler:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        state.step += 1
+        state.window_loss += step_loss
+        state.window_steps += 1
+        return step_loss, lr
+
+    def _accumulate(self, micro: list[tuple[Any, float]], state: LoopState) -> tuple[torch.Tensor, int, int]:
+        """Forward and backward over every micro-batch; the stats go into the state's window."""
+        world = distributed.size()
         # One denominator for the whole global batch, over every rank: accumulation and data
         # parallelism then both equal one big batch.
-        n_targets, n_tokens, n_positions = distributed.batch_totals(micro, device)
+        n_targets, n_tokens, n_positions = distributed.batch_totals(micro, self.device)
         denom = max(1, n_targets)
-        step_loss = torch.zeros((), dtype=torch.float64, device=device)
+        step_loss = torch.zeros((), dtype=torch.float64, device=self.device)
         step_stats: dict[str, torch.Tensor] = {}
         for i, (b, weight) in enumerate(micro):
-            with distributed.accumulating(model, more=i < len(micro) - 1):
-                with autocast(device, precision):
-                    loss, stats = objective(model, b)
+            with distributed.accumulating(self.model, more=i < len(micro) - 1):
+                with autocast(self.device, self.precision):
+                    loss, stats = self.objective(self.model, b)
                 # DDP and FSDP average gradients over ranks: the world-size factor makes that
                 # average the sum one process would compute (a zero-weight filler adds nothing).
                 scaled = loss * (weight * world) / denom
-                (scaler.scale(scaled) if scaler else scaled).backward()
+                (self.scaler.scale(scaled) if self.scaler else scaled).backward()
             step_loss += weight * loss.detach().double() / denom
             for k, v in stats.items():
                 step_stats[k] = step_stats.get(k, 0) + weight * v.detach().double() / denom
         step_loss, step_stats = distributed.sum_over_ranks(step_loss, step_stats)
         for k, v in step_stats.items():
             state.window_stats[k] = state.window_stats.get(k, 0) + v
-        state.tokens += n_tokens
-        state.positions += n_positions
-        state.window_tokens += n_tokens
-        if scaler:
-            scaler.unscale_(optimizer)  # clip the true gradients; a step with inf/NaN is skipped
-        if cfg.grad_clip is not None:
-            torch.nn.utils.clip_grad_norm_(params, cfg.grad_clip)
-        lr = optimizer.param_groups[0]["lr"]
-        if scaler:
-            scaler.step(optimizer)
-            scaler.update()
-        else:
-            optimizer.step()
-        scheduler.step()
-        optimizer.zero_grad(set_to_none=True)
-        state.step += 1
-        state.window_loss += step_loss
-        state.window_steps += 1
+        return step_loss, n_tokens, n_positions
+
+
+@dataclass
+class _Window:
+    """What happens after a step: evaluation, the logged loss window, progress, checkpoints."""
+
+    cfg: LoopConfig
+    hooks: Hooks
+    started: float  # perf_counter at step 0 (a resumed run counts its elapsed time)
+    window_start: float
+
+    def after_step(self, state: LoopState, step_loss: torch.Tensor, lr: float, device: torch.device) -> bool:
+        """Whether the run is done: the last step, or an early stop."""
+        cfg, hooks = self.cfg, self.hooks
         epoch = round(state.step / cfg.steps_per_epoch, 4)
         if (cfg.eval_every and state.step % cfg.eval_every == 0) or state.step == cfg.total_steps:
             result = hooks.evaluate(state.step)
             if result is not None:
-                hooks.log(
-                    {"step": state.step, "epoch": epoch, **result, "elapsed": round(time.perf_counter() - started, 3)}
-                )
+                elapsed = round(time.perf_counter() - self.started, 3)
+                hooks.log({"step": state.step, "epoch": epoch, **result, "elapsed": elapsed})
         # An early stop (decided by the evaluation just above) ends the run like its last
         # step: the loss window is logged and a checkpoint written.
-        done = state.step == cfg.total_steps or hooks.stop()
+        done = state.step == cfg.total_steps or hooks.stop(state.step)
         if state.step % cfg.log_every == 0 or done:
-            now = time.perf_counter()
-            # The only host sync of a logged step: turning the window's loss into a number.
-            loss_value = (state.window_loss / state.window_steps).item()
-            state.last_loss = step_loss.item()
-            tok_s = state.window_tokens / max(1e-9, now - window_start)
-            state.elapsed = now - started
-            stats = {k: (v / state.window_steps).item() for k, v in state.window_stats.items()}
-            hooks.log(
-                {
-                    "step": state.step,
-                    "epoch": epoch,
-                    "loss": loss_value,
-                    "lr": lr,
-                    "tokens": state.tokens,
-                    "elapsed": round(state.elapsed, 3),
-                    "tok_s": round(tok_s, 1),
-                    **stats,
-                }
-            )
-            hooks.progress(state, loss_value, tok_s)
-            state.window_loss = torch.zeros((), dtype=torch.float64, device=device)
-            state.window_stats = {}
-            state.window_steps = state.window_tokens = 0
-            window_start = now
+            self._log(state, step_loss, lr, epoch, device)
         else:
             hooks.progress(state, None, None)
         if cfg.checkpoint_every and (state.step % cfg.checkpoint_every == 0 or done):
-            state.elapsed = time.perf_counter() - started
+            state.elapsed = time.perf_counter() - self.started
             state.last_loss = step_loss.item()
             hooks.checkpoint(state)
-        if done:
-            break
-    if prefetcher:
-        prefetcher.close()
-    state.elapsed = time.perf_counter() - started
-    return state
+        return done
+
+    def _log(self, state: LoopState, step_loss: torch.Tensor, lr: float, epoch: float, device: torch.device) -> None:
+        now = time.perf_counter()
+        # The only host sync of a logged step: turning the window's loss into a number.
+        loss_value = (state.window_loss / state.window_steps).item()
+        state.last_loss = step_loss.item()
+        tok_s = state.window_tokens / max(1e-9, now - self.window_start)
+        state.elapsed = now - self.started
+        stats = {k: (v / state.window_steps).item() for k, v in state.window_stats.items()}
+        self.hooks.log(
+            {
+                "step": state.step,
+                "epoch": epoch,
+                "loss": loss_value,
+                "lr": lr,
+                "tokens": state.tokens,
+                "elapsed": round(state.elapsed, 3),
+                "tok_s": round(tok_s, 1),
+                **stats,
+            }
+        )
+        self.hooks.progress(state, loss_value, tok_s)
+        state.window_loss = torch.zeros((), dtype=torch.float64, device=device)
+        state.window_stats = {}
+        state.window_steps = state.window_tokens = 0
+        self.window_start = now

@@ -10,8 +10,9 @@ import torch
 
 from ftlang.plan.models import FullMethod, Schedule
 from ftlang.runtime import run_plan
-from ftlang.runtime.train.loop import DataOrder, lr_factor, make_scheduler, warmup_steps
+from ftlang.runtime.train.loop import DataOrder
 from ftlang.runtime.train.optimizers import make_optimizer
+from ftlang.runtime.train.schedule import lr_factor, make_scheduler, warmup_steps
 
 from .factories import chat_plan
 

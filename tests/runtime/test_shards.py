@@ -14,8 +14,9 @@ from ftlang.runtime import RunError
 from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from ftlang.runtime.train.distributed import own_micro_batches, split_batch, wrap
 from ftlang.runtime.train.launch import check_batch, micro_batch
-from ftlang.runtime.train.loop import DataOrder, LoopState, make_scheduler
+from ftlang.runtime.train.loop import DataOrder, LoopState
 from ftlang.runtime.train.optimizers import make_optimizer
+from ftlang.runtime.train.schedule import make_scheduler
 
 
 def train_plan(batch: int, micro: int | None = None) -> TrainPlan:
