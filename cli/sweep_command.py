@@ -15,6 +15,7 @@ from .common import EXIT_OK, EXIT_RECIPE, parse_set_pairs, print_diagnostics, pr
 
 if TYPE_CHECKING:
     from ftlang.compiler.api import CheckResult
+    from ftlang.plan.models import Plan
 
 
 def _score(summary: dict[str, Any], metric: str) -> float | None:
@@ -23,6 +24,14 @@ def _score(summary: dict[str, Any], metric: str) -> float | None:
         if isinstance(value, int | float) and not isinstance(value, bool):
             return float(value)
     return None
+
+
+def _recorded_key(plan: Plan, metric: str) -> str:
+    """The key runs record `metric` under: `contains("refund")` for the eval's one `contains`."""
+    from ftlang.runtime.evaluation.metrics import metric_key
+
+    measured = [m for m in (plan.eval.metrics if plan.eval else []) if m.name == metric]
+    return metric_key(measured[0]) if len(measured) == 1 else metric
 
 
 def rank_runs(rows: list[dict[str, Any]], metric: str) -> list[dict[str, Any]]:
@@ -67,6 +76,7 @@ def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
             return EXIT_RECIPE
     assert base.plan is not None and base.resolution is not None
     metric = base.resolution.rank_by or "loss"
+    key = _recorded_key(base.plan, metric)
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     sweep_dir = Path(args.out) if args.out else Path("runs") / f"{base.plan.recipe}-sweep-{stamp}"
     sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -87,7 +97,7 @@ def run_sweep(args: argparse.Namespace, base: CheckResult) -> int:
                 "plan_hash": digest,
                 "run_dir": result.run_dir.name,
                 "final_loss": result.final_loss,
-                "score": _score(summary, metric),
+                "score": _score(summary, key),
             }
         )
     ranked = rank_runs(rows, metric)

@@ -182,6 +182,16 @@ def check_ranking_metric(ctx: Context, plan: dict[str, Any], name: str, span: Sp
                 notes=[f"measured: {', '.join(metrics)}"],
             )
         )
+    elif metrics.count(name) > 1:  # `contains("a")` and `contains("b")`: which one is meant
+        ctx.report(
+            error(
+                "E0208",
+                f"`{what}` names `{name}`, which the eval measures {metrics.count(name)} times",
+                span,
+                "measured more than once",
+                help=f"keep one `{name}(…)` in `metrics`, or use another metric",
+            )
+        )
     elif not METRICS[name].rankable:
         ctx.report(unranked(name, span, f"`{what}`"))
 

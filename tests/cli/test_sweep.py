@@ -4,6 +4,10 @@ import json
 import subprocess
 import sys
 
+import pytest
+
+from ftlang.cli.sweep_command import _recorded_key, rank_runs
+from ftlang.compiler.api import check_text
 from tests.conftest import RECIPES, REPO
 
 
@@ -45,3 +49,22 @@ def test_a_2x2_sweep_runs_and_ranks_its_runs(tmp_path):
         assert (out / run["run_dir"] / "plan.json").is_file()
     table = (out / "comparison.md").read_text()
     assert table.count("\n| ") == 5  # header and four runs
+
+
+def _row(index, score):
+    return {"index": index, "score": score}
+
+
+def test_runs_rank_in_the_metrics_own_direction():
+    rows = [_row(0, 0.5), _row(1, None), _row(2, 0.9), _row(3, 0.1)]
+    assert [r["index"] for r in rank_runs(rows, "accuracy")] == [2, 0, 3, 1]  # higher first, missing last
+    assert [r["index"] for r in rank_runs(rows, "loss")] == [3, 0, 2, 1]
+    with pytest.raises(ValueError, match="no better direction"):
+        rank_runs(rows, "length")
+
+
+def test_a_metric_with_an_argument_is_scored_by_its_recorded_key():
+    recipe = (RECIPES / "sft-sweep.ft").read_text()
+    plan = check_text(recipe.replace("metrics [", 'metrics [contains("a"), '), str(RECIPES / "x.ft")).plan
+    assert plan is not None
+    assert _recorded_key(plan, "contains") == 'contains("a")' and _recorded_key(plan, "loss") == "loss"
