@@ -168,47 +168,7 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
     if kind == "hf":
         return hub_source(ctx, call, loc)
     if kind == "rows":
-        rows = []
-        items = call.args[0].items if len(call.args) == 1 and isinstance(call.args[0], n.ListExpr) else call.args
-        for i, item in enumerate(items):
-            wrong = (
-                item
-                if not isinstance(item, n.Block)
-                else next((e for e in item.entries if not isinstance(e, n.Field)), None)
-            )
-            if wrong is not None:
-                ctx.report(
-                    error(
-                        "E0201",
-                        "`rows(…)` expects records `{ field = value, … }`",
-                        wrong.span,
-                        "not a record" if wrong is item else "not `field = value`",
-                    )
-                )
-                return None, None
-            assert isinstance(item, n.Block)  # `wrong` is None only for a record
-            rows.append(
-                {f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries if isinstance(f, n.Field)}
-            )
-            ctx.origin((*loc, "rows", i), item)
-        if call.kwargs:
-            ctx.report(
-                error(
-                    "E0207",
-                    "`rows(…)` takes records only, no named arguments",
-                    call.kwargs[0].name_span,
-                    "unknown argument",
-                    help="write `rows({ field = value, … }, …)`",
-                )
-            )
-            return None, None
-        if not rows:
-            ctx.report(error("E0207", "`rows(…)` needs at least one row", call.span, "no rows"))
-            return None, None
-        fields: dict[str, None] = {}
-        for row in rows:
-            fields.update(dict.fromkeys(row))
-        return {"kind": "rows", "rows": rows}, Peek(tuple(fields), len(rows))
+        return _inline_rows(ctx, call, loc)
     spec = DATA_SOURCES[kind]
     args = call_arguments(ctx, call, loc, list(spec.positional), list(spec.keywords))
     if args is None or not isinstance(args.get("path"), str):
@@ -216,25 +176,66 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
     path = Path(args["path"])
     found = peek(kind, ctx.root / path)
     if found.problem:
-        where = _argument(call).span
-        if found.problem == "not found":
-            ctx.report(not_found(ctx, args["path"], where, "data file"))
-        elif found.problem.startswith("cannot"):
-            ctx.report(error("E0307", f"data file `{path}` {found.problem}", where, "cannot read this file"))
-        else:
-            notes = [f"line {found.problem_line}: {_short(found.problem_text)}"] if found.problem_text else []
-            ctx.report(
-                error(
-                    "E0308",
-                    f"data file `{path}` {found.problem}",
-                    where,
-                    "malformed data",
-                    notes=notes,
-                    help=_MALFORMED_HELP.get(kind),
-                )
-            )
+        ctx.report(_unreadable(ctx, call, kind, args["path"], found))
         return {"kind": kind, "path": str(path)}, None
     return {"kind": kind, "path": str(path), "sha256": found.sha256}, found
+
+
+def _inline_rows(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[str, Any] | None, Peek | None]:
+    """`rows({ … }, …)`: records written in the recipe, each field a plain value."""
+    rows = []
+    items = call.args[0].items if len(call.args) == 1 and isinstance(call.args[0], n.ListExpr) else call.args
+    for i, item in enumerate(items):
+        wrong = (
+            item
+            if not isinstance(item, n.Block)
+            else next((e for e in item.entries if not isinstance(e, n.Field)), None)
+        )
+        if wrong is not None:
+            ctx.report(
+                error(
+                    "E0201",
+                    "`rows(…)` expects records `{ field = value, … }`",
+                    wrong.span,
+                    "not a record" if wrong is item else "not `field = value`",
+                )
+            )
+            return None, None
+        assert isinstance(item, n.Block)  # `wrong` is None only for a record
+        rows.append({f.key.dotted: unwrap(plain(f.value, ctx.params)) for f in item.entries if isinstance(f, n.Field)})
+        ctx.origin((*loc, "rows", i), item)
+    if call.kwargs:
+        ctx.report(
+            error(
+                "E0207",
+                "`rows(…)` takes records only, no named arguments",
+                call.kwargs[0].name_span,
+                "unknown argument",
+                help="write `rows({ field = value, … }, …)`",
+            )
+        )
+        return None, None
+    if not rows:
+        ctx.report(error("E0207", "`rows(…)` needs at least one row", call.span, "no rows"))
+        return None, None
+    fields: dict[str, None] = {}
+    for row in rows:
+        fields.update(dict.fromkeys(row))
+    return {"kind": "rows", "rows": rows}, Peek(tuple(fields), len(rows))
+
+
+def _unreadable(ctx: Context, call: n.Call, kind: str, written: str, found: Peek) -> Diagnostic:
+    """A data file that is missing, unreadable or malformed, at the path argument."""
+    where, path = _argument(call).span, Path(written)
+    problem = found.problem or ""
+    if problem == "not found":
+        return not_found(ctx, written, where, "data file")
+    if problem.startswith("cannot"):
+        return error("E0307", f"data file `{path}` {problem}", where, "cannot read this file")
+    notes = [f"line {found.problem_line}: {_short(found.problem_text)}"] if found.problem_text else []
+    return error(
+        "E0308", f"data file `{path}` {problem}", where, "malformed data", notes=notes, help=_MALFORMED_HELP.get(kind)
+    )
 
 
 _MALFORMED_HELP = {
