@@ -163,6 +163,7 @@ def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
     """Per device, for `device` "cuda" or "cpu"; FSDP divides the sharded states by the processes."""
     dtype = _weight_dtype(plan, device)
     weight_bytes = _DTYPE_BYTES[dtype]
+    weights: float  # bytes, like gradients and optimizer: FSDP's shards divide them
     if plan.model.quantize:
         # peft's k-bit preparation keeps every weight it does not quantize in float32.
         rest = shape.params - shape.linear_params
@@ -175,7 +176,8 @@ def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
     state = spec.state_bytes * trainable_bytes / 4 if spec.state_bytes >= 4 else spec.state_bytes
     if plan.train.optimizer.kind == "sgd" and plan.train.optimizer.momentum == 0:
         state = 0
-    gradients, optimizer = trainable * trainable_bytes, trainable * state
+    gradients: float = trainable * trainable_bytes
+    optimizer: float = trainable * state
     if plan.compute.strategy == "fsdp" and plan.compute.processes > 1:
         shards = plan.compute.processes
         weights, gradients, optimizer = weights / shards, gradients / shards, optimizer / shards
