@@ -22,6 +22,7 @@ from . import (
     export_command,
     fmt_command,
     lsp_command,
+    reproduce_command,
     run_command,
     share_commands,
 )
@@ -35,6 +36,7 @@ COMMAND_MODULES = (
     eval_commands,
     export_command,
     lsp_command,
+    reproduce_command,
     completion_command,
 )
 

@@ -367,6 +367,8 @@ class ComputePlan(Node):
     kernels: Literal["none", "liger"] = "none"  # Liger's fused Triton kernels (GPU)
     offload: bool = False  # FSDP2: parameters and optimizer state in CPU memory
     tf32: bool = True  # TensorFloat-32 matrix products on GPUs that have them
+    # Deterministic kernels on a GPU (slower): two runs give the same bits. CPU runs always are.
+    deterministic: bool = False
 
 
 # --- the whole plan --------------------------------------------------------

@@ -230,6 +230,14 @@ def model_identity(mp: ModelPlan, ms: ModelSource | None, model: Any, saved: Pat
     return ident
 
 
+def tokenizer_folder(plan: Plan, run_dir: Path) -> Path | None:
+    """Where the run's tokenizer files lie: the base's folder, or base/ of a scratch run."""
+    if isinstance(plan.model.source, ScratchModel):
+        return run_dir / "base"
+    source = resolve_source(plan.model, Path(plan.root))
+    return Path(source.ref) if source is not None and Path(source.ref).is_dir() else None
+
+
 def max_positions(model: Any) -> int | None:
     """Absolute-position models (BERT) cannot go past this; we clamp max_len to it."""
     return getattr(model.config, "max_position_embeddings", None)

@@ -21,7 +21,8 @@ from ftlang.runtime.methods.adapters import check_method
 from ftlang.runtime.methods.build import build_workload
 from ftlang.runtime.methods.rewards import reward_fields
 from ftlang.runtime.methods.workload import Workload
-from ftlang.runtime.models import load_for_run, pad_token_id, sequence_length
+from ftlang.runtime.models import load_for_run, pad_token_id, sequence_length, tokenizer_folder
+from ftlang.runtime.pins import determinism_settings, gpu_stack, tokenizer_pins
 from ftlang.runtime.quiet import quiet_libraries
 from ftlang.runtime.report.summary import eval_summary, final_line, training_summary
 from ftlang.runtime.report.trackers import open_trackers
@@ -74,18 +75,28 @@ class _Run:
         ckpt.save_checkpoint(self.run_dir, self.work.model, self.optimizer, self.scheduler, state, epoch)
 
 
-def run_plan(plan: Plan, out_dir: Path | None = None, *, resume: Path | None = None, quiet: bool = False) -> RunResult:
+def run_plan(
+    plan: Plan,
+    out_dir: Path | None = None,
+    *,
+    resume: Path | None = None,
+    quiet: bool = False,
+    stop_after: int | None = None,
+) -> RunResult:
     """Execute `plan`; with `resume`, continue the run in that directory from its last checkpoint.
+
+    `stop_after` ends training after that many steps of the plan's own schedule (a cheap check
+    of a long run's start, for `ft reproduce --steps`).
 
     User-facing failures raise RunError before any model loads where they can (bad data,
     missing files, unsupported method); anything else is a bug.
     """
     check_method(plan.method, plan.prompt.task)
     with torch_settings_restored(), quiet_libraries(), distributed.session(plan):
-        return _run(plan, out_dir, resume, quiet)
+        return _run(plan, out_dir, resume, quiet, stop_after)
 
 
-def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> RunResult:
+def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool, stop_after: int | None) -> RunResult:
     rows = load_rows(plan, reward_fields(plan.method), quiet=quiet or not distributed.is_main())
     inputs = prepare_eval(plan, rows.eval, rows.labels)
     target = Path(resume or out_dir or distributed.broadcast(rundir.default_run_dir(plan)))
@@ -96,7 +107,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
     run_levers = levers.resolve(plan, device)
     check_fits(plan, device)
     run_dir, threads = rundir.open_run_dir(plan, target if resume is None else None, resume, data_files)
-    settle(device, plan.train.seed, threads)
+    settle(device, plan.train.seed, threads, plan.compute.deterministic)
     apply_tf32(run_levers.precision)
     try:
         model, tok, identity = load_for_run(plan, run_dir, rows.labels, rows.train, run_levers)
@@ -121,7 +132,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool) -> 
             scheduler=run.scheduler,
             state=run.state,
             device=device,
-            hooks=RunHooks(run.metrics, progress, evaluation, run.save),
+            hooks=RunHooks(run.metrics, progress, evaluation, run.save, stop_after),
             objective=run.work.objective,
             precision=run.levers.precision,
         )
@@ -162,6 +173,10 @@ def _write_lock(run: _Run, inputs: EvalInputs | None, identity: dict[str, Any]) 
         run.plan, data_lock, identity, run.work.method.as_dict(), run.device, skipped_rendering=run.rows.skipped[:20]
     )
     lock["levers"] = run.levers.as_dict()
+    lock["tokenizer"] = tokenizer_pins(run.tokenizer, tokenizer_folder(run.plan, run.run_dir))
+    lock["determinism"] = determinism_settings()
+    if gpu := gpu_stack(run.device):
+        lock["gpu"] = gpu
     rundir.write_json(run.run_dir / rundir.LOCK, lock)
 
 

@@ -9,7 +9,6 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +18,7 @@ import torch.distributed as dist
 from ftlang.plan.canonical import load_plan, plan_hash, plan_json
 from ftlang.plan.models import Plan
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.pins import library_versions
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.launch import check_resume_world
 
@@ -155,16 +155,6 @@ def check_same_data(run_dir: Path, data_files: Iterable[dict[str, str]]) -> None
         )
 
 
-def package_versions() -> dict[str, str]:
-    out = {"python": platform.python_version()}
-    for name in ("torch", "transformers", "peft", "tokenizers", "ftlang"):
-        try:
-            out[name] = version(name)
-        except PackageNotFoundError:
-            out[name] = "not installed"
-    return out
-
-
 def device_info(device: torch.device) -> dict[str, Any]:
     info: dict[str, Any] = {
         "type": device.type,
@@ -198,7 +188,7 @@ def build_lock(
         "skipped_rendering": skipped_rendering or [],  # rows whose template or label failed
         "model": model,
         "method": method,
-        "versions": package_versions(),
+        "versions": library_versions(),
         "seed": plan.train.seed,
         "split_seeds": {d.name: d.split.seed for d in plan.data},
         "device": device_info(device),

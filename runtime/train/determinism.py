@@ -10,6 +10,8 @@ from contextlib import contextmanager
 import numpy as np
 import torch
 
+from ftlang.runtime.pins import make_deterministic
+
 
 def cpu_threads() -> int:
     """Intra-op threads for a CPU run: all usable cores but one, unless OMP_NUM_THREADS says.
@@ -30,15 +32,16 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def settle(device: torch.device, seed: int, threads: int | None) -> None:
-    """Seed every generator; on CPU, deterministic kernels and a fixed thread count.
+def settle(device: torch.device, seed: int, threads: int | None, deterministic: bool = False) -> None:
+    """Seed every generator; deterministic kernels on CPU, and on a GPU when the plan asks.
 
     `threads` is the count a resumed run started with: the same count keeps CPU float sums
     bit-identical. None picks `cpu_threads()`.
     """
     seed_everything(seed)
+    if device.type == "cpu" or deterministic:
+        make_deterministic(device)
     if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
         torch.set_num_threads(threads or cpu_threads())
 
 

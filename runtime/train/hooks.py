@@ -21,8 +21,10 @@ class RunHooks(Hooks):
         progress: Progress,
         evaluation: RunEvaluation | None,
         save: Callable[[LoopState], None],
+        stop_after: int | None = None,
     ):
         self.metrics, self.bar, self._evaluation, self._save = metrics, progress, evaluation, save
+        self._stop_after = stop_after  # `ft reproduce --steps N`: the first N steps of the same schedule
 
     def log(self, record: dict[str, Any]) -> None:
         if distributed.is_main():
@@ -31,7 +33,9 @@ class RunHooks(Hooks):
     def evaluate(self, step: int) -> dict[str, float] | None:
         return self._evaluation.during(step) if self._evaluation else None
 
-    def stop(self) -> bool:
+    def stop(self, step: int) -> bool:
+        if self._stop_after is not None and step >= self._stop_after:
+            return True
         return self._evaluation is not None and self._evaluation.should_stop
 
     def checkpoint(self, state: LoopState) -> None:

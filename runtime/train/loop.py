@@ -223,7 +223,7 @@ class Hooks:
     def evaluate(self, step: int) -> dict[str, float] | None:
         return None
 
-    def stop(self) -> bool:
+    def stop(self, step: int) -> bool:
         return False  # early stopping, asked after each step's evaluation
 
     def checkpoint(self, state: LoopState) -> None: ...
