@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ftlang.plan.canonical import load_plan, plan_hash
+from ftlang.plan.catalogue import METRICS
 from ftlang.plan.models import LoraMethod, Plan
 from ftlang.runtime import rundir
 from ftlang.runtime.evaluation.outcome import Outcome, read_outcome
@@ -162,16 +163,31 @@ def _facts(plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome
     return facts
 
 
+def better_direction(key: str) -> str:
+    """Which way a metric improves (the catalogue's), so a reader knows whether its delta is good.
+    Keys are `accuracy`, `contains("…")`, or `set/metric` for a further eval set."""
+    spec = METRICS.get(key.partition("(")[0].rpartition("/")[2])
+    if spec is None or spec.higher_is_better is None:
+        return "—"
+    return "higher" if spec.higher_is_better else "lower"
+
+
 def outcome_tables(outcome: Outcome) -> list[Table]:
     """Metrics base → tuned, gates, guards and samples, as rows of redacted text."""
     examples = number(outcome.tuned.get("examples"))
     title = f"Metrics on {outcome.on} ({examples} examples)"
     if outcome.base is not None:
         rows = [
-            [k, number(outcome.base.get(k)), number(outcome.tuned.get(k)), number(outcome.delta(k), True)]
+            [
+                k,
+                number(outcome.base.get(k)),
+                number(outcome.tuned.get(k)),
+                number(outcome.delta(k), True),
+                better_direction(k),
+            ]
             for k in outcome.keys
         ]
-        out = [Table(title, ["metric", "base", "tuned", "delta"], rows)]
+        out = [Table(title, ["metric", "base", "tuned", "delta", "better"], rows)]
     else:
         out = [Table(title, ["metric", "tuned"], [[k, number(outcome.tuned.get(k))] for k in outcome.keys])]
     verdict = outcome.verdict

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ftlang.runtime.redact import MASK, redact, redact_param
-from ftlang.runtime.report.contents import Report, Table
+from ftlang.runtime.report.contents import Report, Table, better_direction
 from ftlang.runtime.report.markdown import render_md
 from ftlang.runtime.report.plots import Chart, Series, line_chart, nice_ticks
 
@@ -47,3 +47,8 @@ def test_markdown_cells_cannot_break_the_table():
     )
     row = [line for line in render_md(report).splitlines() if line.startswith("| a")][0]
     assert row == "| a \\| b<br>c &lt;script>x&lt;/script> 1 < 2 |"
+
+
+def test_metric_tables_say_which_way_each_metric_improves():
+    keys = ["accuracy", "loss", 'contains("a/b")', "length", "general.eval/perplexity"]
+    assert [better_direction(k) for k in keys] == ["higher", "lower", "higher", "—", "lower"]
