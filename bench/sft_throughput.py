@@ -135,7 +135,7 @@ def child_prepare(spec: Spec) -> dict[str, Any]:
     plan = check_path(recipe_path(work, "fixed", "full", False)).plan
     assert plan is not None
     data = plan.data[0]
-    rows = select({data.name: load_data(data, work, plan.prompt.fields)}, plan.train.data)
+    rows = select({data.name: load_data(data, work, plan.prompt.fields)}, plan.train.data[0])
     rendered, _ = Renderer(plan.prompt).render_all(rows, False)
     tok = train_scratch_tokenizer([plain_text(r) for r in rendered], plan.model.source.vocab)
     model = build_scratch_model(plan.model.source, tok, plan.prompt.task, plan.train.seed)

@@ -40,9 +40,13 @@ def check_eval(
     entries = read_block(ctx, decl.body, EVAL_SHAPE)
     out: dict[str, Any] = {}
     guard_sources: list[tuple[n.Call, Peek | None]] = []
-    on = _evaluated_data(ctx, decl, entries.one("on"), data_names, library=library)
-    if on is not None:
-        out["on"] = on
+    sets = entries.one("on")
+    if sets is not None and isinstance(sets.value, n.ListExpr):
+        out.update(_several_sets(ctx, sets.value, data_names))
+    else:
+        on = _evaluated_data(ctx, decl, sets, data_names, library=library)
+        if on is not None:
+            out["on"] = on
     allowed = metrics_for(task) if task else list(METRICS)
     if (metrics := entries.one("metrics")) is not None:
         out["metrics"] = _metrics(ctx, metrics.value, allowed, task)
@@ -92,6 +96,22 @@ def _evaluated_data(
         )
         return None
     return default
+
+
+def _several_sets(ctx: Context, sets: n.ListExpr, data_names: dict[str, list[str]]) -> dict[str, Any]:
+    """`on [chats.eval, general.eval]`: the first set is the one gates read, the others are measured too."""
+    if not sets.items:
+        ctx.report(
+            error("E0339", "`on` names no data to evaluate on", sets.span, "an empty list", help="write `on [chats.eval]`")
+        )
+    refs: list[dict[str, Any]] = []
+    for item in sets.items:
+        ref = data_ref(ctx, item, data_names)
+        if ref is not None and ref in refs:
+            ctx.report(error("E0339", "`on` names this set twice", item.span, "again here", help="name each set once"))
+        elif ref is not None:
+            refs.append(ref)
+    return {"on": refs[0], "also_on": refs[1:]} if refs else {}
 
 
 def _compares_base(ctx: Context, compare: n.Statement, model_name: str | None, *, library: bool) -> bool:

@@ -8,6 +8,7 @@ from ftlang.plan.catalogue import METHODS, OPTIMIZERS, SCHEDULES
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
+from .check_mix import train_sources
 from .check_rewards import check_rewards
 from .check_tracking import check_track
 from .context import BlockShape, Context, read_block
@@ -16,7 +17,10 @@ from .schema_check import fields_of
 from .suggest import did_you_mean
 from .values import Symbol, describe, plain, unwrap
 
-TRAIN_SHAPE = BlockShape("`train`", fields=fields_of("TrainPlan"))
+# `data` is a field (one source) or repeated statements (a mixture: `data chats.train weight 0.9`).
+TRAIN_SHAPE = BlockShape(
+    "`train`", fields=fields_of("TrainPlan"), statements=frozenset({"data"}), repeatable=frozenset({"data"})
+)
 
 
 def check_method(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
@@ -80,13 +84,14 @@ def check_train(
     ctx.origin(("train",), decl)
     entries = read_block(ctx, decl.body, TRAIN_SHAPE)
     out: dict[str, Any] = {}
+    sources = train_sources(ctx, decl, entries, lambda node: data_ref(ctx, node, data_names))
+    if sources is not None:
+        out["data"] = sources
     for key, entry in entries.fields.items():
-        ctx.origin(("train", key), entry)
         if key == "data":
-            ref = data_ref(ctx, entry.value, data_names)
-            if ref is not None:
-                out[key] = ref
-        elif key == "schedule":
+            continue
+        ctx.origin(("train", key), entry)
+        if key == "schedule":
             schedule = _schedule(ctx, entry.value)
             if schedule is not None:
                 out[key] = schedule
@@ -100,7 +105,7 @@ def check_train(
                 out[key] = trackers
         else:
             out[key] = _field_value(ctx, entry)
-    if "data" not in entries.fields and not library:
+    if "data" not in entries.fields and not entries.all("data") and not library:
         default = default_train_data(data_names)
         if len(ctx.data_declared) > 1:
             ctx.report(
@@ -114,7 +119,7 @@ def check_train(
                 )
             )
         elif default is not None:
-            out["data"] = default
+            out["data"] = [default]
     batch, micro = out.get("batch"), out.get("micro_batch")
     if isinstance(batch, int) and isinstance(micro, int) and micro > 0 and batch % micro:
         ctx.report(

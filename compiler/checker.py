@@ -191,8 +191,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
             check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
             check_turns(ctx, prompt, peeks.get(ref), ref)
         check_method_fit(ctx, plan, method, prompt_decl)
-        train_ref = (plan.get("train") or {}).get("data")
-        if isinstance(train_ref, dict):
+        for train_ref in (plan.get("train") or {}).get("data") or []:
             check_reward_fields(ctx, plan, peeks.get(train_ref["data"]), train_ref["data"])
     check_model_fit(ctx, plan)
     check_adapter_init(ctx, plan)
@@ -358,9 +357,11 @@ def _one(decls: dict[str, list[n.Decl]], kind: str) -> n.Decl | None:
 def _refs(plan: dict[str, Any]) -> list[str]:
     refs = []
     for part in ("train", "eval"):
-        ref = (plan.get(part) or {}).get("on" if part == "eval" else "data")
-        if isinstance(ref, dict) and ref["data"] not in refs:
-            refs.append(ref["data"])
+        block = plan.get(part) or {}
+        found = [block.get("on"), *block.get("also_on", [])] if part == "eval" else block.get("data")
+        for ref in found if isinstance(found, list) else [found]:
+            if isinstance(ref, dict) and ref["data"] not in refs:
+                refs.append(ref["data"])
     return refs
 
 

@@ -280,6 +280,23 @@ CODES: dict[str, Code] = {
             'data chats = hf("acme/support-chats", split = "train")',
         ),
         _c(
+            "E0338",
+            "bad data mixture",
+            "`train` trains on `data = ref`, or on a mixture written as one `data ref` statement per source, "
+            "each with an optional `weight` (a share of every epoch, above 0) and `max_rows` (a cap, at least "
+            "1); weights go on every source or on none, and a source appears once.",
+            "data chats.train weight 0.9\ndata general",
+            "data chats.train weight 0.9\ndata general weight 0.1",
+        ),
+        _c(
+            "E0339",
+            "bad list of eval sets",
+            "`on [a.eval, b.eval]` evaluates on several sets: the list names at least one, each once. The "
+            "first is the set gates, `keep_best` and the base comparison read; every set gets the metrics.",
+            "on [chats.eval, chats.eval]",
+            "on [chats.eval, general.eval]",
+        ),
+        _c(
             "E0340",
             "adapter initialisation needs full-precision weights",
             "`init = pissa` and `init = olora` build the adapter from a decomposition of the base's weights "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ from ftlang.plan.canonical import plan_hash
 from ftlang.plan.catalogue import OPTIMIZERS
 from ftlang.plan.datacache import read_counts
 from ftlang.plan.memory import Shape, describe, estimate, shape_of
+from ftlang.plan.mixture import mixture_sizes, shown
 from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
 
 from .modelpeek import model_facts
@@ -136,10 +138,37 @@ def _where(data: DataPlan) -> str:
     return source.path
 
 
+def _mixture(plan: Plan, available: dict[str, int]) -> tuple[int | None, list[str]]:
+    """The training rows an epoch takes, and for a mixture a line of each source's rows."""
+    refs = plan.train.data
+    if len(available) < len(refs):
+        return None, []
+    sizes = mixture_sizes([available[shown(r)] for r in refs], refs)
+    if len(refs) == 1 and refs[0].weight is None and refs[0].max_rows is None:
+        return sizes[0], []
+    parts = [
+        f"{shown(r)} {n:,} rows"
+        + (f" (max_rows {r.max_rows:,})" if r.max_rows else "")
+        + (f" weight {r.weight:g}" if r.weight else "")
+        for r, n in zip(refs, sizes)
+    ]
+    return sum(sizes), [f"  mix      {' + '.join(parts)} = {sum(sizes):,} rows an epoch (seed {plan.train.seed})"]
+
+
+def _prompt_line(plan: Plan) -> str:
+    p = plan.prompt
+    line = f"  prompt   {p.name}: {p.task} using {', '.join(p.fields)}"
+    if p.task == "chat":
+        template = "custom jinja" if p.template.name == "custom" else p.template.name
+        turns = f"turns from `{p.messages.field}` · " if p.messages else ""
+        line += f" · {turns}template {template} · trains on {p.train_on} turns"
+    return line
+
+
 def summarize(plan: Plan) -> str:
     lines = [f"{plan.recipe}  plan {plan_hash(plan)[:12]}…" + (f"  — {plan.description}" if plan.description else "")]
     lines.append(_model_line(plan))
-    train_rows = None
+    available: dict[str, int] = {}
     for index, data in enumerate(plan.data):
         rows = _count_rows(plan, data)
         where = _where(data)
@@ -157,15 +186,18 @@ def summarize(plan: Plan) -> str:
         counted = read_counts(data.model_dump(mode="json", exclude={"fields"}))
         if counted and "stats" in counted:
             lines.append(f"           {_stages(counted)}")
-        if data.name == plan.train.data.data and rows is not None:
-            train_rows = int(rows * data.split.parts.get(plan.train.data.split or "", 1.0))
-    lines.append(f"  prompt   {plan.prompt.name}: {plan.prompt.task} using {', '.join(plan.prompt.fields)}")
+        for ref in plan.train.data:
+            if data.name == ref.data and rows is not None:
+                available[shown(ref)] = int(rows * data.split.parts.get(ref.split or "", 1.0))
+    train_rows, mix_line = _mixture(plan, available)
+    lines += mix_line
+    lines.append(_prompt_line(plan))
     t = plan.train
     steps = ""
     if t.max_steps:
         steps = f" · {t.max_steps} steps"
     elif train_rows:
-        steps = f" · ≈ {max(train_rows // t.batch, 1) * t.epochs} steps (before filters)"
+        steps = f" · ≈ {max(1, math.ceil(max(train_rows // t.batch, 1) * t.epochs))} steps (before filters)"
     warmup = (
         f", warm-up {t.schedule.warmup * 100:g}%"
         if 0 < t.schedule.warmup < 1
@@ -173,12 +205,12 @@ def summarize(plan: Plan) -> str:
     )
     micro = f" (micro-batch {t.micro_batch})" if t.micro_batch else ""
     lines.append(
-        f"  train    {t.epochs} epoch(s){steps} · lr {t.lr:g} {t.schedule.kind}{warmup} · batch "
+        f"  train    {t.epochs:g} epoch(s){steps} · lr {t.lr:g} {t.schedule.kind}{warmup} · batch "
         f"{t.batch}{micro} · max_len {t.max_len}{' · packed' if t.pack else ''} · seed {t.seed}"
     )
     if plan.eval:
         e = plan.eval
-        on = f"{e.on.data}.{e.on.split}" if e.on.split else e.on.data
+        on = shown(e.on) + "".join(f", {shown(ref)}" for ref in e.also_on)
         metrics = ", ".join(m.name + (f"({json.dumps(m.arg)})" if m.arg else "") for m in e.metrics)
         base = "; before/after vs base" if e.compare_base else ""
         guards = "".join(f"; guard {g.name} (max drop {g.max_drop * 100:g}%)" for g in e.guards)

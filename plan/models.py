@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 PLAN_FORMAT_VERSION: Final = 1
 
@@ -112,10 +112,24 @@ class DataPlan(Node):
 
 
 class DataRef(Node):
-    """One split of one data declaration, written `tickets.eval` in a recipe."""
+    """One split of one data declaration, written `tickets.eval` in a recipe.
+
+    In a training mixture (`data chats.train weight 0.9`), `weight` sets the source's share
+    of each epoch and `max_rows` caps the rows taken from it (a sample fixed by the seed).
+    """
 
     data: str
     split: str | None = None
+    weight: float | None = Field(default=None, gt=0)
+    max_rows: int | None = Field(default=None, ge=1)
+
+
+def _as_list(value: Any) -> Any:
+    """One data reference where a list of them is expected: plans written before mixtures."""
+    return [value] if isinstance(value, dict | DataRef) else value
+
+
+DataRefs = Annotated[list[DataRef], BeforeValidator(_as_list), Field(min_length=1)]
 
 
 # --- prompt ----------------------------------------------------------------
@@ -286,8 +300,9 @@ class Optimizer(Node):
 
 
 class TrainPlan(Node):
-    data: DataRef
-    epochs: int = Field(default=1, ge=1)
+    data: DataRefs  # one source, or the sources of a mixture
+    # A fraction trains on part of an epoch; `int | float` keeps whole epochs integers in the plan.
+    epochs: Annotated[int, Field(gt=0)] | Annotated[float, Field(gt=0)] = 1
     max_steps: int | None = Field(default=None, ge=1)
     lr: float = Field(default=1e-4, gt=0, le=10)
     batch: int = Field(default=8, ge=1)
@@ -298,7 +313,7 @@ class TrainPlan(Node):
     max_len: int = Field(default=256, ge=8)
     pack: bool = False
     seed: int = 0
-    eval_every: int | None = Field(default=None, ge=1)
+    eval_every: Annotated[int, Field(ge=1)] | Literal["epoch"] | None = None  # steps, or at each epoch's end
     checkpoint_every: int | None = Field(default=None, ge=1)
     log_every: int = Field(default=1, ge=1)
     patience: int | None = Field(default=None, ge=1)  # stop after this many evals without improvement
@@ -341,7 +356,10 @@ class Gate(Node):
 
 
 class EvalPlan(Node):
-    on: DataRef
+    on: DataRef  # the set gates, `keep_best`, `patience` and the base comparison read
+    # Further sets (`on [chats.eval, general.eval]`), measured with the same metrics at every
+    # evaluation and reported per set as `<data>.<split>/<metric>`.
+    also_on: list[DataRef] = Field(default_factory=list)
     metrics: list[Metric] = Field(default_factory=lambda: [Metric(name="loss")])
     compare_base: bool = False
     guards: list[Guard] = Field(default_factory=list)

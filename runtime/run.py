@@ -98,7 +98,7 @@ def run_plan(
 
 def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool, stop_after: int | None) -> RunResult:
     rows = load_rows(plan, reward_fields(plan.method), quiet=quiet or not distributed.is_main())
-    inputs = prepare_eval(plan, rows.eval, rows.labels)
+    inputs = prepare_eval(plan, rows.eval, rows.labels, rows.eval_sets)
     target = Path(resume or out_dir or distributed.broadcast(rundir.default_run_dir(plan)))
     existed = target.exists()
     data_files = [f for d in rows.loaded.values() for f in d.files]
@@ -232,6 +232,7 @@ def _finish(run: _Run, outcome: Outcome | None, progress: Progress) -> RunResult
         "sequences": len(run.work.items),
         "labels": run.rows.labels,
         "bad_rows_skipped": run.rows.bad_rows_skipped(),
+        "mixture": run.rows.mixture,
         "method": run.work.method.as_dict(),
         **run.work.summary,
         **eval_summary(run.metrics.read()),

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ftlang.plan.models import DataRef, Plan
 from ftlang.runtime.data.cache import DataCache
 from ftlang.runtime.data.engine import RowTable, prepare_rows
+from ftlang.runtime.data.mixture import mixed_table
 from ftlang.runtime.data.prompts import Rendered, Renderer
 from ftlang.runtime.data.tokenized import RenderedTable, render_table
 from ftlang.runtime.errors import RunError
@@ -27,6 +29,8 @@ class RunRows:
     eval: list[Rendered]
     labels: list[str] | None  # classification only: the prompt's labels, or the training rows'
     skipped: list[dict[str, str]]  # rows dropped while rendering or for an unknown label
+    mixture: list[dict[str, Any]] = field(default_factory=list)  # a mixture's rows per source
+    eval_sets: list[tuple[str, list[Rendered]]] = field(default_factory=list)  # `eval.also_on`, by name
 
     def bad_rows_skipped(self) -> int:
         return sum(d.stats["bad_rows_skipped"] for d in self.loaded.values()) + len(self.skipped)
@@ -41,7 +45,7 @@ def load_rows(plan: Plan, extra_fields: Sequence[str] = (), *, quiet: bool = Fal
     loaded = _load_sources(plan, [*plan.prompt.fields, *extra_fields], cache)
     renderer = Renderer(plan.prompt)
     skipped: list[dict[str, str]] = []
-    train_r = _render(plan, plan.train.data, loaded, renderer, cache)
+    train_r, mixture = _train_rows(plan, loaded, renderer, cache)
     skipped += train_r.skipped
     eval_r: list[Rendered] = []
     eval_skip = False
@@ -49,11 +53,17 @@ def load_rows(plan: Plan, extra_fields: Sequence[str] = (), *, quiet: bool = Fal
         table = _render(plan, plan.eval.on, loaded, renderer, cache)
         eval_r, eval_skip = list(table), table.skip_bad
         skipped += table.skipped
+    eval_sets = []
+    for ref in plan.eval.also_on if plan.eval else []:
+        table = _render(plan, ref, loaded, renderer, cache)
+        eval_sets.append((table.name, list(table), table.skip_bad))
+        skipped += table.skipped
     labels = None
     if plan.prompt.task == "classification":
         # Training rows with another label than these are dropped (or fail) as they are tokenized.
         labels = list(plan.prompt.labels) if plan.prompt.labels else train_r.labels()
         eval_r = keep_known_labels(eval_r, labels, eval_skip, skipped)
+        eval_sets = [(name, keep_known_labels(rows, labels, skip, skipped), skip) for name, rows, skip in eval_sets]
         if len(labels) < 2:
             raise RunError(
                 f"classification needs at least two labels, the training rows have {len(labels)}",
@@ -61,16 +71,17 @@ def load_rows(plan: Plan, extra_fields: Sequence[str] = (), *, quiet: bool = Fal
             )
     if not len(train_r):
         raise RunError(
-            f"no training rows left in `{plan.train.data.data}` after filters and splits",
+            f"no training rows left in `{', '.join(r.data for r in plan.train.data)}` after filters and splits",
             help="check the where filters and the split fractions",
         )
-    return RunRows(loaded, train_r, eval_r, labels, skipped)
+    extra = [(name, rows) for name, rows, _ in eval_sets]
+    return RunRows(loaded, train_r, eval_r, labels, skipped, mixture, extra)
 
 
 def _load_sources(plan: Plan, fields: list[str], cache: DataCache) -> dict[str, RowTable]:
     """Each data declaration the train and eval blocks name, read once."""
     by_name = {d.name: d for d in plan.data}
-    refs = [plan.train.data] + ([plan.eval.on] if plan.eval else [])
+    refs = [*plan.train.data] + ([plan.eval.on, *plan.eval.also_on] if plan.eval else [])
     loaded: dict[str, RowTable] = {}
     for ref in refs:
         if ref.data not in by_name:
@@ -78,6 +89,18 @@ def _load_sources(plan: Plan, fields: list[str], cache: DataCache) -> dict[str, 
         if ref.data not in loaded:
             loaded[ref.data] = prepare_rows(by_name[ref.data], Path(plan.root), fields, cache)
     return loaded
+
+
+def _train_rows(
+    plan: Plan, loaded: dict[str, RowTable], renderer: Renderer, cache: DataCache
+) -> tuple[RenderedTable, list[dict[str, Any]]]:
+    """The training rows: one source's, or a mixture's (with the rows each source gave)."""
+    refs = plan.train.data
+    tables = [_render(plan, ref, loaded, renderer, cache) for ref in refs]
+    if len(refs) == 1 and refs[0].weight is None and refs[0].max_rows is None:
+        return tables[0], []
+    table, sources = mixed_table(tables, refs, plan.train.seed)
+    return table, [s.as_dict() for s in sources]
 
 
 def _render(

@@ -40,6 +40,7 @@ class EvalInputs:
     rendered: list[Rendered]  # the `on` rows
     guards: list[GuardRows]
     labels: list[str] | None  # a classifier's classes, in the head's order
+    extra: Sequence[tuple[str, list[Rendered]]] = ()  # the `also_on` sets' rows, by name
 
 
 def check_labels(rendered: Sequence[Rendered], labels: Sequence[str] | None, what: str) -> None:
@@ -66,7 +67,12 @@ def read_guards(ev: EvalPlan, prompt: PromptPlan, root: Path, labels: Sequence[s
     return out
 
 
-def prepare(plan: Plan, rendered: list[Rendered], labels: Sequence[str] | None) -> EvalInputs | None:
+def prepare(
+    plan: Plan,
+    rendered: list[Rendered],
+    labels: Sequence[str] | None,
+    extra: Sequence[tuple[str, list[Rendered]]] = (),
+) -> EvalInputs | None:
     """Check the eval block against the task and read its data; None when the plan has none."""
     ev = plan.eval
     if ev is None:
@@ -79,13 +85,16 @@ def prepare(plan: Plan, rendered: list[Rendered], labels: Sequence[str] | None) 
             location="eval",
             help="give the eval split a larger share, or evaluate on other data",
         )
+    for name, rows in extra:
+        if not rows:
+            raise RunError(f"the eval data `{name}` has no rows after filters and splits", location="eval")
     if ev.guards and plan.prompt.task not in TASKS:
         raise RunError(
             f"guards need a chat, completion, generation or classification prompt, not {plan.prompt.task}",
             location="eval",
         )
     return EvalInputs(
-        ev, rendered, read_guards(ev, plan.prompt, Path(plan.root), labels), list(labels) if labels else None
+        ev, rendered, read_guards(ev, plan.prompt, Path(plan.root), labels), list(labels) if labels else None, extra
     )
 
 
@@ -95,6 +104,7 @@ class Suite:
     def __init__(self, evaluator: Evaluator, inputs: EvalInputs):
         self.evaluator, self.ev = evaluator, inputs.plan
         self.on = evaluator.prepare(self.ev.on.data, inputs.rendered)
+        self.extra = [evaluator.prepare(name, rows) for name, rows in inputs.extra]
         self.guards = [
             (
                 evaluator.with_metrics([g.guard.metric]),
@@ -105,7 +115,11 @@ class Suite:
         ]
 
     def measure(self, model: Any, samples: int = 0) -> EvalResult:
-        return self.evaluator(model, self.on, samples)
+        """The metrics on `on`, and on each further set as `<set>/<metric>`."""
+        result = self.evaluator(model, self.on, samples)
+        for data in self.extra:
+            result.metrics.update({f"{data.name}/{k}": v for k, v in self.evaluator(model, data).metrics.items()})
+        return result
 
     def samples(self, model: Any) -> list[Sample]:
         """Only the rows shown in the report: cheaper than a whole evaluation."""

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ftlang.plan.mixture import shown
 from ftlang.plan.models import EvalPlan
 from ftlang.runtime.evaluation import gates
 from ftlang.runtime.evaluation.evaluate import Sample
@@ -38,6 +39,9 @@ class Outcome:
     step: int | None = None  # the training step of the weights evaluated
     best_step: int | None = None  # set when keep_best restored the weights of that step
     stopped_early: bool = False
+    # The further eval sets (`on [a.eval, b.eval]`): their metrics are in `tuned` and `base`
+    # as `<set>/<metric>`.
+    also_on: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -47,6 +51,10 @@ class Outcome:
         if self.base is None or key not in self.base or key not in self.tuned:
             return None
         return self.tuned[key] - self.base[key]
+
+    def set_keys(self) -> list[str]:
+        """The metric keys of the further eval sets, in the eval's order."""
+        return [f"{s}/{k}" for s in self.also_on for k in self.keys]
 
     def summary(self) -> dict[str, Any]:
         """For summary.json: the eval metrics of the model written (the best one with keep_best)."""
@@ -61,7 +69,7 @@ class Outcome:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["verdict"] = self.verdict.as_dict()
-        data["delta"] = {k: self.delta(k) for k in self.keys}
+        data["delta"] = {k: self.delta(k) for k in [*self.keys, *self.set_keys()]}
         return data
 
     @staticmethod
@@ -95,7 +103,7 @@ def build(
     stopped_early: bool = False,
 ) -> Outcome:
     """Judge the gates and guards, and pair each sample's tuned output with the base's."""
-    on = f"{ev.on.data}.{ev.on.split}" if ev.on.split else ev.on.data
+    on = shown(ev.on)
     keys = [metric_key(x) for x in ev.metrics]
     bases = [b.output for b in base_samples] if base_samples else [None] * len(tuned_samples)
     pairs = [SamplePair(t.input, t.expected, t.output, b) for t, b in zip(tuned_samples, bases)]
@@ -109,4 +117,5 @@ def build(
         step,
         best_step,
         stopped_early,
+        [shown(ref) for ref in ev.also_on],
     )

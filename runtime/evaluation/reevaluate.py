@@ -9,9 +9,10 @@ from typing import Any
 import torch
 
 from ftlang.plan.canonical import load_plan
-from ftlang.plan.models import LoraMethod, Plan, ScratchModel
+from ftlang.plan.mixture import shown
+from ftlang.plan.models import DataRef, LoraMethod, Plan, ScratchModel
 from ftlang.runtime import rundir
-from ftlang.runtime.data.prompts import Renderer
+from ftlang.runtime.data.prompts import Rendered, Renderer
 from ftlang.runtime.data.sources import load_data
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.evaluation import outcome as oc
@@ -22,19 +23,23 @@ from ftlang.runtime.quiet import quiet_libraries
 
 
 def _inputs(plan: Plan, labels: list[str] | None) -> EvalInputs:
-    """The eval rows of `plan`, rendered through its prompt; no run directory is involved."""
+    """The eval rows of `plan` (each set's), rendered through its prompt; no run directory is involved."""
     assert plan.eval is not None
+    extra = [(shown(ref), _rendered(plan, ref, labels)) for ref in plan.eval.also_on]
+    inputs = prepare(plan, _rendered(plan, plan.eval.on, labels), labels, extra)
+    assert inputs is not None
+    return inputs
+
+
+def _rendered(plan: Plan, ref: DataRef, labels: list[str] | None) -> list[Rendered]:
     by_name = {d.name: d for d in plan.data}
-    ref = plan.eval.on
     if ref.data not in by_name:
         raise RunError(f"the eval block evaluates `{ref.data}`, which the recipe does not declare", location="eval")
     dp = by_name[ref.data]
     rows = load_data(dp, Path(plan.root), plan.prompt.fields).rows(ref.split)
     rendered, _ = Renderer(plan.prompt).render_all(rows, skip_bad=dp.bad_rows == "skip")
     check_labels(rendered, labels, f"`{ref.data}`")
-    inputs = prepare(plan, rendered, labels)
-    assert inputs is not None
-    return inputs
+    return rendered
 
 
 def _base_model(plan: Plan, run_dir: Path, labels: list[str] | None) -> Any:

@@ -15,6 +15,7 @@ from ftlang.runtime import rundir
 from ftlang.runtime.evaluation.outcome import Outcome, read_outcome
 from ftlang.runtime.redact import redact, redact_param
 from ftlang.runtime.report.plots import Chart, Series
+from ftlang.runtime.report.record import overrides_fact, recipe_text, reproducibility_fact, settings_fact
 
 SAMPLE_CHARS = 240  # a sample longer than this is cut: the report stays short
 
@@ -34,6 +35,7 @@ class Report:
     facts: list[tuple[str, str]]
     tables: list[Table]
     charts: list[Chart]
+    recipe_text: str | None = None  # the recipe file as it ran
 
 
 def number(value: Any, signed: bool = False) -> str:
@@ -120,7 +122,7 @@ def _training_lines(plan: Plan, s: dict[str, Any], outcome: Outcome | None) -> l
         )
     ]
     if s.get("mixture"):
-        taken = " + ".join(f"{m['source']} {m['used']:,} of {m['available']:,}" for m in s["mixture"])
+        taken = " + ".join(f"{m['source']} {m['used']:,} (has {m['available']:,})" for m in s["mixture"])
         lines.append(("mixture", f"rows an epoch took from each source: {taken} (seed {tp.seed})"))
     if outcome and outcome.stopped_early:
         watched = tp.keep_best or "loss"
@@ -143,7 +145,9 @@ def _levers_line(levers: dict[str, Any]) -> str:
     return " · ".join(parts)
 
 
-def _facts(plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome | None) -> list[tuple[str, str]]:
+def _facts(
+    plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome | None, run_dir: Path
+) -> list[tuple[str, str]]:
     facts = [("plan", plan_hash(plan)), ("model", _model_line(lock.get("model", {})))]
     facts += [("data", line) for line in _data_lines(lock, s.get("train_tokens"))]
     facts.append(("method", _method_line(plan, lock.get("method", {}))))
@@ -160,6 +164,10 @@ def _facts(plan: Plan, lock: dict[str, Any], s: dict[str, Any], outcome: Outcome
         facts.append(("levers", _levers_line(levers)))
     if plan.params:
         facts.append(("params", ", ".join(f"{k} = {redact_param(k, v)}" for k, v in sorted(plan.params.items()))))
+    if overridden := overrides_fact(plan):
+        facts.append(overridden)
+    facts.append(settings_fact(plan))
+    facts.append(reproducibility_fact(lock, run_dir))
     return facts
 
 
@@ -172,24 +180,28 @@ def better_direction(key: str) -> str:
     return "higher" if spec.higher_is_better else "lower"
 
 
-def outcome_tables(outcome: Outcome) -> list[Table]:
-    """Metrics base → tuned, gates, guards and samples, as rows of redacted text."""
-    examples = number(outcome.tuned.get("examples"))
-    title = f"Metrics on {outcome.on} ({examples} examples)"
+def _metric_table(outcome: Outcome, on: str, prefix: str = "") -> Table:
+    """One eval set's metrics; a further set's keys carry its name as a prefix (`b.eval/loss`)."""
+    examples = number(outcome.tuned.get(prefix + "examples"))
+    title = f"Metrics on {on} ({examples} examples)"
     if outcome.base is not None:
         rows = [
             [
                 k,
-                number(outcome.base.get(k)),
-                number(outcome.tuned.get(k)),
-                number(outcome.delta(k), True),
+                number(outcome.base.get(prefix + k)),
+                number(outcome.tuned.get(prefix + k)),
+                number(outcome.delta(prefix + k), True),
                 better_direction(k),
             ]
             for k in outcome.keys
         ]
-        out = [Table(title, ["metric", "base", "tuned", "delta", "better"], rows)]
-    else:
-        out = [Table(title, ["metric", "tuned"], [[k, number(outcome.tuned.get(k))] for k in outcome.keys])]
+        return Table(title, ["metric", "base", "tuned", "delta", "better"], rows)
+    return Table(title, ["metric", "tuned"], [[k, number(outcome.tuned.get(prefix + k))] for k in outcome.keys])
+
+
+def outcome_tables(outcome: Outcome) -> list[Table]:
+    """Metrics base → tuned (on each eval set), gates, guards and samples, as rows of redacted text."""
+    out = [_metric_table(outcome, outcome.on)] + [_metric_table(outcome, s, f"{s}/") for s in outcome.also_on]
     verdict = outcome.verdict
     if verdict.gates:
         out.append(
@@ -258,7 +270,8 @@ def collect(run_dir: Path) -> Report:
         recipe=redact(plan.recipe),
         description=redact(plan.description),
         verdict=verdict,
-        facts=[(k, redact(v)) for k, v in _facts(plan, lock, summary, outcome)],
+        facts=[(k, redact(v)) for k, v in _facts(plan, lock, summary, outcome, run_dir)],
         tables=outcome_tables(outcome) if outcome else [],
         charts=[Chart(redact(c.title), c.series) for c in _charts(records, outcome)],
+        recipe_text=redact(text) if (text := recipe_text(plan, run_dir)) is not None else None,
     )

@@ -160,7 +160,8 @@ class LoopConfig:
     @staticmethod
     def from_plan(tp: TrainPlan, n_items: int, processes: int = 1) -> LoopConfig:
         per_epoch = max(1, math.ceil(n_items / tp.batch))
-        total = tp.max_steps if tp.max_steps is not None else tp.epochs * per_epoch
+        # A fractional epoch count trains that share of an epoch's steps, at least one.
+        total = tp.max_steps if tp.max_steps is not None else max(1, math.ceil(tp.epochs * per_epoch))
         return LoopConfig(
             total,
             per_epoch,
@@ -168,7 +169,7 @@ class LoopConfig:
             micro_batch(tp, processes),
             tp.grad_clip,
             tp.log_every,
-            tp.eval_every,
+            per_epoch if tp.eval_every == "epoch" else tp.eval_every,
             tp.checkpoint_every,
         )
 
