@@ -124,3 +124,24 @@ def test_hub_dataset_not_cached_says_how_to_fetch_it(hub_cache: Path, tmp_path: 
         assert "not in the datasets cache" in e.value.message
         assert "datasets.load_dataset('" + source.id in (e.value.help or "")
 
+
+def test_a_run_on_hub_data_locks_its_commit_and_fingerprint_and_reuses_the_cache(
+    hub_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    from ftlang.runtime.run import run_plan
+    from ftlang.runtime.rundir import read_lock
+
+    from .factories import classify_plan
+
+    monkeypatch.setenv("FTLANG_CACHE", str(tmp_path / "ft-cache"))
+    plan = classify_plan(tmp_path, tickets(8), train={"max_steps": 1}, compare_base=False)
+    hub = HubData(id="acme/tickets", split="train", commit=COMMIT)
+    plan = plan.model_copy(update={"data": [plan.data[0].model_copy(update={"source": hub})]})
+    first = run_plan(plan, tmp_path / "a", quiet=False)
+    (data,) = read_lock(first.run_dir)["data"]
+    assert data["files"][0]["revision"] == COMMIT and data["files"][0]["fingerprint"]
+    assert data["stats"]["read"] == 40 and data["stats"]["split_train"] + data["stats"]["split_eval"] == 40
+    capsys.readouterr()
+    second = run_plan(plan, tmp_path / "b", quiet=False)
+    assert "tokenized rows from the cache" in capsys.readouterr().err
+    assert second.final_loss == first.final_loss
