@@ -4,22 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from ftlang.plan.catalogue import REWARDS
+
 from . import nodes as n
 from .context import Context, read_qualifiers
 from .diagnostics import Diagnostic, error
 from .suggest import did_you_mean
 from .values import describe, plain
 
-# reward name → the one argument it takes: a data field, a pattern, a length, a plugin name.
-REWARDS: dict[str, str | None] = {
-    "exact": "field",
-    "fuzzy": "field",
-    "contains": "field",
-    "regex": "pattern",
-    "json_valid": None,
-    "length": "max",
-    "plugin": "name",
-}
 ENTRY_POINT_GROUP = "ftlang.rewards"
 
 
@@ -51,7 +43,7 @@ def _reward(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
         ctx.report(_unknown_reward(node, name_node))
         return None
     kind = name_node.dotted
-    argument = REWARDS[kind]
+    argument = REWARDS[kind].argument
     args = list(node.args) + [k.value for k in node.kwargs] if isinstance(node, n.Call) else []
     if argument is None and args or argument is not None and len(args) != 1:
         usage = f"{kind}" if argument is None else f"{kind}(<{argument}>)"
@@ -92,9 +84,7 @@ def _unknown_reward(node: n.Expr, name_node: n.Expr) -> Diagnostic:
         name_node.span,
         "not a reward",
         help=did_you_mean(name, REWARDS) if name else None,
-        notes=[
-            'rewards: exact(field), fuzzy(field), contains(field), regex("…"), json_valid, length(max = N), plugin("name")'
-        ],
+        notes=["rewards: " + ", ".join(spec.written for spec in REWARDS.values())],
     )
 
 

@@ -375,6 +375,30 @@ LEVERS: dict[str, LeverSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class RewardSpec:
+    """A GRPO reward term: the one argument it takes (None: none) and how a recipe writes it."""
+
+    name: str
+    argument: str | None  # a data field, a pattern, a length or a plugin's name
+    written: str
+    summary: str
+
+
+REWARDS: dict[str, RewardSpec] = {
+    spec.name: spec
+    for spec in (
+        RewardSpec("exact", "field", "exact(field)", "1 if the stripped completion equals the row's field, else 0"),
+        RewardSpec("fuzzy", "field", "fuzzy(field)", "difflib's similarity ratio of the completion and the field"),
+        RewardSpec("contains", "field", "contains(field)", "1 if the row's field occurs in the completion"),
+        RewardSpec("regex", "pattern", 'regex("…")', "1 if the pattern matches the completion (re.search)"),
+        RewardSpec("json_valid", None, "json_valid", "1 if the completion parses as JSON"),
+        RewardSpec("length", "max", "length(max = N)", "0 up to N characters, then -(chars - N) / N"),
+        RewardSpec("plugin", "name", 'plugin("name")', "what a function registered under ftlang.rewards returns"),
+    )
+}
+
+
 def metrics_for(shape: str) -> list[str]:
     """The metrics that apply to a prompt shape, in catalogue order."""
     return [name for name, spec in METRICS.items() if shape in spec.shapes]

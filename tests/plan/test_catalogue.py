@@ -165,3 +165,19 @@ def test_the_language_doc_names_every_source_function_schedule_and_method() -> N
     tables = [cat.DATA_SOURCES, cat.MODEL_SOURCES, cat.FILTER_FUNCTIONS, cat.SCHEDULES, cat.METHODS]
     missing = [name for table in tables for name in table if not re.search(rf"`{name}\b|\b{name}\(", text)]
     assert missing == [], f"docs/language.md does not mention {', '.join(missing)}"
+
+
+def test_every_reward_is_the_plans_and_the_runtimes() -> None:
+    from ftlang.plan.models import Reward
+    from ftlang.runtime.methods.rewards import _function
+
+    reward = plan_schema()["$defs"]["Reward"]["properties"]
+    assert set(reward["kind"]["enum"]) == set(cat.REWARDS)
+    values = {"field": "answer", "pattern": "x", "max": 10}
+    for name, spec in cat.REWARDS.items():
+        assert spec.argument is None or spec.argument in reward
+        if name == "plugin":  # needs an installed package's entry point
+            continue
+        arguments = {spec.argument: values[spec.argument]} if spec.argument else {}
+        term, _ = _function(Reward(kind=name, **arguments))
+        assert term.startswith(name), f"the runtime computes `{name}` as `{term}`"
