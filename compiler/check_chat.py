@@ -46,35 +46,17 @@ def chat_options(ctx: Context, entries: BlockEntries, task: str) -> dict[str, An
     present = [entries.fields[k] for k in CHAT_FIELDS if k in entries.fields] + entries.all("roles")
     if task != "chat":
         for entry in present:
-            name = entry.key.dotted if isinstance(entry, n.Field) else entry.name
-            ctx.report(
-                error(
-                    "E0333",
-                    f"`{name}` applies to chat prompts, and this is a {task} prompt",
-                    entry.key.span if isinstance(entry, n.Field) else entry.name_span,
-                    "not used by this prompt",
-                    help=f"remove `{name}`",
-                )
+            _misplaced(
+                ctx, entry, f"applies to chat prompts, and this is a {task} prompt", "not used by this prompt", ""
             )
         return {}
     out: dict[str, Any] = {}
     if "messages" in entries.fields:
-        conversation = _conversation(ctx, entries)
-        if conversation is not None:
-            out["messages"] = conversation
+        out["messages"] = _conversation(ctx, entries)
     else:
         for entry in [e for e in (entries.fields.get("format"), *entries.all("roles")) if e is not None]:
-            if entry is not None:
-                name = entry.key.dotted if isinstance(entry, n.Field) else entry.name
-                ctx.report(
-                    error(
-                        "E0333",
-                        f"`{name}` describes the turns of `messages`, and this prompt has none",
-                        entry.key.span if isinstance(entry, n.Field) else entry.name_span,
-                        "no `messages` to describe",
-                        help="add `messages = <the data field holding the list of turns>`, or remove this",
-                    )
-                )
+            why = "describes the turns of `messages`, and this prompt has none"
+            _misplaced(ctx, entry, why, "no `messages`", "add `messages = <the field of turns>`, or ")
     if "template" in entries.fields:
         template = _template(ctx, entries.fields["template"])
         if template is not None:
@@ -82,6 +64,12 @@ def chat_options(ctx: Context, entries: BlockEntries, task: str) -> dict[str, An
     if "train_on" in entries.fields:
         out["train_on"] = _choice(ctx, entries.fields["train_on"], list(TRAIN_ON), "E0333", "`train_on`")
     return {k: v for k, v in out.items() if v is not None}
+
+
+def _misplaced(ctx: Context, entry: n.Field | n.Statement, why: str, label: str, fix: str) -> None:
+    """E0333: a chat option where it means nothing; `fix` opens the help, before "remove it"."""
+    name, span = (entry.key.dotted, entry.key.span) if isinstance(entry, n.Field) else (entry.name, entry.name_span)
+    ctx.report(error("E0333", f"`{name}` {why}", span, label, help=f"{fix}remove `{name}`"))
 
 
 def _name(node: n.Expr) -> str | None:
