@@ -13,7 +13,7 @@ from .check_sources import data_source
 from .check_training import data_ref
 from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek
-from .diagnostics import error
+from .diagnostics import Diagnostic, error
 from .schema_check import fields_of
 from .suggest import did_you_mean
 from .values import describe, plain, unwrap
@@ -102,7 +102,9 @@ def _several_sets(ctx: Context, sets: n.ListExpr, data_names: dict[str, list[str
     """`on [chats.eval, general.eval]`: the first set is the one gates read, the others are measured too."""
     if not sets.items:
         ctx.report(
-            error("E0339", "`on` names no data to evaluate on", sets.span, "an empty list", help="write `on [chats.eval]`")
+            error(
+                "E0339", "`on` names no data to evaluate on", sets.span, "an empty list", help="write `on [chats.eval]`"
+            )
         )
     refs: list[dict[str, Any]] = []
     for item in sets.items:
@@ -253,7 +255,10 @@ def _gate(ctx: Context, statement: n.Statement, metrics: list[str]) -> dict[str,
         )
         return None
     subject, delta = node.left, False
-    if isinstance(subject, n.Call) and subject.func.dotted == "delta" and len(subject.args) == 1:
+    if isinstance(subject, n.Call):
+        if (problem := _not_delta(subject)) is not None:
+            ctx.report(problem)
+            return None
         subject, delta = subject.args[0], True
     value = plain(node.right, ctx.params)
     if not isinstance(subject, n.Name):
@@ -291,6 +296,27 @@ def _gate(ctx: Context, statement: n.Statement, metrics: list[str]) -> dict[str,
         )
         return None
     return {"metric": subject.dotted, "delta": delta, "op": node.op, "value": value}
+
+
+def _not_delta(call: n.Call) -> Diagnostic | None:
+    """A gate calls only `delta(metric)`: the change of one measured metric from the base model."""
+    if call.func.dotted != "delta":
+        return error(
+            "E0216",
+            f"`require` can call only `delta(metric)`, not `{call.func.dotted}(…)`",
+            call.func.span,
+            "not `delta`",
+            help=did_you_mean(call.func.dotted, ["delta"]) or "write e.g. `require delta(accuracy) >= 0`",
+        )
+    if len(call.args) != 1 or call.kwargs or not isinstance(call.args[0], n.Name):
+        return error(
+            "E0216",
+            "`delta` takes one metric name",
+            call.span,
+            "expected `delta(metric)`",
+            help="write e.g. `require delta(accuracy) >= 0`",
+        )
+    return None
 
 
 def _generation(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:

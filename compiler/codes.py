@@ -161,6 +161,60 @@ CODES: dict[str, Code] = {
             "eval { metrics [accuracy] }",
         ),
         _c(
+            "E0210",
+            "filter is not true/false",
+            "A `where` filter keeps the rows for which it is true, so it must give true/false: a comparison, "
+            "`in`, or `and`/`or`/`not` of those.",
+            "where len(body)",
+            "where len(body) < 400",
+        ),
+        _c(
+            "E0211",
+            "comparison of different types",
+            "`<`, `<=`, `>` and `>=` order numbers with numbers and text with text; `==` and `!=` between "
+            "values of different types are never true. Field types come from the data's first rows.",
+            'where len(body) < "abc"',
+            "where len(body) < 400",
+        ),
+        _c(
+            "E0212",
+            "filter function argument of the wrong type",
+            "A filter function takes the types it declares: `len` text or a list, `lower`, `upper` and `strip` text.",
+            "where len(id) > 3",
+            "where len(body) > 3",
+        ),
+        _c(
+            "E0213",
+            "logic on a value that is not true/false",
+            "`and`, `or` and `not` join true/false values, such as comparisons; a text or a number is "
+            "neither true nor false.",
+            "where team and len(body) < 400",
+            'where team == "billing" and len(body) < 400',
+        ),
+        _c(
+            "E0214",
+            "arithmetic on the wrong type",
+            "`-`, `*`, `/` and a leading `-` need numbers; `+` adds numbers or joins text to text.",
+            "where len(body) - subject > 10",
+            "where len(body) - len(subject) > 10",
+        ),
+        _c(
+            "E0215",
+            "membership test on the wrong types",
+            '`in` looks for text in a text (`"refund" in body`) or for a value in a list '
+            '(`team in ["billing", "shipping"]`).',
+            "where 5 in body",
+            'where "5" in body',
+        ),
+        _c(
+            "E0216",
+            "gate calls something other than delta",
+            "A `require` gate compares a measured metric, or `delta(metric)` (its change from the base "
+            "model, with `compare`), with a number; no other function can be called there.",
+            "require mean(accuracy) >= 0.8",
+            "require delta(accuracy) >= 0",
+        ),
+        _c(
             "E0220",
             "metric without a better direction",
             "A sweep's `rank_by`, `keep_best` and a guard's `metric` pick the better of two values, so "
@@ -431,8 +485,8 @@ CODES: dict[str, Code] = {
             "quantized model without adapters",
             "`quantize = nf4` or `int8` loads the base model's weights in 4 or 8 bits (bitsandbytes); "
             "they stay frozen, so only adapters beside them can learn (QLoRA).",
-            "model base = hf(\"x/y\") { quantize = nf4 }\nmethod full",
-            "model base = hf(\"x/y\") { quantize = nf4 }\nmethod lora { rank = 16 }",
+            'model base = hf("x/y") { quantize = nf4 }\nmethod full',
+            'model base = hf("x/y") { quantize = nf4 }\nmethod lora { rank = 16 }',
         ),
         _c(
             "E0501",
@@ -463,8 +517,8 @@ CODES: dict[str, Code] = {
             "fp16 with float16 weights",
             "`precision = fp16` autocasts to fp16 and scales the loss with a gradient scaler, which "
             "cannot unscale the gradients of weights stored in float16; train float32 weights.",
-            "model base = hf(\"x/y\") { dtype = float16 }\ncompute { precision = fp16 }",
-            "model base = hf(\"x/y\") { dtype = float32 }\ncompute { precision = fp16 }",
+            'model base = hf("x/y") { dtype = float16 }\ncompute { precision = fp16 }',
+            'model base = hf("x/y") { dtype = float32 }\ncompute { precision = fp16 }',
         ),
         _c(
             "E0505",
