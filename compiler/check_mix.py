@@ -37,9 +37,10 @@ def train_sources(ctx: Context, decl: n.Decl, entries: BlockEntries, read_ref: D
     if not statements:
         return None
     ctx.origin(("train", "data"), statements[0])
-    sources = [_source(ctx, statement, read_ref, index) for index, statement in enumerate(statements)]
-    if any(s is None for s in sources):
-        return [s for s in sources if s is not None] or None
+    read = [_source(ctx, statement, read_ref, index) for index, statement in enumerate(statements)]
+    sources = [s for s in read if s is not None]
+    if len(sources) < len(read):
+        return sources or None
     _check_mixture(ctx, statements, sources)
     return sources
 
@@ -102,4 +103,4 @@ def _check_mixture(ctx: Context, statements: list[n.Statement], sources: list[di
 
 
 def _shown(source: dict[str, Any]) -> str:
-    return source["data"] + (f".{source['split']}" if source.get("split") else "")
+    return str(source["data"]) + (f".{source['split']}" if source.get("split") else "")
