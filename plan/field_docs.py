@@ -8,8 +8,8 @@ from __future__ import annotations
 
 FIELD_DOCS: dict[str, dict[str, str]] = {
     "train": {
-        "data": "the training rows: a data split such as `tickets.train`",
-        "epochs": "how many passes over the training rows",
+        "data": "the training rows: a data split such as `tickets.train`; several `data` statements mix sources",
+        "epochs": "how many passes over the training rows; a fraction trains that share of one",
         "max_steps": "stop after this many optimizer steps, whatever `epochs` says",
         "lr": "the peak learning rate, reached after warm-up",
         "batch": "the global batch: examples per optimizer step, across every process",
@@ -20,7 +20,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "max_len": "the longest sequence in tokens; longer examples are cut",
         "pack": "pack several short examples into one sequence, each attending only to itself",
         "seed": "the seed of data order, dropout and initialisation; same seed, same run",
-        "eval_every": "evaluate on the eval split every this many steps",
+        "eval_every": "evaluate on the eval split every this many steps, or at each `epoch`'s end",
         "checkpoint_every": "write a resumable checkpoint every this many steps",
         "log_every": "write a metrics line every this many steps",
         "patience": "stop after this many evaluations without improvement of `keep_best`'s metric",
@@ -58,6 +58,13 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "eval": {
         "samples": "how many example generations the report shows",
     },
+    "prompt": {
+        "messages": "the data field holding each row's list of turns (a conversation of any length)",
+        "format": "how a turn of `messages` is written: `openai` {role, content} or `sharegpt` {from, value}",
+        "template": "how turns become text: `tokenizer`, a built-in (chatml, llama3, …) or a jinja string",
+        "train_on": "which turns the loss covers: every `assistant` turn, the `last` one, or `all`",
+        "labels": "the classes of a classification prompt, in the head's order",
+    },
     "*": {},
 }
 
@@ -73,7 +80,9 @@ STATEMENT_DOCS: dict[str, str] = {
     "label": "the class of a row: the prompt becomes a classification task",
     "chosen": "the preferred answer of a preference pair",
     "rejected": "the dispreferred answer of a preference pair",
-    "on": "the rows to evaluate on, e.g. `tickets.eval`",
+    "on": "the rows to evaluate on, e.g. `tickets.eval`, or several sets: `on [a.eval, b.eval]`",
+    "roles": "maps the data's role names to chat roles: `roles { human = user, gpt = assistant }`",
+    "data": "one source of a training mixture: `data chats.train weight 0.9`, `max_rows 5000` caps it",
     "metrics": "what to measure, e.g. `metrics [accuracy, loss]`",
     "compare": "also evaluate the untuned model: `compare base`",
     "guard": "a general-skill check that must not drop more than `max_drop`",
