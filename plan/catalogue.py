@@ -399,6 +399,41 @@ REWARDS: dict[str, RewardSpec] = {
 }
 
 
+@dataclass(frozen=True)
+class TrackerSpec:
+    """An experiment tracker (`track = [...]` in `train`): what it writes, and the extra that installs it."""
+
+    name: str
+    summary: str
+    distribution: str  # tested by `ft check` through its installed metadata, never imported there
+    extra: str  # pip install 'ftlang[extra]'
+
+
+TRACKERS: dict[str, TrackerSpec] = {
+    spec.name: spec
+    for spec in (
+        TrackerSpec(
+            "tensorboard",
+            "TensorBoard event files in the run directory's `tensorboard/`",
+            "tensorboard",
+            "tensorboard",
+        ),
+        TrackerSpec(
+            "mlflow",
+            "an MLflow run in the local file store `mlruns/` of the run directory (or `MLFLOW_TRACKING_URI`)",
+            "mlflow-skinny",
+            "mlflow",
+        ),
+        TrackerSpec(
+            "wandb",
+            "a Weights & Biases run, offline in the run directory's `wandb/` unless `WANDB_MODE=online`",
+            "wandb",
+            "wandb",
+        ),
+    )
+}
+
+
 def metrics_for(shape: str) -> list[str]:
     """The metrics that apply to a prompt shape, in catalogue order."""
     return [name for name, spec in METRICS.items() if shape in spec.shapes]

@@ -322,6 +322,8 @@ class TrainPlan(Node):
     # Recompute each decoder layer's activations in the backward pass (non-reentrant):
     # activation memory of one layer instead of all, for about a third more compute.
     gradient_checkpointing: bool = False
+    # Experiment trackers of catalogue.TRACKERS that receive what metrics.jsonl records.
+    track: list[Literal["tensorboard", "mlflow", "wandb"]] = Field(default_factory=list)
 
 
 # --- eval ------------------------------------------------------------------

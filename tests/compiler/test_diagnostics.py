@@ -6,6 +6,7 @@ summary line. Comment lines at the top of the recipe may set how it is checked:
 
     # golden: --set NAME=VALUE     check with this override (repeatable)
     # golden: latin-1              write the recipe in Latin-1, so reading it fails (E0005)
+    # golden: without DIST         check as if the distribution DIST were not installed
 
 `FT_REGEN=1 pytest tests/compiler/test_diagnostics.py` rewrites the expected parts; read the
 diff before committing it: each output must be a good, precise diagnostic.
@@ -16,6 +17,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -53,18 +57,40 @@ def run_case(case: Path, tmp_path: Path) -> tuple[CheckResult, str]:
     options = _DIRECTIVE.findall(recipe.split("\n\n", 1)[0])
     overrides = dict(o.removeprefix("--set ").split("=", 1) for o in options if o.startswith("--set "))
     shown = case.relative_to(ROOT).as_posix()
-    if "latin-1" in options:
+    hidden = {o.removeprefix("without ") for o in options if o.startswith("without ")}
+    with _without_distributions(hidden):
+        result = _check_case(recipe, shown, overrides, "latin-1" in options, tmp_path)
+    return result, ft_check_output(result, shown)
+
+
+@contextmanager
+def _without_distributions(names: set[str]) -> Iterator[None]:
+    """importlib.metadata answers as if these distributions were not installed (an extra left out)."""
+    real = metadata.distribution
+
+    def distribution(name: str) -> metadata.Distribution:
+        if name in names:
+            raise metadata.PackageNotFoundError(name)
+        return real(name)
+
+    metadata.distribution = distribution  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        metadata.distribution = real
+
+
+def _check_case(recipe: str, shown: str, overrides: dict[str, str], latin_1: bool, tmp_path: Path) -> CheckResult:
+    if latin_1:
         # A recipe that cannot be decoded is checked from a copy of the same relative path.
         copy = tmp_path / shown
         copy.parent.mkdir(parents=True)
         copy.write_bytes(recipe.encode("latin-1"))
         os.chdir(tmp_path)
-        result = check_path(shown, overrides)
-    else:
-        # Checked as the file itself from the repository root, so data paths in the recipe
-        # resolve against tests/data/diagnostics/ and the output names the file as a user would.
-        result = check_text(recipe, shown, overrides)
-    return result, ft_check_output(result, shown)
+        return check_path(shown, overrides)
+    # Checked as the file itself from the repository root, so data paths in the recipe
+    # resolve against tests/data/diagnostics/ and the output names the file as a user would.
+    return check_text(recipe, shown, overrides)
 
 
 @pytest.fixture
