@@ -103,6 +103,8 @@ def check_train(
             trackers = check_track(ctx, entry.value)
             if trackers is not None:
                 out[key] = trackers
+        elif key == "eval_every" and _not_epoch(ctx, entry.value):
+            continue  # reported: a name that is no choice
         else:
             out[key] = _field_value(ctx, entry)
     if "data" not in entries.fields and not entries.all("data") and not library:
@@ -133,6 +135,22 @@ def check_train(
             )
         )
     return out
+
+
+def _not_epoch(ctx: Context, value: n.Expr) -> bool:
+    """`eval_every = <a name>` that is neither `epoch` nor a parameter: reported here."""
+    if not isinstance(value, n.Name) or value.dotted in {"epoch", *ctx.declared_params}:
+        return False
+    ctx.report(
+        error(
+            "E0203",
+            f"`eval_every` is a number of steps or `epoch`, not `{value.dotted}`",
+            value.span,
+            "not a choice",
+            help=did_you_mean(value.dotted, ["epoch"]) or "write `eval_every = 50` or `eval_every = epoch`",
+        )
+    )
+    return True
 
 
 def default_train_data(data_names: dict[str, list[str]]) -> dict[str, Any] | None:
