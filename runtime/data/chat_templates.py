@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from jinja2 import StrictUndefined, Template, TemplateError
@@ -175,8 +176,13 @@ def chat_layout(template: TemplateRef, tokenizer: Any) -> ChatLayout:
     text = jinja if name == "custom" else BUILT_IN.get(name)
     if text is None:
         raise RunError(f"no chat template named `{name}`", help=f"built in: {', '.join(BUILT_IN)}")
+    return ChatLayout(name, _compiled(text), tokenizer, bos, eos)
+
+
+@lru_cache(maxsize=16)
+def _compiled(text: str) -> Template:
+    """A template compiled once: layouts are asked for row by row (generation, answers)."""
     try:
-        compiled = _ENV.from_string(text)
+        return _ENV.from_string(text)
     except TemplateError as e:
         raise RunError(f"the chat template does not parse: {e}") from None
-    return ChatLayout(name, compiled, tokenizer, bos, eos)
