@@ -170,28 +170,51 @@ def summarize(plan: Plan) -> str:
     lines.append(_model_line(plan))
     available: dict[str, int] = {}
     for index, data in enumerate(plan.data):
-        rows = _count_rows(plan, data)
-        where = _where(data)
-        sha256 = getattr(data.source, "sha256", None)
-        pin = f" sha256 {sha256[:8]}…" if sha256 else ""
-        parts = " · ".join(f"{name} {frac * 100:g}%" for name, frac in data.split.parts.items())
-        count = f"{rows:,} rows → " if rows is not None else ""
-        extra = (f", {len(data.where)} filter(s)" if data.where else "") + (
-            f", dedupe {','.join(data.dedupe)}" if data.dedupe else ""
-        )
-        lines.append(
-            f"  {'data' if index == 0 else '    '}     {data.name}  {where}{pin}  {count}{parts} "
-            f"(seed {data.split.seed}){extra}"
-        )
-        counted = read_counts(data.model_dump(mode="json", exclude={"fields"}))
-        if counted and "stats" in counted:
-            lines.append(f"           {_stages(counted)}")
-        for ref in plan.train.data:
-            if data.name == ref.data and rows is not None:
-                available[shown(ref)] = int(rows * data.split.parts.get(ref.split or "", 1.0))
+        lines += _data_lines(plan, data, index, available)
     train_rows, mix_line = _mixture(plan, available)
     lines += mix_line
     lines.append(_prompt_line(plan))
+    lines.append(_train_line(plan, train_rows))
+    lines += _eval_lines(plan)
+    lines.append(_levers_line(plan))
+    lines += _cost_lines(plan, _model_shape(plan), train_rows)
+    c, t = plan.compute, plan.train
+    if c.processes > 1 or c.precision != "auto":
+        per_process = t.micro_batch or max(t.batch // c.processes, 1)
+        accumulation = max(t.batch // (per_process * c.processes), 1)
+        lines.append(
+            f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
+            f"precision {c.precision}, backend {c.backend}; global batch {t.batch} = micro-batch "
+            f"{per_process} × {c.processes} process(es) × accumulation {accumulation}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _data_lines(plan: Plan, data: DataPlan, index: int, available: dict[str, int]) -> list[str]:
+    """One data declaration's line (and its stage counts when cached); the rows each training
+    reference can draw go into `available`."""
+    rows = _count_rows(plan, data)
+    sha256 = getattr(data.source, "sha256", None)
+    pin = f" sha256 {sha256[:8]}…" if sha256 else ""
+    parts = " · ".join(f"{name} {frac * 100:g}%" for name, frac in data.split.parts.items())
+    count = f"{rows:,} rows → " if rows is not None else ""
+    extra = (f", {len(data.where)} filter(s)" if data.where else "") + (
+        f", dedupe {','.join(data.dedupe)}" if data.dedupe else ""
+    )
+    lines = [
+        f"  {'data' if index == 0 else '    '}     {data.name}  {_where(data)}{pin}  {count}{parts} "
+        f"(seed {data.split.seed}){extra}"
+    ]
+    counted = read_counts(data.model_dump(mode="json", exclude={"fields"}))
+    if counted and "stats" in counted:
+        lines.append(f"           {_stages(counted)}")
+    for ref in plan.train.data:
+        if data.name == ref.data and rows is not None:
+            available[shown(ref)] = int(rows * data.split.parts.get(ref.split or "", 1.0))
+    return lines
+
+
+def _train_line(plan: Plan, train_rows: int | None) -> str:
     t = plan.train
     steps = ""
     if t.max_steps:
@@ -204,31 +227,22 @@ def summarize(plan: Plan) -> str:
         else (f", warm-up {t.schedule.warmup:g} steps" if t.schedule.warmup else "")
     )
     micro = f" (micro-batch {t.micro_batch})" if t.micro_batch else ""
-    lines.append(
+    return (
         f"  train    {t.epochs:g} epoch(s){steps} · lr {t.lr:g} {t.schedule.kind}{warmup} · batch "
         f"{t.batch}{micro} · max_len {t.max_len}{' · packed' if t.pack else ''} · seed {t.seed}"
     )
-    if plan.eval:
-        e = plan.eval
-        on = shown(e.on) + "".join(f", {shown(ref)}" for ref in e.also_on)
-        metrics = ", ".join(m.name + (f"({json.dumps(m.arg)})" if m.arg else "") for m in e.metrics)
-        base = "; before/after vs base" if e.compare_base else ""
-        guards = "".join(f"; guard {g.name} (max drop {g.max_drop * 100:g}%)" for g in e.guards)
-        lines.append(f"  eval     {metrics} on {on}{base}{guards}")
-        if e.require:
-            gates = ", ".join(
-                f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}" for g in e.require
-            )
-            lines.append(f"  gates    {gates}")
-    lines.append(_levers_line(plan))
-    lines += _cost_lines(plan, _model_shape(plan), train_rows)
-    c = plan.compute
-    if c.processes > 1 or c.precision != "auto":
-        micro = t.micro_batch or max(t.batch // c.processes, 1)
-        accumulation = max(t.batch // (micro * c.processes), 1)
-        lines.append(
-            f"  compute  {c.processes} process(es), {c.strategy if c.processes > 1 else 'single'}, "
-            f"precision {c.precision}, backend {c.backend}; global batch {t.batch} = micro-batch "
-            f"{micro} × {c.processes} process(es) × accumulation {accumulation}"
-        )
-    return "\n".join(lines) + "\n"
+
+
+def _eval_lines(plan: Plan) -> list[str]:
+    e = plan.eval
+    if not e:
+        return []
+    on = shown(e.on) + "".join(f", {shown(ref)}" for ref in e.also_on)
+    metrics = ", ".join(m.name + (f"({json.dumps(m.arg)})" if m.arg else "") for m in e.metrics)
+    base = "; before/after vs base" if e.compare_base else ""
+    guards = "".join(f"; guard {g.name} (max drop {g.max_drop * 100:g}%)" for g in e.guards)
+    lines = [f"  eval     {metrics} on {on}{base}{guards}"]
+    if e.require:
+        gates = ", ".join(f"{'delta(' + g.metric + ')' if g.delta else g.metric} {g.op} {g.value:g}" for g in e.require)
+        lines.append(f"  gates    {gates}")
+    return lines
