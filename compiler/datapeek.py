@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from ftlang.plan.hashing import sha256_path
 
 PEEK_ROWS = 100
+NO_PYARROW = "cannot be read without pyarrow, which comes with the runtime: pip install 'ftlang[run]'"
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def _peek_csv(path: Path) -> Peek:
 
 
 def _peek_parquet(path: Path) -> Peek:
+    if importlib.util.find_spec("pyarrow") is None:  # a light install: ftlang without its runtime
+        return Peek(problem=NO_PYARROW)
     import pyarrow.parquet as pq  # only recipes with parquet data pay for pyarrow
 
     try:
@@ -122,6 +126,8 @@ def peek_hub(files: list[Path], features: list[str]) -> Peek:
     `datasets` writes Arrow IPC streams; the first record batch holds the first rows, so
     nothing past them is read and `datasets` itself is never imported.
     """
+    if importlib.util.find_spec("pyarrow") is None:  # a light install: ftlang without its runtime
+        return Peek(problem=NO_PYARROW)
     import pyarrow as pa  # only recipes with hub data pay for pyarrow
 
     if not files:

@@ -127,10 +127,11 @@ def _dataset(d: Draft, key: str, value: Any, config: dict[str, Any], where: Path
         d.unsupported(key, value, "no data set named")
         return
     if "hf_hub_url" in info:
-        shapes.data_source(d, key, info["hf_hub_url"], split=info.get("split"), config=info.get("subset"))
+        url = info["hf_hub_url"]
+        shapes.data_source(d, key, url, split=info.get("split"), config=info.get("subset"), written=value)
     else:
         relative = Path(str(config.get("dataset_dir", "data"))) / info.get("file_name", f"{names[0]}.json")
-        shapes.data_source(d, key, str(relative))
+        shapes.data_source(d, key, str(relative), written=value)
     columns = info.get("columns", {})
     if info.get("ranking") or d.pending.get("stage") == "dpo":
         shapes.preference_prompt(d, f"{key} (columns)", columns or "ranking", columns.get("prompt", "instruction"))

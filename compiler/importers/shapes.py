@@ -39,18 +39,24 @@ def model_source(d: Draft, key: str, value: Any, revision: str | None = None) ->
     d.note(key, value, f"model base = {d.model_source}", changed=False)
 
 
-def data_source(d: Draft, key: str, path: str, *, split: str | None = None, config: str | None = None) -> None:
-    """A local file by its extension, or a hub dataset; a JSON array file is named as the JSON Lines it must become."""
+def data_source(
+    d: Draft, key: str, path: str, *, split: str | None = None, config: str | None = None, written: Any = None
+) -> None:
+    """A local file by its extension, or a hub dataset; a JSON array file is named as the JSON Lines it must become.
+
+    `written`: the key's value as the config has it, when `path` was looked up from it.
+    """
+    shown = path if written is None else written
     suffix = Path(path).suffix.lower()
     if suffix in _FILE_KINDS:
         d.data_source = f"{_FILE_KINDS[suffix]}({ft_string(path)})"
-        d.note(key, path, f"data train_data = {d.data_source}", changed=False)
+        d.note(key, shown, f"data train_data = {d.data_source}", changed=False)
     elif suffix == ".json":
         lines = str(Path(path).with_suffix(".jsonl"))
         d.data_source = f"jsonl({ft_string(lines)})"
         d.note(
             key,
-            path,
+            shown,
             f"data train_data = {d.data_source}: ftlang reads JSON Lines; convert with `jq -c '.[]' {path} > {lines}`",
         )
     else:
@@ -58,7 +64,7 @@ def data_source(d: Draft, key: str, path: str, *, split: str | None = None, conf
         arguments += [f"config = {ft_string(config)}"] if config else []
         arguments += [f"split = {ft_string(split)}"] if split else []
         d.data_source = f"hf({', '.join(arguments)})"
-        d.note(key, path, f"data train_data = {d.data_source}", changed=False)
+        d.note(key, shown, f"data train_data = {d.data_source}", changed=False)
 
 
 def eval_fraction(d: Draft, key: str, value: Any) -> None:

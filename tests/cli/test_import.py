@@ -99,3 +99,10 @@ def test_a_config_that_is_not_yaml_is_a_clear_error(tmp_path: Path) -> None:
         [sys.executable, "-m", "ftlang.cli.main", "import", "axolotl", str(no_model)], capture_output=True, text=True
     )
     assert result.returncode == 1 and "names no base model" in result.stderr
+
+
+def test_the_ecosystem_doc_shows_a_golden_case_as_it_is() -> None:
+    doc = (REPO / "docs" / "ecosystem.md").read_text(encoding="utf-8")
+    case = CASES_DIR / "llamafactory-llama3-lora-sft"
+    for suffix in (".yaml", ".ft", ".table.txt"):
+        assert case.with_suffix(suffix).read_text(encoding="utf-8").rstrip() in doc, suffix

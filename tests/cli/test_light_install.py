@@ -84,3 +84,19 @@ def test_ft_run_without_the_runtime_says_what_to_install(light_ft: Path) -> None
         assert result.returncode == 1, result.stderr
         assert "needs torch" in result.stderr and "pip install 'ftlang[run]'" in result.stderr
         assert "Traceback" not in result.stderr
+
+
+def test_the_core_install_imports_configs_and_names_what_parquet_needs(light_ft: Path, tmp_path: Path) -> None:
+    imported = _ft(light_ft, "import", "axolotl", str(REPO / "tests/data/import/axolotl-llama3-qlora.yml"))
+    assert imported.returncode == 0 and imported.stdout.startswith("# Imported from the axolotl config"), (
+        imported.stderr
+    )
+    (tmp_path / "rows.parquet").write_bytes(b"PAR1")
+    recipe = tmp_path / "parquet.ft"
+    recipe.write_text(
+        'model base = scratch(llama)\ndata d = parquet("rows.parquet")\n'
+        'prompt p {\n  input "{{ a }}"\n  target "{{ b }}"\n}\nmethod full\ntrain { epochs = 1 }\n'
+    )
+    checked = _ft(light_ft, "check", str(recipe))
+    assert checked.returncode == 1 and "error[E0307]" in checked.stderr, checked.stderr
+    assert "pip install 'ftlang[run]'" in checked.stderr and "Traceback" not in checked.stderr
