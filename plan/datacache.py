@@ -11,7 +11,7 @@ from typing import Any
 
 # Part of every key: a change to how rows are read, rendered, tokenized or packed bumps it, so
 # entries written by an older engine are never read as if they were current.
-ENGINE_VERSION = 2
+ENGINE_VERSION = 3
 
 
 def content_key(*parts: Any) -> str:

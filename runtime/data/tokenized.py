@@ -49,9 +49,12 @@ def _map_to_file(source: Any, fn: Any, features: Any, path: Path, desc: str) -> 
 _RENDERED_FIELDS = tuple(f.name for f in dataclasses.fields(Rendered))
 
 
-def freeze(r: Rendered) -> str:
+def freeze(r: Rendered, keep_row: bool = True) -> str:
+    """JSON of a Rendered; without `keep_row` its data row is left out (only GRPO's rewards read it,
+    and it would double the table)."""
     # Field by field, not dataclasses.asdict: its deep copy of every row cost a fifth of tokenizing.
-    return json.dumps({k: getattr(r, k) for k in _RENDERED_FIELDS}, ensure_ascii=False, default=_plain)
+    fields = _RENDERED_FIELDS if keep_row else tuple(k for k in _RENDERED_FIELDS if k != "row")
+    return json.dumps({k: getattr(r, k) for k in fields}, ensure_ascii=False, default=_plain)
 
 
 def _plain(v: Any) -> Any:
@@ -129,13 +132,14 @@ def _render(
     from datasets import Features, Value
 
     skipped: list[dict[str, str]] = []
+    keep_row = renderer.prompt.task == "generation"  # GRPO scores completions against the row
 
     def batch(b: dict[str, list[Any]]) -> dict[str, list[str]]:
         done, dropped = renderer.render_all(
             [Row(json.loads(t), o) for t, o in zip(b["row"], b["origin"], strict=True)], skip_bad
         )
         skipped.extend(dropped)
-        return {"rendered": [freeze(r) for r in done], "origin": [r.origin for r in done]}
+        return {"rendered": [freeze(r, keep_row) for r in done], "origin": [r.origin for r in done]}
 
     features = Features({"rendered": Value("string"), "origin": Value("string")})
     with cache.bars():
