@@ -211,3 +211,19 @@ def test_a_conversation_plan_trains_and_evaluates_end_to_end(tmp_path):
     result = run_plan(plan, tmp_path / "run", quiet=True)
     assert result.steps >= 3
     assert "exact_match" in json.dumps(result.metrics)
+
+
+def test_train_on_applies_to_written_chat_turns(tok):
+    written = PromptPlan(
+        name="p",
+        task="chat",
+        turns=[
+            Turn(role="user", template="Capital of France?"),
+            Turn(role="assistant", template="Paris."),
+            Turn(role="user", template="And of Spain?"),
+            Turn(role="assistant", template="Madrid."),
+        ],
+        template=ChatTemplate(name="chatml"),
+        train_on="last",
+    )
+    assert trained(tok, written, Row({}, "x")) == ["Madrid.<|im_end|>"]
