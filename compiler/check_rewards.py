@@ -9,6 +9,7 @@ from ftlang.plan.catalogue import REWARDS
 from . import nodes as n
 from .context import Context, read_qualifiers
 from .diagnostics import Diagnostic, error
+from .reward_models import reward_model_problem
 from .suggest import did_you_mean
 from .values import describe, plain
 
@@ -62,6 +63,9 @@ def _reward(ctx: Context, statement: n.Statement) -> dict[str, Any] | None:
         return None
     if (weight := read_qualifiers(ctx, statement, ["weight"]).get("weight")) is not None:
         out["weight"] = plain(weight.value, ctx.params)
+    if kind == "model" and (problem := reward_model_problem(ctx, out.get("path"), args[0])) is not None:
+        ctx.report(problem)
+        return None
     if kind == "plugin" and isinstance(out.get("name"), str) and not _plugin_exists(out["name"]):
         ctx.report(
             error(

@@ -434,6 +434,16 @@ CODES: dict[str, Code] = {
             "messages = messages\nroles { bot = assistant }",
         ),
         _c(
+            "E0342",
+            "not a reward model",
+            "`reward model(\"…\")` in `method grpo` scores each completion with a trained reward model: the run "
+            "directory of a `method reward` run (its model/ folder is read) or a model folder. Its config.json "
+            "must name a `…ForSequenceClassification` architecture with one label (num_labels = 1); only the "
+            "config is read at check time.",
+            'method grpo { reward model("runs/sft-tiny") }',
+            'method grpo { reward model("runs/reward-tiny") }',
+        ),
+        _c(
             "E0401",
             "import not found",
             "An `import` path is resolved against the importing file's folder; "

@@ -9,9 +9,10 @@ no torch) so that `ft check` can read it at start-up.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 # The shapes a prompt can take; each follows from the turns a prompt declares.
-PROMPT_SHAPES = ("chat", "completion", "classification", "preference", "generation")
+PROMPT_SHAPES = ("chat", "completion", "classification", "preference", "generation", "unpaired")
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,7 @@ METHODS: dict[str, MethodSpec] = {
             "direct preference optimisation on chosen/rejected pairs (sigmoid, IPO or hinge loss)",
             reference_free=False,
             nested_fields=frozenset({"adapter"}),
+            multi_process=True,
         ),
         MethodSpec(
             "grpo",
@@ -108,6 +110,40 @@ METHODS: dict[str, MethodSpec] = {
             "group relative policy optimisation: sample, reward, update",
             reference_free=False,
             nested_fields=frozenset({"adapter", "rewards"}),
+        ),
+        MethodSpec(
+            "kto",
+            "KtoMethod",
+            ("unpaired",),
+            "Kahneman-Tversky optimisation on single completions marked desirable or not",
+            reference_free=False,
+            nested_fields=frozenset({"adapter"}),
+            multi_process=True,
+        ),
+        MethodSpec(
+            "orpo",
+            "OrpoMethod",
+            ("preference",),
+            "odds-ratio preference optimisation: the SFT loss plus an odds-ratio term, no reference",
+            nested_fields=frozenset({"adapter"}),
+            multi_process=True,
+        ),
+        MethodSpec(
+            "simpo",
+            "SimpoMethod",
+            ("preference",),
+            "simple preference optimisation: length-normalised log-probabilities, no reference",
+            nested_fields=frozenset({"adapter"}),
+            multi_process=True,
+        ),
+        MethodSpec(
+            "reward",
+            "RewardMethod",
+            ("preference",),
+            "a Bradley-Terry reward model: a scalar head scoring answers, trained on chosen/rejected pairs",
+            model_kind="classifier",
+            nested_fields=frozenset({"adapter"}),
+            multi_process=True,
         ),
     )
 }
@@ -395,6 +431,13 @@ REWARDS: dict[str, RewardSpec] = {
         RewardSpec("json_valid", None, "json_valid", "1 if the completion parses as JSON"),
         RewardSpec("length", "max", "length(max = N)", "0 up to N characters, then -(chars - N) / N"),
         RewardSpec("plugin", "name", 'plugin("name")', "what a function registered under ftlang.rewards returns"),
+        RewardSpec(
+            "model",
+            "path",
+            'model("runs/reward")',
+            "the score a trained reward model (`method reward`) gives prompt + completion; its run directory "
+            "or model folder",
+        ),
     )
 }
 
@@ -432,6 +475,12 @@ TRACKERS: dict[str, TrackerSpec] = {
         ),
     )
 }
+
+
+def reward_model_folder(root: Path, path: str) -> Path:
+    """Where `reward model("path")` reads the model: a run directory's `model/`, or the folder itself."""
+    folder = Path(root) / path
+    return folder / "model" if (folder / "plan.json").is_file() else folder
 
 
 def metrics_for(shape: str) -> list[str]:

@@ -249,19 +249,30 @@ class SimpoMethod(Node):
     adapter: LoraMethod | None = None
 
 
+class RewardMethod(Node):
+    """A Bradley–Terry reward model: a scalar head on the base, trained on chosen/rejected pairs."""
+
+    kind: Literal["reward"] = "reward"
+    center: float = Field(default=0.0, ge=0)  # weight of (r_chosen + r_rejected)², keeping scores near 0
+    adapter: LoraMethod | None = None
+
+
 class Reward(Node):
     """One term of a GRPO reward; the reward of a completion is the weighted sum of its terms.
 
     exact / fuzzy / contains compare the completion with the row's `field`; regex matches
     `pattern`; json_valid checks it parses; length penalises text beyond `max` characters;
-    plugin calls a function a Python package registers under the `ftlang.rewards` entry point.
+    plugin calls a function a Python package registers under the `ftlang.rewards` entry point;
+    model scores prompt + completion with a trained reward model (`method reward`) at `path`, a
+    run directory or a model folder, relative to the recipe.
     """
 
-    kind: Literal["exact", "fuzzy", "contains", "regex", "json_valid", "length", "plugin"]
+    kind: Literal["exact", "fuzzy", "contains", "regex", "json_valid", "length", "plugin", "model"]
     field: str | None = None
     pattern: str | None = None
     max: int | None = Field(default=None, ge=1)
     name: str | None = None
+    path: str | None = None
     weight: float = 1.0
 
 
@@ -277,7 +288,7 @@ class GrpoMethod(Node):
 
 
 MethodPlan = Annotated[
-    FullMethod | LoraMethod | DpoMethod | GrpoMethod | KtoMethod | OrpoMethod | SimpoMethod,
+    FullMethod | LoraMethod | DpoMethod | GrpoMethod | KtoMethod | OrpoMethod | SimpoMethod | RewardMethod,
     Field(discriminator="kind"),
 ]
 

@@ -20,6 +20,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+from ftlang.plan.catalogue import METHODS
 from ftlang.plan.hashing import sha256_path
 from ftlang.plan.models import HfModel, LocalModel, ModelPlan, PackageModel, Plan, ScratchModel
 from ftlang.runtime import rundir
@@ -274,6 +275,10 @@ def load_for_run(
     return levers.prepare(model, run_levers), tok, identity
 
 
+# The one label of a reward model's scalar head: `AutoModelForSequenceClassification`, num_labels = 1.
+REWARD_LABELS = ["reward"]
+
+
 def _load_for_run(
     plan: Plan,
     run_dir: Path,
@@ -282,6 +287,8 @@ def _load_for_run(
     options: Mapping[str, Any],
 ) -> tuple[Any, Any, dict[str, Any]]:
     task, seed, src = plan.prompt.task, plan.train.seed, plan.model.source
+    if METHODS[plan.method.kind].model_kind == "classifier":  # a reward model: one scalar head
+        task, labels = "classification", REWARD_LABELS
     if not isinstance(src, ScratchModel):
         ms = resolve_source(plan.model, Path(plan.root))
         assert ms is not None

@@ -220,7 +220,10 @@ def _finish(run: _Run, outcome: Outcome | None, progress: Progress) -> RunResult
         return RunResult(run.run_dir, float(state.last_loss or 0.0), state.step)
 
     def write_model(d: Path) -> None:
-        model.save_pretrained(d, state_dict=gathered)
+        if run.work.saved_model is not None:  # e.g. a reward model's adapter folded into its head
+            run.work.saved_model().save_pretrained(d)
+        else:
+            model.save_pretrained(d, state_dict=gathered)
         tok.save_pretrained(d)
         # Named relative to the run (or by hub id): the folder still loads once the run moves.
         make_adapter_portable(d, portable_base(run.plan, run.run_dir, run.run_dir))

@@ -12,6 +12,7 @@ from ftlang.runtime.methods.dpo import dpo_workload
 from ftlang.runtime.methods.grpo import grpo_workload
 from ftlang.runtime.methods.kto import kto_workload
 from ftlang.runtime.methods.orpo import orpo_workload
+from ftlang.runtime.methods.reward_model import reward_workload
 from ftlang.runtime.methods.sft import sft_workload
 from ftlang.runtime.methods.simpo import simpo_workload
 from ftlang.runtime.methods.workload import Workload
@@ -22,6 +23,7 @@ WORKLOADS = {
     "grpo": grpo_workload,
     "kto": kto_workload,
     "orpo": orpo_workload,
+    "reward": reward_workload,
     "simpo": simpo_workload,
 }
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -227,7 +228,7 @@ def grpo_workload(
     eval_p, e_cut = tokenize_prompts(eval_r, tokenizer, limit)
     model, info = apply_method(model, method, plan.prompt.task)
     reference = Reference(model, method.adapter is not None) if method.beta > 0 else None
-    scorer = Scorer(model, Rewards(method.rewards), tokenizer, pad_id, device)
+    scorer = Scorer(model, Rewards(method.rewards, Path(plan.root)), tokenizer, pad_id, device)
     # Its own generator, seeded by the run's seed and saved in checkpoints: the completions do
     # not depend on how many numbers dropout drew, and a resumed run samples the same ones.
     generator = torch.Generator(device=device).manual_seed(plan.train.seed)

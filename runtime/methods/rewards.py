@@ -10,10 +10,12 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any
 
 from ftlang.plan.models import GrpoMethod, MethodPlan, Reward
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.methods.reward_scorer import RewardModelTerm
 
 ENTRY_POINT_GROUP = "ftlang.rewards"
 
@@ -103,9 +105,12 @@ def load_plugin(name: str) -> RewardFn:
     return fn
 
 
-def _function(spec: Reward) -> tuple[str, RewardFn]:
+def _function(spec: Reward, root: Path = Path(".")) -> tuple[str, RewardFn]:
     """A term's base metric name and function; the compiler has checked the arguments."""
     kind = spec.kind
+    if kind == "model":
+        assert spec.path is not None
+        return "model", RewardModelTerm(root, spec.path)
     if kind in ("exact", "fuzzy", "contains"):
         assert spec.field is not None
         maker = {"exact": _exact, "fuzzy": _fuzzy, "contains": _contains}[kind]
@@ -125,11 +130,12 @@ def _function(spec: Reward) -> tuple[str, RewardFn]:
 class Rewards:
     """The reward terms of a recipe; a completion's reward is their weighted sum."""
 
-    def __init__(self, specs: Sequence[Reward]):
+    def __init__(self, specs: Sequence[Reward], root: Path = Path(".")):
+        """`root`: the folder a reward model's path is relative to (the recipe's)."""
         self.terms: list[Term] = []
         seen: dict[str, int] = {}
         for spec in specs:
-            base, fn = _function(spec)
+            base, fn = _function(spec, root)
             seen[base] = seen.get(base, 0) + 1
             # Two regex terms must not share a metric name: number the later ones.
             name = base if seen[base] == 1 else f"{base}_{seen[base]}"

@@ -30,3 +30,4 @@ class Workload:
     evaluate: Callable[[], dict[str, Any]] | None
     summary: dict[str, Any] = field(default_factory=dict)
     rng: torch.Generator | None = None
+    saved_model: Callable[[], Any] | None = None  # what model/ holds, when not the trained model itself

@@ -173,7 +173,7 @@ def test_every_reward_is_the_plans_and_the_runtimes() -> None:
 
     reward = plan_schema()["$defs"]["Reward"]["properties"]
     assert set(reward["kind"]["enum"]) == set(cat.REWARDS)
-    values = {"field": "answer", "pattern": "x", "max": 10}
+    values = {"field": "answer", "pattern": "x", "max": 10, "path": "runs/reward"}
     for name, spec in cat.REWARDS.items():
         assert spec.argument is None or spec.argument in reward
         if name == "plugin":  # needs an installed package's entry point

@@ -14,6 +14,7 @@ import torch
 
 from ftlang.runtime.methods.kto import kl_estimate, kto_loss
 from ftlang.runtime.methods.orpo import orpo_loss
+from ftlang.runtime.methods.reward_model import bradley_terry_loss
 from ftlang.runtime.methods.simpo import simpo_loss
 
 TOLERANCE = 1e-9
@@ -138,3 +139,16 @@ def test_simpo_matches_trl():
     )  # fmt: skip
     losses, *_ = cpo.CPOTrainer.cpo_loss(trainer, chosen, rejected)
     assert (simpo_loss(chosen, rejected, beta=2.0, gamma=0.7) - losses).abs().max().item() < 1e-12
+
+
+# --- reward models: Bradley–Terry (Ouyang et al. 2022, eq. 1) --------------------------------
+
+
+@pytest.mark.parametrize("center", [0.0, 0.01])
+def test_the_reward_model_loss_is_bradley_terry(center):
+    chosen, rejected = _random(64, 12), _random(64, 13)
+    want = [-math.log(_sigmoid(c - r)) + center * (c + r) ** 2 for c, r in zip(chosen.tolist(), rejected.tolist())]
+    assert _gap(bradley_terry_loss(chosen, rejected, center=center), want) < TOLERANCE
+    # Broken: the scores swapped, or another centring weight.
+    assert _gap(bradley_terry_loss(rejected, chosen, center=center), want) > 1e-4
+    assert _gap(bradley_terry_loss(chosen, rejected, center=center + 0.01), want) > 1e-4

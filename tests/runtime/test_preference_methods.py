@@ -2,16 +2,30 @@
 
 from __future__ import annotations
 
-import pytest
+import os
 
-from ftlang.plan.models import DataPlan, InlineData, KtoMethod, LoraMethod, OrpoMethod, PromptPlan, SimpoMethod
+import pytest
+import torch
+
+from ftlang.plan.models import (
+    DataPlan,
+    GrpoMethod,
+    InlineData,
+    KtoMethod,
+    LoraMethod,
+    OrpoMethod,
+    PromptPlan,
+    Reward,
+    RewardMethod,
+    SimpoMethod,
+)
 from ftlang.runtime import RunError, run_plan
 from ftlang.runtime.data.prompts import IGNORE, Rendered, Renderer
 from ftlang.runtime.data.sources import Row
 from ftlang.runtime.methods.kto import tokenize_rated
 from ftlang.runtime.models import train_scratch_tokenizer
 
-from .factories import preference_plan
+from .factories import generation_plan, preference_plan
 from .test_resume import records
 
 UNPAIRED = PromptPlan(
@@ -90,3 +104,50 @@ def test_kto_learns_which_completions_are_desirable(tmp_path):
     assert s["eval_reward_margin"] > 0.3 and s["eval_loss"] < s["base_eval_loss"]
     train = [r for r in records(result.run_dir) if "loss" in r]
     assert train[-1]["signed_reward"] > train[0]["signed_reward"]
+
+
+@pytest.fixture(scope="module")
+def reward_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("reward")
+    plan = preference_plan(root, method=RewardMethod(adapter=LoraMethod(rank=8, alpha=16)))
+    return plan, run_plan(plan, root / "run", quiet=True)
+
+
+def test_a_reward_model_learns_and_is_saved_as_a_plain_scalar_classifier(reward_run):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from ftlang.runtime.methods.dpo import PairCollator, tokenize_pairs
+    from ftlang.runtime.methods.reward_model import scores
+
+    plan, result = reward_run
+    s = result.metrics
+    assert s["eval_preference_accuracy"] > s["base_eval_preference_accuracy"]
+    assert s["eval_loss"] < s["base_eval_loss"]
+    # model/ loads without peft, one label, and scores the pairs as the run measured them.
+    folder = result.run_dir / "model"
+    assert not (folder / "adapter_config.json").exists()
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    assert model.config.num_labels == 1
+    tok = AutoTokenizer.from_pretrained(folder)
+    renderer = Renderer(plan.prompt)
+    rows = [renderer.render(Row(r, f"prefs.rows[{i}]")) for i, r in enumerate(plan.data[0].source.rows)]
+    pairs, _ = tokenize_pairs(rows, tok, plan.train.max_len)
+    with torch.no_grad():
+        chosen, rejected = scores(model, PairCollator(model.config.pad_token_id)(pairs)).chunk(2)
+    assert (chosen > rejected).float().mean().item() == pytest.approx(s["eval_preference_accuracy"])
+
+
+def test_grpo_rewards_completions_with_a_trained_reward_model(reward_run, tmp_path):
+    from ftlang.runtime.methods.reward_scorer import RewardModelTerm
+
+    _, trained = reward_run
+    # The run directory, relative to the recipe's folder: its model/ is the reward model.
+    term = Reward(kind="model", path=os.path.relpath(trained.run_dir, tmp_path))
+    plan = generation_plan(tmp_path, method=GrpoMethod(rewards=[term], group_size=2, max_new_tokens=4),
+                           train={"max_steps": 2, "batch": 2})  # fmt: skip
+    result = run_plan(plan, tmp_path / "grpo", quiet=True)
+    steps = [r for r in records(result.run_dir) if "reward_model" in r]
+    assert len(steps) == 2 and all(r["reward"] == r["reward_model"] for r in steps)
+    # The term is the scalar head's score of prompt + completion.
+    score = RewardModelTerm(tmp_path, term.path)("Ticket: refund\nTeam:", " billing", {})
+    assert isinstance(score, float) and score != 0.0
