@@ -305,7 +305,9 @@ class Optimizer(Node):
     """An optimizer of catalogue.OPTIMIZERS; each takes only the settings its entry lists."""
 
     kind: Literal["adamw", "adamw_8bit", "paged_adamw_8bit", "adafactor", "sgd"] = "adamw"
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: list[Annotated[float, Field(ge=0, lt=1)]] = Field(
+        default_factory=lambda: [0.9, 0.999], min_length=2, max_length=2
+    )
     eps: float = Field(default=1e-8, gt=0)
     momentum: float = Field(default=0.0, ge=0, lt=1)
 

@@ -15,21 +15,12 @@ from .trainer_args import (
     not_needed,
     numeric,
     optimizer,
+    quantized,
     schedule,
 )
 
 _PREFERENCE = {"dpo": "dpo", "ipo": "dpo", "orpo": "orpo", "simpo": "simpo", "kto": "kto"}
 _CLASSES = "ftlang reads the model and tokenizer classes from the model's config"
-
-
-def _quantize(bits: str) -> Handler:
-    def handle(d: Draft, key: str, value: Any) -> None:
-        if value is True:
-            d.put(key, value, "model.quantize", bits)
-        else:
-            d.note(key, value, "the base loads unquantized (ftlang's default)", changed=False)
-
-    return handle
 
 
 def _adapter(d: Draft, key: str, value: Any) -> None:
@@ -69,7 +60,6 @@ def _rl(d: Draft, key: str, value: Any) -> None:
     if method is None:
         d.unsupported(key, value, f"ftlang's preference methods: {', '.join(sorted(set(_PREFERENCE.values())))}")
         return
-    d.pending["preference"] = method
     if value == "ipo":
         d.fields["method"]["loss"] = "ipo"
         d.note(key, value, "method dpo { loss = ipo }")
@@ -100,8 +90,8 @@ HANDLERS: dict[str, Handler] = {
     "tokenizer_config": not_needed(_CLASSES),
     "is_llama_derived_model": not_needed(_CLASSES),
     "strict": not_needed("ftlang always refuses unknown keys"),
-    "load_in_8bit": _quantize("int8"),
-    "load_in_4bit": _quantize("nf4"),
+    "load_in_8bit": quantized("int8"),
+    "load_in_4bit": quantized("nf4"),
     "adapter": _adapter,
     "lora_r": numeric("lora.rank"),
     "lora_alpha": numeric("lora.alpha"),
@@ -172,9 +162,7 @@ def translate(config: dict[str, Any], d: Draft) -> str | None:
             HANDLERS[key](d, key, value)
         else:
             d.unsupported(key, value, "not a key ftlang knows how to carry over")
-    if not d.model_source and "base_model" in config:
-        shapes.model_source(d, "base_model", config["base_model"])
-    return d.pending.pop("preference", None)
+    return preference
 
 
 def _datasets(d: Draft, datasets: Any, preference: str | None) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import shapes
 from .draft import Draft, ft_names
-from .trainer_args import TRAINING_ARGUMENTS, Handler, flag, not_needed, numeric
+from .trainer_args import TRAINING_ARGUMENTS, Handler, choice, flag, not_needed, numeric
 
 _STAGES = {"sft": None, "dpo": "dpo", "kto": "kto"}
 _PREFERENCE_LOSS = {"sigmoid": ("dpo", None), "ipo": ("dpo", "ipo"), "hinge": ("dpo", "hinge"), "orpo": ("orpo", None)}
@@ -55,16 +55,6 @@ def _quantization_bit(d: Draft, key: str, value: Any) -> None:
         d.unsupported(key, value, "ftlang quantizes the base to 4 (nf4) or 8 bits")
 
 
-def _flash_attn(d: Draft, key: str, value: Any) -> None:
-    kernel = {"fa2": "auto", "sdpa": "sdpa", "disabled": "eager", "auto": "auto"}.get(str(value))
-    if kernel is None:
-        d.unsupported(key, value, "ftlang's attention kernels: auto, sdpa, flex, flash, eager")
-    elif value == "fa2":
-        d.put(key, value, "compute.attention", kernel, "flash-attention when it is installed on a GPU, else sdpa")
-    else:
-        d.put(key, value, "compute.attention", kernel, None if kernel == value else f"ftlang's name for `{value}`")
-
-
 def _no_checkpointing(d: Draft, key: str, value: Any) -> None:
     d.put(key, value, "train.gradient_checkpointing", "false" if value else "true", "the opposite switch")
 
@@ -92,7 +82,12 @@ HANDLERS: dict[str, Handler] = {
     "val_size": shapes.eval_fraction,
     "max_samples": not_needed("ftlang trains on every row that passes `where`; sample the file to train on fewer"),
     "overwrite_cache": not_needed("ftlang's data cache is keyed by content: a change is never stale"),
-    "flash_attn": _flash_attn,
+    "flash_attn": choice(
+        "compute.attention",
+        {"fa2": "auto", "sdpa": "sdpa", "disabled": "eager", "auto": "auto"},
+        "attention kernels",
+        {"fa2": "flash-attention when it is installed on a GPU, else sdpa"},
+    ),
     "enable_liger_kernel": flag("compute.kernels", None),
     "disable_gradient_checkpointing": _no_checkpointing,
 }
@@ -113,8 +108,9 @@ def translate(config: dict[str, Any], d: Draft, where: Path) -> str | None:
             HANDLERS[key](d, key, value)
         else:
             d.unsupported(key, value, "not a key ftlang knows how to carry over")
-    stage = d.pending.pop("stage", None)
-    return d.pending.pop("loss_method", None) or stage if stage else None
+    stage: str | None = d.pending.pop("stage", None)
+    loss_method: str | None = d.pending.pop("loss_method", None)
+    return (loss_method or stage) if stage else None
 
 
 def _dataset(d: Draft, key: str, value: Any, config: dict[str, Any], where: Path) -> None:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from ftlang.plan.catalogue import OPTIMIZERS, SCHEDULES, TRACKERS
+from ftlang.plan.catalogue import SCHEDULES, TRACKERS
 
 from .draft import Draft, ft_names, ft_number, show
 
@@ -112,12 +112,33 @@ def warmup_ratio(d: Draft, key: str, value: Any) -> None:
         d.note(key, value, "no warm-up (ftlang's default)", changed=False)
 
 
-def optimizer(d: Draft, key: str, value: Any) -> None:
-    name = OPTIMIZER_NAMES.get(str(value))
-    if name is None:
-        d.unsupported(key, value, f"ftlang's optimizers: {', '.join(OPTIMIZERS)}")
-    else:
-        d.put(key, value, "train.optimizer", name, None if name == value else f"ftlang's name for `{value}`")
+def choice(target: str, names: Mapping[str, str], what: str, hows: Mapping[str, str] | None = None) -> Handler:
+    """A named value that becomes `target` under ftlang's name for it (`names`); `hows` for a changed meaning."""
+
+    def handle(d: Draft, key: str, value: Any) -> None:
+        name = names.get(str(value))
+        if name is None:
+            d.unsupported(key, value, f"ftlang's {what}: {', '.join(dict.fromkeys(names.values()))}")
+        else:
+            renamed = None if name == str(value) else f"ftlang's name for `{value}`"
+            d.put(key, value, target, name, (hows or {}).get(str(value), renamed))
+
+    return handle
+
+
+def quantized(bits: str) -> Handler:
+    """`load_in_4bit: true`: the base model loads quantized."""
+
+    def handle(d: Draft, key: str, value: Any) -> None:
+        if value is True:
+            d.put(key, value, "model.quantize", bits)
+        else:
+            d.note(key, value, "the base loads unquantized (ftlang's default)", changed=False)
+
+    return handle
+
+
+optimizer = choice("train.optimizer", OPTIMIZER_NAMES, "optimizers")
 
 
 def precision(kind: str) -> Handler:

@@ -6,7 +6,7 @@ from typing import Any
 
 from . import shapes
 from .draft import Draft
-from .trainer_args import TRAINING_ARGUMENTS, Handler, flag, not_needed, numeric
+from .trainer_args import TRAINING_ARGUMENTS, Handler, choice, flag, not_needed, numeric, quantized
 
 TRAINERS = ("sft", "dpo", "kto", "orpo")
 _DPO_LOSSES = {"sigmoid": "sigmoid", "ipo": "ipo", "hinge": "hinge"}
@@ -17,38 +17,9 @@ def _use_peft(d: Draft, key: str, value: Any) -> None:
     d.note(key, value, "method lora (or `adapter = lora(…)`)" if value else "method full", changed=False)
 
 
-def _quantize(bits: str) -> Handler:
-    def handle(d: Draft, key: str, value: Any) -> None:
-        if value is True:
-            d.put(key, value, "model.quantize", bits)
-        else:
-            d.note(key, value, "the base loads unquantized (ftlang's default)", changed=False)
-
-    return handle
-
-
-def _loss_type(d: Draft, key: str, value: Any) -> None:
-    loss = _DPO_LOSSES.get(str(value))
-    if loss is None:
-        d.unsupported(key, value, "ftlang's dpo losses: sigmoid, ipo, hinge")
-    else:
-        d.put(key, value, "method.loss", loss)
-
-
-def _dtype(d: Draft, key: str, value: Any) -> None:
-    dtype = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32", "auto": "auto"}.get(str(value))
-    if dtype is None:
-        d.unsupported(key, value, "ftlang's dtypes: float32, bfloat16, float16, auto")
-    else:
-        d.put(key, value, "model.dtype", dtype)
-
-
-def _attention(d: Draft, key: str, value: Any) -> None:
-    kernel = {"flash_attention_2": "flash", "sdpa": "sdpa", "eager": "eager", "flex_attention": "flex"}.get(str(value))
-    if kernel is None:
-        d.unsupported(key, value, "ftlang's attention kernels: auto, sdpa, flex, flash, eager")
-    else:
-        d.put(key, value, "compute.attention", kernel, None if kernel == value else f"ftlang's name for `{value}`")
+_FLASH = "flash-attention when it is installed on a GPU, else sdpa"
+_KERNELS = {"flash_attention_2": "auto", "sdpa": "sdpa", "eager": "eager", "flex_attention": "flex"}
+_DTYPES = {"bfloat16": "bfloat16", "float16": "float16", "float32": "float32", "auto": "auto"}
 
 
 def _only_assistant(d: Draft, key: str, value: Any) -> None:
@@ -62,9 +33,9 @@ HANDLERS: dict[str, Handler] = {
     **TRAINING_ARGUMENTS,
     "model_name_or_path": lambda d, k, v: None,  # read with model_revision, below
     "model_revision": lambda d, k, v: d.note(k, v, "the model's revision, in hf(…)", changed=False),
-    "torch_dtype": _dtype,
-    "dtype": _dtype,
-    "attn_implementation": _attention,
+    "torch_dtype": choice("model.dtype", _DTYPES, "dtypes"),
+    "dtype": choice("model.dtype", _DTYPES, "dtypes"),
+    "attn_implementation": choice("compute.attention", _KERNELS, "attention kernels", {"flash_attention_2": _FLASH}),
     "use_peft": _use_peft,
     "lora_r": numeric("lora.rank"),
     "lora_alpha": numeric("lora.alpha"),
@@ -72,14 +43,14 @@ HANDLERS: dict[str, Handler] = {
     "lora_target_modules": shapes.lora_targets,
     "use_dora": flag("lora.dora"),
     "use_rslora": flag("lora.rslora"),
-    "load_in_4bit": _quantize("nf4"),
-    "load_in_8bit": _quantize("int8"),
+    "load_in_4bit": quantized("nf4"),
+    "load_in_8bit": quantized("int8"),
     "bnb_4bit_quant_type": lambda d, k, v: d.note(k, v, "model.quantize = nf4", changed=v != "nf4"),
     "max_length": numeric("train.max_len"),
     "max_seq_length": numeric("train.max_len"),
     "packing": flag("train.pack"),
     "beta": numeric("method.beta"),
-    "loss_type": _loss_type,
+    "loss_type": choice("method.loss", _DPO_LOSSES, "dpo losses"),
     "completion_only_loss": _only_assistant,
     "assistant_only_loss": _only_assistant,
     "dataset_text_field": not_needed("a recipe's prompt says which fields become text"),
