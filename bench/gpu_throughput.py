@@ -64,13 +64,20 @@ SIZES = {
 LORA = "method lora {\n  rank = 16\n  alpha = 32\n  targets = [q_proj, k_proj, v_proj, o_proj, gate_proj, up_proj, down_proj]\n}\n"
 
 
-# run name -> (method, weight dtype): fp32 master weights under bf16 autocast is the runtime's
-# mixed precision; bf16 weights show what dropping the fp32 copy buys.
-RUNS = {"full": ("full", "float32"), "full-bf16": ("full", "bfloat16"), "lora": ("lora", "float32")}
+# run name -> (method, weight dtype, compute fields): fp32 master weights under bf16 autocast is
+# mixed precision; bf16 weights (what `dtype = auto` gives on a GPU) drop the fp32 copy; packed
+# rows take the attention `auto` picks (flash-attention when installed, else FlexAttention's
+# document mask); the last full run compiles each decoder layer.
+RUNS = {
+    "full": ("full", "float32", ""),
+    "full-bf16": ("full", "auto", ""),
+    "full-bf16-compiled": ("full", "auto", "compile = true"),
+    "lora": ("lora", "auto", ""),
+}
 
 
 def recipe(size: dict[str, Any], run: str) -> str:
-    method, dtype = RUNS[run]
+    method, dtype, compute = RUNS[run]
     m = size["model"]
     model = ", ".join(f"{k} = {v}" for k, v in m.items())
     body = LORA if method == "lora" else "method full {}\n"
@@ -82,6 +89,7 @@ def recipe(size: dict[str, Any], run: str) -> str:
         f"{body}\n"
         f"train {{\n  max_steps = {size['steps']}\n  lr = 0.0001\n  batch = {size['batch']}\n"
         f"  max_len = {m['max_len']}\n  pack = true\n  seed = 1234\n  log_every = {size['log_every']}\n}}\n"
+        + (f"\ncompute {{ {compute} }}\n" if compute else "")
     )
 
 
@@ -113,7 +121,9 @@ def run_one(work: Path, size: dict[str, Any], run: str, label: str = "") -> dict
     return {
         "run": run,
         "method": RUNS[run][0],
-        "weights": RUNS[run][1],
+        "weights": lock["levers"]["dtype"],
+        "attention": lock["levers"]["attention"],
+        "compiled": lock["levers"]["compile"],
         "tok_s": run_rate(done.run_dir, size["log_every"]),
         "train_s": done.metrics["elapsed"],
         "wall_s": round(wall, 1),
@@ -171,16 +181,16 @@ def with_mfu(r: dict[str, Any], size: dict[str, Any]) -> dict[str, Any]:
 def table(rows: list[dict[str, Any]]) -> str:
     pct = lambda x: "n/a" if x is None else f"{x:.1%}"  # noqa: E731
     lines = [
-        "| run | weights | params | trainable | tokens/s | MFU (6N) | MFU (+attn) | padding | peak GPU GB "
-        "| train s | wall s |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| run | weights | attention | params | trainable | tokens/s | MFU (6N) | MFU (+attn) | padding "
+        "| peak GPU GB | train s | wall s |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         if "error" in r:
             lines.append(f"| {r['run']} | failed: {r['error'][:120]} |")
             continue
         lines.append(
-            f"| {r['run']} | {r['weights']} | {r['parameters'] / 1e6:,.2f} M | {r['trainable'] / 1e6:,.2f} M | "
+            f"| {r['run']} | {r['weights']} | {r['attention']} | {r['parameters'] / 1e6:,.2f} M | {r['trainable'] / 1e6:,.2f} M | "
             f"{r['tok_s']:,.0f} | {pct(r['mfu'])} | {pct(r['mfu_with_attention'])} | "
             f"{r['padding']:.1%} | {r['peak_gpu_gb']} | {r['train_s']:.1f} | {r['wall_s']:.1f} |"
         )

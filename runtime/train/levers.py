@@ -9,8 +9,10 @@ gradient checkpointing, Liger's kernels and per-layer compilation once the model
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import shutil
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -178,6 +180,10 @@ def load_kwargs(levers: Levers) -> dict[str, Any]:
     kw: dict[str, Any] = {"dtype": levers.precision.weights, "attn_implementation": levers.attention}
     if levers.quantize:
         from transformers import BitsAndBytesConfig
+
+        with warnings.catch_warnings():  # its CPU build warns at import that an optional package is missing
+            warnings.simplefilter("ignore")
+            importlib.import_module("bitsandbytes")
 
         compute = levers.precision.autocast_dtype or levers.precision.weights
         if levers.quantize == "nf4":

@@ -103,7 +103,7 @@ def test_gradient_checkpointing_keeps_loss_and_gradients():
 @pytest.mark.parametrize("name", [n for n, spec in OPTIMIZERS.items() if not spec.cuda])
 def test_each_optimizer_comes_from_its_library_and_steps(name: str):
     model = tiny_llama(layers=1)
-    spec = Optimizer(kind=name, betas=(0.8, 0.95), eps=1e-7, momentum=0.5)
+    spec = Optimizer(kind=name, betas=[0.8, 0.95], eps=1e-7, momentum=0.5)
     opt = make_optimizer(model, 1e-2, 0.1, spec)
     module, cls = OPTIMIZERS[name].implementation.split(":")
     assert type(opt).__name__ == cls and type(opt).__module__.startswith(module.split(".")[0])
@@ -224,3 +224,10 @@ def test_a_run_that_would_not_fit_stops_before_loading(tmp_path: Path):
     with pytest.raises(RunError, match=r"this run needs ≈ .* and the machine has") as caught:
         check_fits(plan, CPU, available=need - 1)
     assert "gradient_checkpointing = true" in (caught.value.help or "")
+
+
+def test_the_report_says_which_levers_ran(tmp_path: Path):
+    compute = ComputePlan(precision="bf16", device="cpu")
+    result, _ = _run_with(tmp_path, "report", {"gradient_checkpointing": True}, compute)
+    report = (result.run_dir / "report.md").read_text()
+    assert "precision bf16 · weights float32 · attention sdpa · optimizer adamw · gradient checkpointing" in report

@@ -1,0 +1,237 @@
+"""plan/memory.py's estimate against the measured peak memory of one training step.
+
+    python bench/memory.py                 # CPU: peak RSS of each case, in its own process
+    python bench/memory.py --device cuda   # GPU: torch.cuda.max_memory_allocated (bench/gpu.sh)
+    python bench/memory.py --tiny          # a tiny model, to rehearse the script
+
+Each case builds a scratch llama, applies the run's levers (runtime/train/levers.py), takes one
+optimizer step on packed rows through the training loop's loss, and reports the peak: on CPU
+the peak resident set after the model is in memory (the load's transient is reset with
+/proc/self/clear_refs) minus the process's resident set before the model; on CUDA the peak of
+torch's allocator. Gradient checkpointing's effect on the loss is checked too (same loss).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+SHAPES = {
+    # ~34 M parameters: big enough that weights and activations dwarf the allocator's noise.
+    "bench": {"hidden": 512, "intermediate": 1408, "layers": 8, "heads": 8, "vocab": 8000, "max_len": 512},
+    "tiny": {"hidden": 64, "intermediate": 176, "layers": 2, "heads": 4, "vocab": 512, "max_len": 64},
+    # Llama-3-8B's shape (random weights): the GPU bench's LoRA and QLoRA cases.
+    "8b": {
+        "hidden": 4096,
+        "intermediate": 14336,
+        "layers": 32,
+        "heads": 32,
+        "kv_heads": 8,
+        "vocab": 128256,
+        "max_len": 2048,
+    },
+}
+CASES = {
+    "full": {"method": "full"},
+    "full+checkpointing": {"method": "full", "gradient_checkpointing": True},
+    "lora": {"method": "lora"},
+    "lora+checkpointing": {"method": "lora", "gradient_checkpointing": True},
+    "qlora+checkpointing": {"method": "lora", "gradient_checkpointing": True, "quantize": "nf4"},
+}
+
+
+def make_plan(shape: dict[str, int], case: dict[str, Any], device: str, micro: int) -> Any:
+    from ftlang.plan.models import (
+        ComputePlan,
+        DataPlan,
+        DataRef,
+        FullMethod,
+        InlineData,
+        LoraMethod,
+        ModelPlan,
+        Optimizer,
+        Plan,
+        PromptPlan,
+        ScratchModel,
+        TrainPlan,
+    )
+
+    model = ModelPlan(name="m", source=ScratchModel(**shape), quantize=case.get("quantize"))
+    method = FullMethod() if case["method"] == "full" else LoraMethod(rank=16, targets="all_linear")
+    train = TrainPlan(
+        data=DataRef(data="d"),
+        batch=micro,
+        micro_batch=micro,
+        max_len=shape["max_len"],
+        gradient_checkpointing=case.get("gradient_checkpointing", False),
+        optimizer=Optimizer(kind="adamw_8bit" if case.get("quantize") else "adamw"),
+    )
+    return Plan(
+        recipe="memory",
+        root=".",
+        model=model,
+        data=[DataPlan(name="d", source=InlineData(rows=[{"t": "x"}]))],
+        prompt=PromptPlan(name="p", task="completion", input="{{ t }}", target="{{ t }}"),
+        method=method,
+        train=train,
+        compute=ComputePlan(device=device, precision="bf16" if device == "cuda" else "fp32"),
+    )
+
+
+def _status(key: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key):
+            return int(line.split()[1]) * 1024
+    raise KeyError(key)
+
+
+def _settle() -> None:
+    """Return freed memory to the system and start the peak afresh from here."""
+    ctypes.CDLL("libc.so.6").malloc_trim(0)
+    Path("/proc/self/clear_refs").write_text("5")
+
+
+def _warm_imports(config: Any) -> None:
+    """peft imports more of itself (and bitsandbytes) on first use: not the model's memory."""
+    from peft import LoraConfig, get_peft_model
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    small = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
+    get_peft_model(LlamaForCausalLM(small), LoraConfig(r=2, target_modules="all-linear"))
+
+
+def one(shape_name: str, case_name: str, device_name: str, micro: int) -> dict[str, Any]:
+    """One case in this process: the estimate and the measured peak, in bytes."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
+
+    from ftlang.plan.memory import estimate
+    from ftlang.runtime.data.batching import collate_lm
+    from ftlang.runtime.data.prompts import Example
+    from ftlang.runtime.train import levers
+    from ftlang.runtime.train.fits import model_shape
+    from ftlang.runtime.train.loop import loss_sum
+    from ftlang.runtime.train.optimizers import make_optimizer
+
+    shape, case = SHAPES[shape_name], CASES[case_name]
+    plan = make_plan(shape, case, device_name, micro)
+    device = torch.device(device_name)
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    run_levers = levers.resolve(plan, device)
+    config = LlamaConfig(
+        vocab_size=shape["vocab"],
+        hidden_size=shape["hidden"],
+        intermediate_size=shape["intermediate"],
+        num_hidden_layers=shape["layers"],
+        num_attention_heads=shape["heads"],
+        num_key_value_heads=shape.get("kv_heads", shape["heads"]),
+        max_position_embeddings=shape["max_len"],
+        tie_word_embeddings=False,
+    )
+    rows = [
+        tuple(Example(list(range(2, 2 + n)), list(range(2, 2 + n)), "x") for n in (shape["max_len"] // 2,) * 2)
+        for _ in range(micro)
+    ]
+    batch = collate_lm(rows, 0, packed=True).to(device)
+    _warm_imports(config)
+    _settle()
+    before = _status("VmRSS:")
+    with tempfile.TemporaryDirectory() as folder:
+        if case.get("quantize"):
+            LlamaForCausalLM(config).save_pretrained(folder)
+            model = AutoModelForCausalLM.from_pretrained(folder, **levers.load_kwargs(run_levers))
+        else:
+            model = LlamaForCausalLM(config).to(device=device, dtype=run_levers.precision.weights)
+            model.set_attn_implementation(run_levers.attention)
+    model = levers.prepare(model, run_levers)
+    if case["method"] == "lora":
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
+    optimizer = make_optimizer(model, 1e-4, 0.0, plan.train.optimizer)
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    _settle()
+    model.train()
+    with run_levers.precision.autocast():
+        loss, _ = loss_sum(model, batch, "completion")
+    (loss / batch.n_targets).backward()
+    optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        peak = torch.cuda.max_memory_allocated()  # weights and optimizer state included
+    else:
+        peak = _status("VmHWM:") - before
+    est = estimate(plan, model_shape(plan), device.type)
+    return {
+        "shape": shape_name,
+        "case": case_name,
+        "device": device.type,
+        "micro_batch": micro,
+        "tokens": micro * shape["max_len"],
+        "loss": (loss / batch.n_targets).item(),
+        "measured": peak,
+        "estimate": est.total,
+        "ratio": est.total / peak,
+        "parts": {
+            "weights": est.weights,
+            "gradients": est.gradients,
+            "optimizer": est.optimizer,
+            "activations": est.activations_checkpointed if est.checkpointing else est.activations,
+        },
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--shape", default=None, choices=sorted(SHAPES))
+    parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--micro", type=int, default=4)
+    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--one", help=argparse.SUPPRESS)
+    parser.add_argument("--out", type=Path, default=None, help="write memory-<device>.json here")
+    args = parser.parse_args()
+    shape = args.shape or ("tiny" if args.tiny else "bench")
+    if args.one:
+        print(json.dumps(one(shape, args.one, args.device, args.micro)))
+        return
+    results = []
+    for case in args.cases.split(","):
+        cmd = [
+            sys.executable,
+            __file__,
+            "--one",
+            case,
+            "--shape",
+            shape,
+            "--device",
+            args.device,
+            "--micro",
+            str(args.micro),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            print(f"{case}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
+            continue
+        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
+        r = results[-1]
+        print(
+            f"{case:22} measured {r['measured'] / 1e6:9.1f} MB  estimate {r['estimate'] / 1e6:9.1f} MB  "
+            f"ratio {r['ratio']:.2f}  loss {r['loss']:.6f}",
+            flush=True,
+        )
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / f"memory-{args.device}.json").write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
