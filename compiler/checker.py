@@ -31,7 +31,14 @@ from .context import Context
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
 from .imports import ImportGraph, Library, check_lock, load_imports, normalised_hash
-from .overrides import FieldOverride, apply_field_overrides, parse_field_override, resolve_extends, sweep_points
+from .overrides import (
+    FieldOverride,
+    apply_field_overrides,
+    override_record,
+    parse_field_override,
+    resolve_extends,
+    sweep_points,
+)
 from .params import resolve_params
 from .schema_check import validate as validate_part
 from .source import SourceFile, Span
@@ -75,6 +82,8 @@ def check_recipe(
         _check_library(ctx, decls)
         return None, ctx.sink.sorted(), resolution
     _require(ctx, recipe, decls)
+    # After the declarations: amending them records which recipe values `--set` replaced.
+    header["overrides"] = override_record(ctx, overrides, fields, param_decls)
     plan = _check_declarations(ctx, decls, header)
     check_rank_by(ctx, plan, sweep)
     if ctx.sink.has_errors or any(v is None for k, v in plan.items() if k in SINGLE):

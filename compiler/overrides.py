@@ -196,3 +196,19 @@ def _text_of(source: str, node: n.Expr) -> str:
             lines[span.end_line - 1][: span.end_col - 1],
         ]
     )
+
+
+def override_record(
+    ctx: Context, overrides: dict[str, str], fields: list[FieldOverride], params: list[n.ParamDecl]
+) -> list[dict[str, str | None]]:
+    """Every `--set` as the plan keeps it for the report: the name, the value given and what the
+    recipe itself said (None where it said nothing)."""
+    recipe_text: dict[str, str | None] = {
+        p.name: _text_of(ctx.source_text(p.default.span.file), p.default) for p in params if p.default is not None
+    }
+    for override in fields:
+        replaced = ctx.replaced.get(override.entry.span)
+        name = f"{override.target}.{override.entry.key.dotted}"
+        if isinstance(replaced, n.Field):
+            recipe_text[name] = _text_of(ctx.source_text(replaced.span.file), replaced.value)
+    return [{"name": name, "value": value, "recipe": recipe_text.get(name)} for name, value in overrides.items()]

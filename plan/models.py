@@ -407,6 +407,14 @@ class ComputePlan(Node):
 # --- the whole plan --------------------------------------------------------
 
 
+class Override(Node):
+    """A value set on the command line (`--set name=value`), kept so the report can say so."""
+
+    name: str
+    value: str
+    recipe: str | None = None  # the recipe's own text for it; None where the recipe set none
+
+
 class PinnedSource(Node):
     path: str
     sha256: str
@@ -419,6 +427,7 @@ class Plan(Node):
     root: str  # absolute folder of the recipe; relative paths resolve against it
     sources: list[PinnedSource] = Field(default_factory=list)  # recipe files read, hashed
     params: dict[str, Any] = Field(default_factory=dict)
+    overrides: list[Override] = Field(default_factory=list)  # `--set` on the command line, in order
     model: ModelPlan
     data: list[DataPlan]
     prompt: PromptPlan

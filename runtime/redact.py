@@ -8,7 +8,8 @@ import re
 MASK = "***"
 
 # Names that say a value is a secret: HF_TOKEN, api_key, db_password, CLIENT_SECRET, …
-SECRET_NAME = re.compile(r"token|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential", re.I)
+# `token` followed by a letter is a count or a tool (max_new_tokens, tokenizer), not a secret.
+SECRET_NAME = re.compile(r"token(?![a-z])|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential", re.I)
 
 # Formats of well-known credentials, masked wherever they appear.
 _PATTERNS = [

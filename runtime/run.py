@@ -24,6 +24,7 @@ from ftlang.runtime.methods.workload import Workload
 from ftlang.runtime.models import load_for_run, pad_token_id, sequence_length, tokenizer_folder
 from ftlang.runtime.pins import determinism_settings, gpu_stack, tokenizer_pins
 from ftlang.runtime.quiet import quiet_libraries
+from ftlang.runtime.report.record import keep_recipe
 from ftlang.runtime.report.summary import eval_summary, final_line, training_summary
 from ftlang.runtime.report.trackers import open_trackers
 from ftlang.runtime.report.write import write_reports
@@ -137,7 +138,9 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool, sto
             precision=run.levers.precision,
         )
     # keep_best restores here; rank 0's records, as another rank may read the file mid-write.
-    outcome = evaluation.finish(distributed.broadcast(run.metrics.read())) if evaluation else None
+    # A run cut short by `stop_after` checks only its first steps: it has no final evaluation.
+    finished = evaluation is not None and stop_after is None
+    outcome = evaluation.finish(distributed.broadcast(run.metrics.read())) if finished else None
     return _finish(run, outcome, progress)
 
 
@@ -175,6 +178,7 @@ def _write_lock(run: _Run, inputs: EvalInputs | None, identity: dict[str, Any]) 
     lock["levers"] = run.levers.as_dict()
     lock["tokenizer"] = tokenizer_pins(run.tokenizer, tokenizer_folder(run.plan, run.run_dir))
     lock["determinism"] = determinism_settings()
+    keep_recipe(run.plan, run.run_dir)
     if gpu := gpu_stack(run.device):
         lock["gpu"] = gpu
     rundir.write_json(run.run_dir / rundir.LOCK, lock)

@@ -167,7 +167,7 @@ def _facts(
     if overridden := overrides_fact(plan):
         facts.append(overridden)
     facts.append(settings_fact(plan))
-    facts.append(reproducibility_fact(lock, run_dir))
+    facts.append(reproducibility_fact(lock))
     return facts
 
 

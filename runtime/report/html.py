@@ -59,5 +59,7 @@ def render_html(report: Report) -> str:
         parts.append('<h2>Curves</h2><div class="charts">' + "".join(line_chart(c) for c in report.charts) + "</div>")
     for table in report.tables:
         parts.append(f"<h2>{escape(table.title)}</h2>{_table(table)}")
+    if report.recipe_text is not None:
+        parts.append(f"<h2>The recipe as it ran</h2><pre>{escape(report.recipe_text)}</pre>")
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"

@@ -35,4 +35,8 @@ def render_md(report: Report) -> str:
     lines += [f"- **{name}**: {_cell(value)}" for name, value in report.facts] + [""]
     for table in report.tables:
         lines += markdown_table(table)
+    if report.recipe_text is not None:
+        fence = "~~~~" if "```" in report.recipe_text else "```"
+        lines += ["<details><summary>The recipe as it ran</summary>", "", fence + "ft", report.recipe_text.rstrip()]
+        lines += [fence, "", "</details>", ""]
     return "\n".join(lines).rstrip() + "\n"

