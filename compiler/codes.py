@@ -171,8 +171,8 @@ CODES: dict[str, Code] = {
         _c(
             "E0211",
             "comparison of different types",
-            "`<`, `<=`, `>` and `>=` order numbers with numbers and text with text; `==` and `!=` between "
-            "values of different types are never true. Field types come from the data's first rows.",
+            "`<`, `<=`, `>` and `>=` order numbers with numbers and text with text; `==` and `!=` compare "
+            "two values of one type (text never equals a number). Field types come from the data's first rows.",
             'where len(body) < "abc"',
             "where len(body) < 400",
         ),

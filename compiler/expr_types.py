@@ -162,7 +162,7 @@ class _Typer:
                 node.right.span,
                 _a(right),
                 secondary=[Label(node.left.span, _a(left))],
-                notes=[] if ordering else ["values of different types are never equal"],
+                notes=[] if ordering else ["`==` and `!=` compare two values of one type"],
                 help="compare numbers with numbers and text with text, e.g. `len(body) < 400`",
             )
         )
