@@ -134,6 +134,8 @@ def make_deterministic(device: torch.device) -> None:
     """
     if device.type == "cuda":
         os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", CUBLAS_DETERMINISTIC)
+        # transformers passes this to flash-attention (2.4.1+), whose backward otherwise adds atomically.
+        os.environ.setdefault("FLASH_ATTENTION_DETERMINISTIC", "1")
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     torch.use_deterministic_algorithms(True)
