@@ -31,6 +31,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
         "processes": "how many processes train together under torch.distributed",
         "precision": "the arithmetic of training: `fp32`, `bf16`, `fp16`, or `auto` for the device",
         "backend": "the torch.distributed backend: `gloo` (CPU), `nccl` (GPU) or `auto`",
+        "deterministic": "on a GPU, deterministic kernels: two runs give the same bits (CPU runs always do)",
     },
     "model": {
         "trust_remote_code": "run Python code shipped with the model; off unless the recipe says so",
