@@ -151,3 +151,25 @@ def wandb_records(path: Path) -> Any:
         if kind in (1, 4):  # a full record, or the last chunk of one
             yield wandb_internal_pb2.Record.FromString(pending)
             pending = b""
+
+
+def test_a_run_that_dies_leaves_its_tracker_run_marked_failed(tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from ftlang.plan.canonical import plan_json
+    from ftlang.runtime.report.trackers import open_trackers
+
+    plan = classify_plan(tmp_path, tickets(10))
+    plan = plan.model_copy(update={"train": plan.train.model_copy(update={"track": ["mlflow"]})})
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / rundir.PLAN).write_text(plan_json(plan), encoding="utf-8")
+    trackers = open_trackers(plan, run_dir)
+    assert trackers is not None
+    trackers.log({"step": 1, "loss": 2.5, "lr": 1e-3})
+    trackers._close_failed()  # what the process's exit runs when the run never reached its end
+    client = MlflowClient(tracking_uri=(run_dir / FOLDERS["mlflow"]).resolve().as_uri())
+    (run,) = client.search_runs([client.get_experiment_by_name(plan.recipe).experiment_id])
+    assert run.info.status == "FAILED" and run.data.metrics == {"loss": 2.5, "lr": 1e-3}
+    trackers.finish(None, 1)  # closing twice is harmless: the run stays as it ended
+    assert client.get_run(run.info.run_id).info.status == "FAILED"
