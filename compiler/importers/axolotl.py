@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import shapes
-from .draft import Draft, ft_names
+from .draft import Draft, ft_names, ft_string
 from .trainer_args import (
     TRAINING_ARGUMENTS,
     Handler,
@@ -132,6 +132,12 @@ HANDLERS: dict[str, Handler] = {
     "wandb_name": not_needed("the W&B run is named after the run directory"),
     "wandb_log_model": not_needed("the model stays in the run directory"),
     "chat_template": shapes.chat_template,
+    "chat_template_jinja": lambda d, k, v: d.put(
+        k, v, "prompt.template", ft_string(str(v)), "a jinja layout of its own"
+    ),
+    "eval_batch_size": not_needed("ftlang evaluates with the training micro-batch"),
+    "unfrozen_parameters": not_needed("ftlang trains every weight (full) or adapters; `also_train` adds whole modules"),
+    "plugins": not_needed("ftlang's kernels are a compute setting: `compute { kernels = liger }`"),
     "rl": _rl,
     "rl_beta": numeric("method.beta"),
     "dpo_beta": numeric("method.beta"),

@@ -8,7 +8,7 @@ from typing import Any
 
 from . import shapes
 from .draft import Draft, ft_names
-from .trainer_args import TRAINING_ARGUMENTS, Handler, choice, flag, not_needed, numeric
+from .trainer_args import TRAINING_ARGUMENTS, Handler, choice, flag, liger_kernels, not_needed, numeric
 
 _STAGES = {"sft": None, "dpo": "dpo", "kto": "kto"}
 _PREFERENCE_LOSS = {"sigmoid": ("dpo", None), "ipo": ("dpo", "ipo"), "hinge": ("dpo", "hinge"), "orpo": ("orpo", None)}
@@ -88,8 +88,14 @@ HANDLERS: dict[str, Handler] = {
         "attention kernels",
         {"fa2": "flash-attention when it is installed on a GPU, else sdpa"},
     ),
-    "enable_liger_kernel": flag("compute.kernels", None),
+    "enable_liger_kernel": liger_kernels,
     "disable_gradient_checkpointing": _no_checkpointing,
+    "train_on_prompt": lambda d, k, v: (
+        d.put(k, v, "prompt.train_on", "all", "every turn trains")
+        if v
+        else d.note(k, v, "the loss covers the answers only (ftlang's default)", changed=False)
+    ),
+    "use_unsloth": not_needed("ftlang's speed levers are `compute` settings (attention, kernels, compile)"),
 }
 
 
@@ -102,8 +108,6 @@ def translate(config: dict[str, Any], d: Draft, where: Path) -> str | None:
             _dataset(d, key, value, config, where)
         elif key == "dataset_dir":
             d.note(key, value, "where the data set names are looked up", changed=False)
-        elif key == "enable_liger_kernel":
-            d.put(key, value, "compute.kernels", "liger" if value else "none")
         elif key in HANDLERS:
             HANDLERS[key](d, key, value)
         else:

@@ -30,8 +30,13 @@ SCHEDULE_NAMES = {
     "linear": "linear",
     "constant": "constant",
     "constant_with_warmup": "constant",
-    "cosine_with_restarts": "cosine",  # the nearest: one cosine decay, no restarts
-    "cosine_with_min_lr": "cosine",  # the nearest: decay to 0
+    "cosine_with_restarts": "cosine",
+    "cosine_with_min_lr": "cosine",
+}
+_SCHEDULE_CHANGES = {
+    "constant_with_warmup": ": warm-up is a setting of ftlang's `constant`",
+    "cosine_with_restarts": ": the nearest, one cosine decay without restarts",
+    "cosine_with_min_lr": ": the nearest, a cosine decay to 0",
 }
 
 
@@ -173,6 +178,10 @@ def report_to(d: Draft, key: str, value: Any) -> None:
         d.unsupported(key, value, f"ftlang's trackers: {', '.join(TRACKERS)}")
 
 
+def liger_kernels(d: Draft, key: str, value: Any) -> None:
+    d.put(key, value, "compute.kernels", "liger" if value else "none")
+
+
 def finish_batch_and_schedule(d: Draft) -> None:
     """The keys that combine: micro-batch × accumulation → batch; scheduler and warm-up → schedule."""
     micro = d.pending.pop("micro_batch", None)
@@ -196,9 +205,8 @@ def finish_batch_and_schedule(d: Draft) -> None:
     text = f"{kind}(warmup = {warmup[2]})" if warmup else kind
     d.fields["train"]["schedule"] = text
     if scheduled:
-        renamed = kind != scheduled[1]
-        nearest = ": ftlang's nearest schedule (warm-up is one of its settings)" if renamed else ""
-        d.note(scheduled[0], scheduled[1], f"train.schedule = {text}{nearest}", changed=renamed)
+        how = _SCHEDULE_CHANGES.get(str(scheduled[1]), "")
+        d.note(scheduled[0], scheduled[1], f"train.schedule = {text}{how}", changed=bool(how))
     if warmup:
         default = "" if scheduled else " (the Hugging Face default schedule, linear)"
         d.note(warmup[0], warmup[1], f"train.schedule = {text}: warm-up is a setting of the schedule{default}")
@@ -225,6 +233,9 @@ TRAINING_ARGUMENTS: dict[str, Handler] = {
     "bf16": precision("bf16"),
     "fp16": precision("fp16"),
     "tf32": flag("compute.tf32"),
+    "torch_compile": flag("compute.compile"),
+    "use_liger_kernel": liger_kernels,
+    "neftune_noise_alpha": not_needed("ftlang adds no noise to the embeddings"),
     "report_to": report_to,
     "trust_remote_code": flag("model.trust_remote_code"),
     "output_dir": not_needed("the run directory is a command-line choice: `ft run --out DIR`"),
