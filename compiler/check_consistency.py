@@ -263,6 +263,6 @@ def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
                 f"method `{kind}` runs on one process for now",
                 span,
                 f"{processes} processes",
-                help="leave `processes` at 1 for preference and reward tuning",
+                help="leave `processes` at 1 for GRPO: each process would sample its own completions",
             )
         )

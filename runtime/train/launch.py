@@ -68,7 +68,7 @@ def check_plan(plan: Plan, processes: int) -> None:
     if not METHODS[plan.method.kind].multi_process:
         raise RunError(
             f"method {plan.method.kind} runs on one process for now, not {processes}",
-            help="leave out --nproc (compute.processes = 1) for preference and reward tuning",
+            help="leave out --nproc (compute.processes = 1) for GRPO: each process would sample its own completions",
         )
     check_batch(plan.train, processes)
     resolve_backend(plan.compute)
