@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 
@@ -16,6 +17,14 @@ def warmup_steps(schedule: Schedule, total: int) -> int:
     return min(n, total)
 
 
+# After warm-up, by the schedule's catalogue name: the share of the decay done → lr multiplier.
+DECAYS: dict[str, Callable[[float], float]] = {
+    "constant": lambda progress: 1.0,
+    "linear": lambda progress: max(0.0, 1.0 - progress),
+    "cosine": lambda progress: 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress))),
+}
+
+
 def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
     """Multiplier of the peak lr for 0-based optimizer step `step`.
 
@@ -25,12 +34,7 @@ def lr_factor(step: int, total: int, warmup: int, kind: str) -> float:
     """
     if step < warmup:
         return (step + 1) / warmup
-    if kind == "constant":
-        return 1.0
-    progress = (step - warmup) / max(1, total - warmup)
-    if kind == "linear":
-        return max(0.0, 1.0 - progress)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
+    return DECAYS[kind]((step - warmup) / max(1, total - warmup))
 
 
 def make_scheduler(

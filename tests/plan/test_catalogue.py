@@ -181,3 +181,9 @@ def test_every_reward_is_the_plans_and_the_runtimes() -> None:
         arguments = {spec.argument: values[spec.argument]} if spec.argument else {}
         term, _ = _function(Reward(kind=name, **arguments))
         assert term.startswith(name), f"the runtime computes `{name}` as `{term}`"
+
+
+def test_the_runtime_decays_by_every_schedule() -> None:
+    from ftlang.runtime.train.schedule import DECAYS
+
+    assert set(DECAYS) == set(cat.SCHEDULES)
