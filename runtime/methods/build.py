@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
@@ -11,10 +12,11 @@ from ftlang.runtime.data.rows import RunRows
 from ftlang.runtime.methods.dpo import dpo_workload
 from ftlang.runtime.methods.grpo import grpo_workload
 from ftlang.runtime.methods.kto import kto_workload
-from ftlang.runtime.methods.orpo import orpo_workload
+from ftlang.runtime.methods.orpo import OrpoObjective
+from ftlang.runtime.methods.reference_free import reference_free_workload
 from ftlang.runtime.methods.reward_model import reward_workload
 from ftlang.runtime.methods.sft import sft_workload
-from ftlang.runtime.methods.simpo import simpo_workload
+from ftlang.runtime.methods.simpo import SimpoObjective
 from ftlang.runtime.methods.workload import Workload
 
 # Methods with a module of their own; full and LoRA are supervised fine-tuning.
@@ -22,9 +24,9 @@ WORKLOADS = {
     "dpo": dpo_workload,
     "grpo": grpo_workload,
     "kto": kto_workload,
-    "orpo": orpo_workload,
+    "orpo": partial(reference_free_workload, objective=OrpoObjective),
     "reward": reward_workload,
-    "simpo": simpo_workload,
+    "simpo": partial(reference_free_workload, objective=SimpoObjective),
 }
 
 

@@ -14,7 +14,7 @@ from ftlang.runtime.data.prompts import Example, Rendered, tokenize
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, token_logps
-from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.methods.workload import Workload, token_summary
 from ftlang.runtime.train import distributed
 
 
@@ -205,10 +205,7 @@ def kto_workload(
         objective,
         evaluate,
         summary={
-            "train_examples": len(train_rows),
-            "eval_examples": len(eval_rows),
+            **token_summary(train_rows, eval_rows, tstats, estats),
             "desirable": sum(r.desirable for r in train_rows),
-            "truncated": tstats["truncated"] + estats["truncated"],
-            "dropped_no_target": tstats["dropped_no_target"] + estats["dropped_no_target"],
         },
     )

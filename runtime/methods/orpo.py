@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 
-from ftlang.plan.models import OrpoMethod, Plan
-from ftlang.runtime.data.prompts import Rendered
+from ftlang.plan.models import OrpoMethod
 from ftlang.runtime.methods.dpo import PairBatch, pair_stats
-from ftlang.runtime.methods.reference_free import average_logps, reference_free_workload
-from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.methods.reference_free import average_logps
 
 
 def log_odds(average: torch.Tensor) -> torch.Tensor:
@@ -43,20 +38,3 @@ class OrpoObjective:
         stats["log_odds_ratio"] = (log_odds(c) - log_odds(r)).sum()
         stats["nll"] = -c.sum()
         return losses.sum(), stats
-
-
-def orpo_workload(
-    plan: Plan,
-    model: Any,
-    tokenizer: Any,
-    train_r: Sequence[Rendered],
-    eval_r: Sequence[Rendered],
-    max_len: int,
-    pad_id: int,
-    device: torch.device,
-) -> Workload:
-    method = plan.method
-    assert isinstance(method, OrpoMethod)
-    return reference_free_workload(
-        plan, model, tokenizer, train_r, eval_r, max_len, pad_id, device, lambda: OrpoObjective(method)
-    )

@@ -1,4 +1,4 @@
-"""What ORPO and SimPO share: length-normalised log-probabilities of pairs, and their workload."""
+"""What ORPO, SimPO and reward models share: pairs scored without a reference model, and their workload."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from typing import Any
 
 import torch
 
-from ftlang.plan.models import Plan
+from ftlang.plan.models import MethodPlan, Plan
 from ftlang.runtime.data.batching import Batch
 from ftlang.runtime.data.prompts import Rendered
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.methods.dpo import PairCollator, evaluate_pairs, tokenize_pairs
 from ftlang.runtime.methods.policy import target_mask, token_logps
-from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.methods.workload import Workload, token_summary
 from ftlang.runtime.train.loop import Objective
 
 
@@ -33,9 +33,15 @@ def reference_free_workload(
     max_len: int,
     pad_id: int,
     device: torch.device,
-    objective: Callable[[], Objective],
+    *,
+    objective: Callable[[Any], Objective],
+    task: str | None = None,
 ) -> Workload:
-    """Tokenise the pairs and attach the adapter; no reference model is kept."""
+    """Tokenise the pairs and attach the adapter; `objective(method)` scores them, no reference is kept.
+
+    `task` is the kind of model the method trains, when not the prompt's (a reward model's head).
+    """
+    method: MethodPlan = plan.method
     train_pairs, tstats = tokenize_pairs(train_r, tokenizer, max_len)
     eval_pairs, estats = tokenize_pairs(eval_r, tokenizer, max_len)
     if not train_pairs:
@@ -43,8 +49,8 @@ def reference_free_workload(
             f"every training pair lost an answer to truncation at max_len {max_len}",
             help="raise max_len or shorten the prompt",
         )
-    model, info = apply_method(model, plan.method, plan.prompt.task)
-    score, collate = objective(), PairCollator(pad_id)
+    model, info = apply_method(model, method, task or plan.prompt.task)
+    score, collate = objective(method), PairCollator(pad_id)
     batch_size = plan.train.micro_batch or plan.train.batch
     evaluate = (
         (lambda: evaluate_pairs(model, eval_pairs, score, collate, batch_size, device))  # type: ignore[arg-type]
@@ -58,10 +64,5 @@ def reference_free_workload(
         collate,
         score,
         evaluate,
-        summary={
-            "train_examples": len(train_pairs),
-            "eval_examples": len(eval_pairs),
-            "truncated": tstats["truncated"] + estats["truncated"],
-            "dropped_no_target": tstats["dropped_no_target"] + estats["dropped_no_target"],
-        },
+        summary=token_summary(train_pairs, eval_pairs, tstats, estats),
     )

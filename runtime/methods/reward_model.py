@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -10,9 +12,8 @@ import torch.nn.functional as F
 
 from ftlang.plan.models import Plan, RewardMethod
 from ftlang.runtime.data.prompts import Rendered
-from ftlang.runtime.errors import RunError
-from ftlang.runtime.methods.adapters import apply_method
-from ftlang.runtime.methods.dpo import PairBatch, PairCollator, evaluate_pairs, pair_stats, tokenize_pairs
+from ftlang.runtime.methods.dpo import PairBatch, pair_stats
+from ftlang.runtime.methods.reference_free import reference_free_workload
 from ftlang.runtime.methods.workload import Workload
 
 
@@ -55,46 +56,17 @@ def reward_workload(
     device: torch.device,
 ) -> Workload:
     """Pairs tokenised as for DPO (the score reads the whole sequence), the scalar head, LoRA or not."""
-    method = plan.method
-    assert isinstance(method, RewardMethod)
-    train_pairs, tstats = tokenize_pairs(train_r, tokenizer, max_len)
-    eval_pairs, estats = tokenize_pairs(eval_r, tokenizer, max_len)
-    if not train_pairs:
-        raise RunError(
-            f"every training pair lost an answer to truncation at max_len {max_len}",
-            help="raise max_len or shorten the prompt",
-        )
     # Padding sits at the end of each row: the head reads the last token that is not the pad id.
     model.config.pad_token_id = pad_id
-    model, info = apply_method(model, method, "classification")
-    objective, collate = RewardObjective(method), PairCollator(pad_id)
-    batch_size = plan.train.micro_batch or plan.train.batch
-    evaluate = (
-        (lambda: evaluate_pairs(model, eval_pairs, objective, collate, batch_size, device))  # type: ignore[arg-type]
-        if eval_pairs
-        else None
-    )
-    return Workload(
-        model,
-        info,
-        train_pairs,
-        collate,
-        objective,
-        evaluate,
-        summary={
-            "train_examples": len(train_pairs),
-            "eval_examples": len(eval_pairs),
-            "truncated": tstats["truncated"] + estats["truncated"],
-            "dropped_no_target": tstats["dropped_no_target"] + estats["dropped_no_target"],
-        },
-        saved_model=lambda: merged(model),
-    )
+    work = reference_free_workload(
+        plan, model, tokenizer, train_r, eval_r, max_len, pad_id, device, objective=RewardObjective,
+        task="classification",
+    )  # fmt: skip
+    return replace(work, saved_model=lambda: merged(work.model))
 
 
 def merged(model: Any) -> Any:
-    """A plain `…ForSequenceClassification`: LoRA's weights folded in, so the folder loads without peft."""
+    """A plain `…ForSequenceClassification`: LoRA's weights folded into a copy, so the folder loads without peft."""
     if hasattr(model, "merge_and_unload"):
-        import copy
-
         return copy.deepcopy(model).merge_and_unload()
     return model

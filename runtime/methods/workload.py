@@ -31,3 +31,15 @@ class Workload:
     summary: dict[str, Any] = field(default_factory=dict)
     rng: torch.Generator | None = None
     saved_model: Callable[[], Any] | None = None  # what model/ holds, when not the trained model itself
+
+
+def token_summary(
+    train: Sequence[Any], evaluated: Sequence[Any], train_stats: dict[str, int], eval_stats: dict[str, int]
+) -> dict[str, Any]:
+    """What summary.json says of the tokenised items: counts, truncations, rows dropped by truncation."""
+    return {
+        "train_examples": len(train),
+        "eval_examples": len(evaluated),
+        "truncated": train_stats["truncated"] + eval_stats["truncated"],
+        "dropped_no_target": train_stats["dropped_no_target"] + eval_stats["dropped_no_target"],
+    }
