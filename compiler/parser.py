@@ -15,6 +15,7 @@ from . import larkload  # noqa: F401  # first: lark without its optional imports
 from .diagnostics import Diagnostic, Label, error
 from .lexicon import ANY_STRING, KEYWORD, KEYWORDS, LONG_STRING, grammar_text
 from .nodes import Comment, Recipe
+from .parse_words import describe_expected, describe_found, expected_tokens
 from .source import SourceFile, Span
 from .suggest import did_you_mean
 from .transform import ToNodes
@@ -125,120 +126,9 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
     return diagnostics
 
 
-_HUMAN = {
-    "NAME": "a name",
-    "STRING": "a string",
-    "LONG_STRING": "a string",
-    "INT": "a number",
-    "FLOAT": "a number",
-    "PERCENT": "a percentage",
-    "TRUE": "`true`",
-    "FALSE": "`false`",
-    "LBRACE": "`{`",
-    "RBRACE": "`}`",
-    "LPAR": "`(`",
-    "RPAR": "`)`",
-    "LSQB": "`[`",
-    "RSQB": "`]`",
-    "EQUAL": "`=`",
-    "COMMA": "`,`",
-    "COLON": "`:`",
-    "DOT": "`.`",
-    "_NL": "a new line",
-    "$END": "the end of the file",
-    "COMPARE": "a comparison",
-    "ADD": "`+`",
-    "SUB": "`-`",
-    "MUL": "`*` or `/`",
-    "_SHA256": "`sha256`",
-    "AS": "`as`",
-    "EXTENDS": "`extends`",
-    "VALUE": "a value",
-    "OPERATOR": "an operator",
-    "DECLARATION": "a declaration (" + ", ".join(f"`{d}`" for d in KEYWORDS) + ")",
-}
-# The order words appear in "expected …": what completes the construct first, a new line last.
-_ORDER = [
-    "DECLARATION",
-    "EQUAL",
-    "COLON",
-    "VALUE",
-    "NAME",
-    "STRING",
-    "LONG_STRING",
-    "INT",
-    "FLOAT",
-    "PERCENT",
-    "TRUE",
-    "FALSE",
-    "LBRACE",
-    "LSQB",
-    "LPAR",
-    "DOT",
-    "COMMA",
-    "RPAR",
-    "RSQB",
-    "RBRACE",
-    "EXTENDS",
-    "_SHA256",
-    "AS",
-    "_NL",
-    "OPERATOR",
-    "$END",
-]
-_VALUE_STARTS = {"STRING", "LONG_STRING", "INT", "FLOAT", "PERCENT", "TRUE", "FALSE", "LSQB", "NAME"}
-_OPERATORS = {"ADD", "SUB", "MUL", "COMPARE", "AND", "OR", "IN", "NOT"}
-_ENDINGS = {"COMMA", "RPAR", "RSQB", "RBRACE", "_NL", "$END"}
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
 _OPENER_OF = {v: k for k, v in _PAIRS.items()}
 _CLOSER_TOKENS = {")": "RPAR", "]": "RSQB", "}": "RBRACE"}
-
-
-def _expected(exc: UnexpectedInput) -> set[str]:
-    """The tokens that could really come next; LALR's own set has spurious lookaheads."""
-    interactive = getattr(exc, "interactive_parser", None)
-    if interactive is not None:
-        try:
-            return set(interactive.accepts())
-        except Exception:  # accepts() replays the parser; its own failure must not hide the user's
-            pass
-    return set(getattr(exc, "expected", None) or ())
-
-
-def _describe_expected(expected: set[str]) -> str:
-    names = set(expected)
-    if {"RECIPE", "MODEL", "DATA"} <= names:
-        names -= {d.upper() for d in KEYWORDS} | {"_NL", "$END"}
-        names.add("DECLARATION")
-    if len(names & _VALUE_STARTS) >= 4:
-        names -= _VALUE_STARTS | {"LBRACE", "LPAR", "SUB", "NOT"}
-        names.add("VALUE")
-    operators = bool(names & _OPERATORS) and bool(names & _ENDINGS)
-    if operators:  # after a whole value: how the entry may end matters, not how it may go on
-        names -= _OPERATORS | {"DOT", "LPAR", "NAME"}
-        names.add("OPERATOR")
-    if "_NL" in names:
-        names.discard("$END")
-    if len(names) > 2:  # `.` and `(` continue a name; they are rarely what was missing
-        names -= {"DOT", "LPAR"}
-    words: list[str] = []
-    for name in [t for t in _ORDER if t in names] + sorted(names - set(_ORDER)):
-        word = _HUMAN.get(name) or (f"`{name.lower()}`" if name.isalpha() else name)
-        if word not in words:
-            words.append(word)
-    if len(words) > 5:
-        words = words[:5] + ["…"]
-    return ", ".join(words[:-1]) + (" or " if len(words) > 1 else "") + words[-1] if words else "something else"
-
-
-def _found(token: Token) -> str:
-    if token.type == "$END":
-        return "end of file"
-    if token.type == "_NL":
-        return "end of line"
-    if token.type in ("STRING", "LONG_STRING"):
-        return "string"
-    return f"`{token.value}`"
 
 
 # Strings, comments, runs of space, or one character: enough to match brackets.
@@ -273,17 +163,17 @@ def _to_diagnostic(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk, shif
 def _ends_early(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk) -> Diagnostic:
     stack, last = _open_brackets(source.text, chunk.begin, chunk.end)
     span = source.span_at(last if last is not None else chunk.begin)
-    expected = _expected(exc)
+    expected = expected_tokens(exc)
     if not stack:
         return error(
             "E0002",
             "the recipe ends too early" if chunk.last else "this declaration ends too early",
             span,
-            f"expected {_describe_expected(expected)} after this",
+            f"expected {describe_expected(expected)} after this",
         )
     opener, at = stack[-1]
     closer = _PAIRS[opener]
-    wanted = f"`{closer}`" if _CLOSER_TOKENS[closer] in expected else _describe_expected(expected)
+    wanted = f"`{closer}`" if _CLOSER_TOKENS[closer] in expected else describe_expected(expected)
     opened = source.span_at(at)
     if chunk.last and opened == span:  # the file ends right after the opener
         return error(
@@ -324,7 +214,7 @@ def _unexpected_token(exc: UnexpectedToken, source: SourceFile, chunk: _Chunk, s
         span = Span(source.path, line, len(text) + 1, line, len(text) + 2)
     else:
         span = Span(source.path, line, col, token.end_line or line, token.end_column or col + 1)
-    expected = _expected(exc)
+    expected = expected_tokens(exc)
     offset = (token.start_pos or 0) + shift
     secondary: list[Label] = []
     help_ = _parse_help(token, expected, source, chunk, offset)
@@ -339,9 +229,9 @@ def _unexpected_token(exc: UnexpectedToken, source: SourceFile, chunk: _Chunk, s
             help_ = f"close the `{inner}` with `{_PAIRS[inner]}` first"
     return error(
         "E0001",
-        f"unexpected {_found(token)}",
+        f"unexpected {describe_found(token)}",
         span,
-        f"expected {_describe_expected(expected)}",
+        f"expected {describe_expected(expected)}",
         help=help_,
         secondary=secondary,
     )
