@@ -16,6 +16,8 @@ from typing import Any
 
 import torch
 
+from ftlang.plan.hashing import sha256_path
+
 # Every library on the path from a row to a metric: reading and rendering the data, tokenizing,
 # the model and its adapters, the optimizers and kernels, and the metrics a gate decides on.
 LIBRARIES = (
@@ -79,7 +81,7 @@ def tokenizer_pins(tokenizer: Any, folder: Path | None) -> dict[str, Any]:
         for name in TOKENIZER_FILES:
             path = folder / name
             if path.is_file():
-                files[name] = hashlib.sha256(path.read_bytes()).hexdigest()
+                files[name] = sha256_path(path)
         pins["files"] = files
     return pins
 
