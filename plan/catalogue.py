@@ -343,30 +343,6 @@ class LeverSpec:
     cuda: bool  # works on a CUDA device only
 
 
-@dataclass(frozen=True)
-class OptimizerSpec:
-    """An optimizer: the library class that implements it, the settings it takes, what it needs."""
-
-    name: str
-    implementation: str  # "module:Class", imported by the runtime
-    settings: tuple[str, ...]  # fields of the Plan's Optimizer it reads (betas, eps, momentum)
-    summary: str
-    requires: tuple[str, ...] = ()  # Python distributions it needs beyond torch
-    cuda: bool = False  # needs a CUDA device
-    state_bytes: int = 8  # optimizer state per trainable parameter, for the memory estimate
-
-
-@dataclass(frozen=True)
-class LeverSpec:
-    """An optional speed or memory lever: the import it needs and the extra that installs it."""
-
-    name: str
-    module: str  # the import name whose presence `ft check` tests (never imported at check time)
-    distribution: str
-    extra: str  # pip install ftlang[extra]
-    cuda: bool  # works on a CUDA device only
-
-
 _ADAM = ("betas", "eps")
 
 OPTIMIZERS: dict[str, OptimizerSpec] = {
