@@ -12,8 +12,8 @@ from ftlang.plan.catalogue import DATA_SOURCES, FILTER_FUNCTIONS, MODEL_SOURCES
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
-from .context import BlockShape, Context, read_block, read_qualifiers
 from .check_hub import hub_source
+from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek, peek
 from .diagnostics import Diagnostic, error, warning
 from .expr_types import check_filter, field_types

@@ -52,10 +52,10 @@ from . import nodes as n
 from .diagnostics import Diagnostic
 from .format_doc import (
     BREAK,
-    Bracketed,
     HARD,
     LINE,
     SOFT,
+    Bracketed,
     Comments,
     Doc,
     IfBreak,
