@@ -27,6 +27,7 @@ from .check_levers import check_levers
 from .check_prompt import check_prompt
 from .check_sources import check_data, check_model
 from .check_training import check_compute, check_method, check_train
+from .check_unpaired import check_desirable
 from .context import Context
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
@@ -198,6 +199,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         uses = prompt.pop("_uses")
         for ref in _refs(plan):
             check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
+            check_desirable(ctx, prompt, uses, peeks.get(ref), ref)
             check_turns(ctx, prompt, peeks.get(ref), ref)
         check_method_fit(ctx, plan, method, prompt_decl)
         for train_ref in (plan.get("train") or {}).get("data") or []:

@@ -444,6 +444,15 @@ CODES: dict[str, Code] = {
             'method grpo { reward model("runs/reward-tiny") }',
         ),
         _c(
+            "E0343",
+            "desirable flag is not true or false",
+            "An unpaired prompt (for `method kto`) marks each completion desirable or not: its `desirable` "
+            "template must render to true or false (also 1/0 or yes/no, in any case). `ft check` renders it "
+            "with the data's first rows; `ft run` stops at any later row that renders something else.",
+            'desirable "{{ rating }}"',
+            'desirable "{{ rating >= 4 }}"',
+        ),
+        _c(
             "E0401",
             "import not found",
             "An `import` path is resolved against the importing file's folder; "

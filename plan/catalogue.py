@@ -453,6 +453,10 @@ TRACKERS: dict[str, TrackerSpec] = {
 }
 
 
+# What an unpaired prompt's `desirable` may render to, in any case and with surrounding whitespace.
+DESIRABLE_FLAGS: dict[str, bool] = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
+
+
 def reward_model_folder(root: Path, path: str) -> Path:
     """Where `reward model("path")` reads the model: a run directory's `model/`, or the folder itself."""
     folder = Path(root) / path

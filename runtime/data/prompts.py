@@ -9,6 +9,7 @@ from typing import Any
 from jinja2 import StrictUndefined, TemplateError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from ftlang.plan.catalogue import DESIRABLE_FLAGS
 from ftlang.plan.models import PromptPlan
 from ftlang.plan.sandbox import sandbox
 from ftlang.runtime.data.chat_templates import DEFAULT_TEMPLATE, ChatLayout, TemplateRef, chat_layout
@@ -157,12 +158,9 @@ class Renderer:
         return done, skipped
 
 
-_FLAGS = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-
-
 def _flag(text: str, origin: str) -> bool:
     """`desirable` as rendered: true/false, 1/0 or yes/no, in any case."""
-    value = _FLAGS.get(text.strip().lower())
+    value = DESIRABLE_FLAGS.get(text.strip().lower())
     if value is None:
         raise RunError(f"`desirable` rendered {text.strip()!r}, which is not true or false", location=origin)
     return value
