@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from .checker import Resolution, check_recipe
 from .diagnostics import Diagnostic, error
-from .parser import parse
-from .source import SourceFile, Span
+from .parser import nested_too_deeply, parse
+from .source import SourceFile, Span, undecodable
 
 if TYPE_CHECKING:
     from ftlang.plan.models import Plan
@@ -67,7 +67,10 @@ def check_source(source: SourceFile, overrides: dict[str, str] | None = None) ->
         sources = {source.path: source}
         if recipe is None:
             return CheckResult(None, problems, sources)
-        data, diagnostics, resolution = check_recipe(recipe, source, overrides)
+        try:
+            data, diagnostics, resolution = check_recipe(recipe, source, overrides)
+        except RecursionError:  # a chain of operators too long for the checker's walk of the tree
+            return CheckResult(None, [nested_too_deeply(source)], sources)
     return CheckResult(data, diagnostics, {**sources, **resolution.sources}, resolution)
 
 
@@ -76,17 +79,29 @@ def check_text(text: str, path: str = "recipe.ft", overrides: dict[str, str] | N
 
 
 def check_path(path: str | Path, overrides: dict[str, str] | None = None) -> CheckResult:
+    shown = str(path)
     try:
-        source = SourceFile.read(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        span = Span(str(path), 1, 1, 1, 2)
-        reason = (
-            "it is not UTF-8 text"
-            if isinstance(exc, UnicodeDecodeError)
-            else (getattr(exc, "strerror", None) or str(exc))
+        raw = _read_regular(Path(path))
+        source = SourceFile(shown, raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        quoted, span = undecodable(shown, raw, exc)
+        message = f"cannot read `{path}`: it is not UTF-8 text (byte {exc.start} cannot be decoded)"
+        return CheckResult(None, [error("E0005", message, span, "not UTF-8")], {shown: quoted})
+    except OSError as exc:
+        # The whole (unreadable) file is the location: an empty source so renderers can show it.
+        reason = getattr(exc, "strerror", None) or str(exc)
+        span = Span(shown, 1, 1, 1, 2)
+        return CheckResult(
+            None, [error("E0005", f"cannot read `{path}`: {reason}", span, "")], {shown: SourceFile(shown, "")}
         )
-        return CheckResult(None, [error("E0005", f"cannot read `{path}`: {reason}", span, "")])
     return check_source(source, overrides)
+
+
+def _read_regular(path: Path) -> bytes:
+    """A recipe's bytes; a FIFO or device would block or never end, so only regular files are read."""
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise OSError(f"`{path}` is not a regular file")
+    return path.read_bytes()
 
 
 def sweep_variants(

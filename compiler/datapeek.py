@@ -33,6 +33,9 @@ def peek(kind: str, path: Path) -> Peek:
             return Peek(problem="not found")
     except (OSError, ValueError):  # a name no file can have (too long, a NUL byte)
         return Peek(problem="not found")
+    if not path.is_file() and not path.is_dir():
+        # A FIFO or a device (`/dev/zero`) would block the check or never end.
+        return Peek(problem="cannot be read: it is not a regular file (a pipe or a device)")
     try:
         digest = sha256_path(path)
         reader = {"jsonl": _peek_jsonl, "csv": _peek_csv, "parquet": _peek_parquet, "datasets": _peek_datasets}[kind]
@@ -41,7 +44,7 @@ def peek(kind: str, path: Path) -> Peek:
         return Peek(problem=f"is not UTF-8 text (byte {exc.start} cannot be decoded)")
     except OSError as exc:
         return Peek(problem=f"cannot be read: {exc.strerror or exc}")
-    except (ValueError, csv.Error) as exc:  # a CSV with NUL bytes, a broken dataset_info.json
+    except (ValueError, csv.Error, RecursionError) as exc:  # a CSV with NUL bytes, a broken dataset_info.json
         return Peek(problem=f"is malformed: {exc}")
     return Peek(
         result.fields, result.rows_read, digest, result.problem, result.problem_line, result.problem_text, result.sample
@@ -55,48 +58,113 @@ def _fields_of(rows: list[dict[str, object]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+MAX_ROW_BYTES = 1 << 20  # a longer line is an error, not a row silently cut or a check that reads forever
+
+
+class _BadRow(ValueError):
+    """Why one line of a JSON Lines file is not a row the runtime can use."""
+
+
+def _reject_constant(name: str) -> object:
+    raise _BadRow(f"holds `{name}`, which is not JSON")
+
+
+def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    row = dict(pairs)
+    if len(row) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _BadRow(f"has the key `{key}` twice")
+            seen.add(key)
+    return row
+
+
+def parse_row(line: str) -> object:
+    """One JSON Lines row, strict: NaN, Infinity and duplicate keys are errors, as are numbers too
+    long to convert and nesting deeper than the parser's stack."""
+    try:
+        return json.loads(line, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        reason = exc.msg[:1].lower() + exc.msg[1:]
+        raise _BadRow(f"is not valid JSON: {reason} at column {exc.colno}") from None
+    except RecursionError:
+        raise _BadRow("is nested too deeply") from None
+    except _BadRow:
+        raise
+    except ValueError:  # int-to-str limits: a number of thousands of digits
+        raise _BadRow("holds a number too long to read") from None
+
+
 def _peek_jsonl(path: Path) -> Peek:
     if path.is_dir():
         return Peek(problem="is a folder, not a JSON Lines file")
     rows: list[dict[str, object]] = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if len(rows) >= PEEK_ROWS:
+    with path.open("rb") as handle:
+        for number in range(1, PEEK_ROWS * 100):
+            raw = handle.readline(MAX_ROW_BYTES + 1)
+            if not raw or len(rows) >= PEEK_ROWS:
                 break
-            if not line.strip():
-                continue
+            problem = None
             try:
-                row = json.loads(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
-            except json.JSONDecodeError as exc:
-                reason = exc.msg[:1].lower() + exc.msg[1:]
+                line = raw.decode("utf-8")
+                if len(raw) > MAX_ROW_BYTES:
+                    problem = f"is longer than {MAX_ROW_BYTES // (1 << 20)} MB"
+                elif line.strip():
+                    row = parse_row(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
+                    if not isinstance(row, dict):
+                        problem = "is not a JSON object"
+                    else:
+                        rows.append(row)
+            except UnicodeDecodeError as exc:
+                problem = f"is not UTF-8 text (byte {exc.start + 1} of the line cannot be decoded)"
+                line = raw.decode("utf-8", "replace")
+            except _BadRow as exc:
+                problem = str(exc)
+            if problem:
                 return Peek(
                     _fields_of(rows),
                     len(rows),
-                    problem=f"line {number} is not valid JSON: {reason} at column {exc.colno}",
+                    problem=f"line {number} {problem}",
                     problem_line=number,
-                    problem_text=line,
+                    problem_text=line[:200],
                 )
-            if not isinstance(row, dict):
-                return Peek(
-                    _fields_of(rows),
-                    len(rows),
-                    problem=f"line {number} is not a JSON object",
-                    problem_line=number,
-                    problem_text=line,
-                )
-            rows.append(row)
     if not rows:
         return Peek(problem="holds no rows")
     return Peek(_fields_of(rows), len(rows), sample=tuple(rows))
 
 
 def _peek_csv(path: Path) -> Peek:
-    with path.open(encoding="utf-8", newline="") as handle:
+    # Undecodable bytes are kept as surrogates so the row (and its line) holding them is known.
+    with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
         reader = csv.DictReader(handle)
-        rows = [row for _, row in zip(range(PEEK_ROWS), reader)]
-    if not reader.fieldnames:
-        return Peek(problem="has no header row")
-    return Peek(tuple(reader.fieldnames), len(rows), sample=tuple(rows))
+        header = reader.fieldnames or []
+        if not header:
+            return Peek(problem="has no header row")
+        repeated = sorted({name for name in header if header.count(name) > 1})
+        if repeated:
+            return Peek(problem=f"names the column `{repeated[0]}` twice in its header", problem_line=1)
+        rows: list[dict[str, object]] = []
+        for row in reader:
+            problem = _csv_row_problem(row)
+            if problem:
+                line = reader.line_num
+                return Peek(tuple(header), len(rows), problem=f"line {line} {problem}", problem_line=line)
+            rows.append(row)
+            if len(rows) >= PEEK_ROWS:
+                break
+    return Peek(tuple(header), len(rows), sample=tuple(rows))
+
+
+def _csv_row_problem(row: dict[str | None, object]) -> str | None:
+    values = [v for value in row.values() for v in (value if isinstance(value, list) else [value])]
+    if None in row:
+        return "has more fields than the header names"
+    if any(isinstance(v, str) and any("\udc80" <= c <= "\udcff" for c in v) for v in values):
+        return "is not UTF-8 text"
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        return "holds a NUL byte"
+    return None
 
 
 def _peek_parquet(path: Path) -> Peek:
@@ -116,7 +184,10 @@ def _peek_datasets(path: Path) -> Peek:
     infos = sorted(path.rglob("dataset_info.json"))
     if not infos:
         return Peek(problem="is not a `datasets` folder (no dataset_info.json)")
-    features = json.loads(infos[0].read_text(encoding="utf-8")).get("features") or {}
+    info = json.loads(infos[0].read_text(encoding="utf-8"))
+    features = info.get("features") if isinstance(info, dict) else None
+    if not isinstance(features, dict):
+        return Peek(problem=f"has a {infos[0].name} without a `features` mapping")
     return Peek(tuple(features), 0)
 
 

@@ -66,7 +66,7 @@ from .format_doc import (
     group,
     render,
 )
-from .parser import parse
+from .parser import nested_too_deeply, parse
 from .source import SourceFile
 
 __all__ = ["FormatResult", "FormatterBug", "format_recipe", "format_source", "strip_spans"]
@@ -90,7 +90,10 @@ def format_source(text: str, path: str = "<recipe>") -> FormatResult:
     recipe, diagnostics = parse(SourceFile(path, text))
     if recipe is None:
         return FormatResult(None, diagnostics)
-    return FormatResult(format_recipe(recipe, text), [])
+    try:
+        return FormatResult(format_recipe(recipe, text), [])
+    except RecursionError:  # a chain of operators too long to lay out
+        return FormatResult(None, [nested_too_deeply(SourceFile(path, text))])
 
 
 def format_recipe(recipe: n.Recipe, source_text: str) -> str:

@@ -129,7 +129,7 @@ def _load_one(
     if path is None:
         return None
     try:
-        source = SourceFile(display_path(path), path.read_text(encoding="utf-8"))
+        source = SourceFile.read(path, display_path(path))
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         reason = "is not UTF-8 text" if isinstance(exc, UnicodeDecodeError) else "cannot be read"
         ctx.report(error("E0401", f"imported file `{text}` {reason}", item.path.span, "this import"))
@@ -190,7 +190,9 @@ def check_lock(ctx: Context, recipe: n.Recipe, recipe_path: str, graph: ImportGr
         return
     try:
         locked = json.loads(path.read_text(encoding="utf-8"))["imports"]
-    except (ValueError, KeyError, TypeError):
+        if not isinstance(locked, dict):
+            raise TypeError("`imports` is not a mapping")
+    except (ValueError, KeyError, TypeError, RecursionError):
         ctx.report(
             error(
                 "E0404",

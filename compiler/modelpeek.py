@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib.metadata
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,15 +42,28 @@ class ModelFacts:
         return MODULES.get(self.model_type)
 
 
-def _package_config(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name.replace("-", "_"))
-    if spec is None or not spec.submodule_search_locations:
+_DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
+
+
+def package_distribution(name: str) -> importlib.metadata.Distribution | None:
+    """The installed distribution named `name`, from its metadata: nothing is imported, so no code
+    of the package (or of any module a recipe names) runs at check time."""
+    if not _DISTRIBUTION_NAME.fullmatch(name):
         return None
-    for folder in spec.submodule_search_locations:
-        found = sorted(Path(folder).rglob("config.json"), key=lambda p: len(p.parts))
-        if found:
-            return found[0]
-    return None
+    try:
+        return importlib.metadata.distribution(name)
+    except (importlib.metadata.PackageNotFoundError, OSError, ValueError):
+        return None
+
+
+def _package_config(name: str) -> Path | None:
+    """The shallowest config.json among the files the distribution installed."""
+    distribution = package_distribution(name)
+    files = (distribution.files or []) if distribution else []
+    configs = sorted((f for f in files if f.name == "config.json"), key=lambda f: len(f.parts))
+    if not configs or distribution is None:
+        return None
+    return Path(str(distribution.locate_file(configs[0])))
 
 
 def _hub_cache_config(model_id: str, revision: str | None) -> Path | None:
@@ -83,7 +97,9 @@ def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
         return None
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
+        return None
+    if not isinstance(config, dict):  # not a transformers config: nothing to learn from it
         return None
     return ModelFacts(str(config.get("model_type", "")), config, where)
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from lark import Lark, Token, UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark.exceptions import VisitError
 
 from ftlang.plan.declarations import DECLARATIONS
 
@@ -18,7 +19,7 @@ from .nodes import Comment, Recipe
 from .parse_words import describe_expected, describe_found, expected_tokens
 from .source import SourceFile, Span
 from .suggest import did_you_mean
-from .transform import ToNodes
+from .transform import MAX_DIGITS, ToNodes
 
 _OPENERS = {"LPAR", "LSQB", "LBRACE"}
 _CLOSERS = {"RPAR", "RSQB", "RBRACE"}
@@ -67,7 +68,17 @@ def parse(source: SourceFile) -> tuple[Recipe | None, list[Diagnostic]]:
         tree = _cached_parser().parse(source.text)
     except UnexpectedInput:
         return None, _errors_by_item(source)
-    recipe = ToNodes(source.path).transform(tree)
+    if _too_deep_at(source.text) is not None:
+        return None, [nested_too_deeply(source)]
+    nodes = ToNodes(source.path)
+    try:
+        recipe = nodes.transform(tree)
+    except (RecursionError, VisitError) as exc:
+        if isinstance(exc, VisitError) and not isinstance(exc.orig_exc, RecursionError):
+            raise
+        return None, [nested_too_deeply(source)]
+    if nodes.too_large:
+        return None, [_too_large(span) for span in nodes.too_large]
     recipe.comments = [Comment(text, source.span_at(offset, len(text))) for offset, text in _comments(source.text)]
     return recipe, []
 
@@ -109,21 +120,36 @@ def _errors_by_item(source: SourceFile) -> list[Diagnostic]:
         starts.insert(0, 0)
     diagnostics: list[Diagnostic] = []
     parser = _cached_parser()
+    lines_before, counted_to = 0, 0
     for begin, end in zip(starts, [*starts[1:], len(text)]):
-        # Padding with newlines keeps every line and column where it is in the file;
-        # offsets in the chunk are `shift` less than in the file.
-        padding = "\n" * text.count("\n", 0, begin)
+        # Each item starts a line: its errors move down by the lines before it, and their
+        # offsets by `begin` (counted once along the file, so many items stay linear).
+        lines_before += text.count("\n", counted_to, begin)
+        counted_to = begin
         try:
-            parser.parse(padding + text[begin:end])
+            parser.parse(text[begin:end])
         except UnexpectedInput as exc:
             chunk = _Chunk(begin, end, end == len(text))
-            diagnostics.append(_to_diagnostic(exc, source, chunk, begin - len(padding)))
+            diagnostics.append(_to_diagnostic(_moved_down(exc, lines_before), source, chunk, begin))
     if not diagnostics:  # the whole failed but no item alone did: report the whole's error
         try:
             parser.parse(text)
         except UnexpectedInput as exc:
             diagnostics.append(_to_diagnostic(exc, source, _Chunk(0, len(text), True), 0))
     return diagnostics
+
+
+def _moved_down(exc: UnexpectedInput, lines: int) -> UnexpectedInput:
+    """The error of an item parsed alone, with its lines counted from the top of the file."""
+    if isinstance(exc, UnexpectedCharacters):
+        exc.line += lines
+    token = getattr(exc, "token", None)
+    if isinstance(token, Token):
+        if token.line is not None:
+            token.line += lines
+        if token.end_line is not None:
+            token.end_line += lines
+    return exc
 
 
 _PAIRS = {"(": ")", "[": "]", "{": "}"}
@@ -149,6 +175,58 @@ def _open_brackets(text: str, begin: int, end: int) -> tuple[list[tuple[str, int
         elif piece in _OPENER_OF and stack and stack[-1][0] == _OPENER_OF[piece]:
             stack.pop()
     return stack, last
+
+
+def _too_large(span: Span) -> Diagnostic:
+    return error(
+        "E0007",
+        "this number is too large",
+        span,
+        f"more than {MAX_DIGITS} digits, or past what a float holds",
+        help="write the value a setting needs; no setting takes a number this large",
+    )
+
+
+MAX_NESTING = 50
+# Strings and comments (skipped) and brackets: what the depth of nesting is counted from.
+_BRACKETS = re.compile(ANY_STRING + r"|#[^\n]*|[()\[\]{}]", re.S)
+
+
+def _too_deep_at(text: str) -> int | None:
+    """The offset of the bracket that opens level `MAX_NESTING + 1`, if any."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        piece = match.group(0)
+        if piece in _PAIRS:
+            depth += 1
+            if depth > MAX_NESTING:
+                return match.start()
+        elif piece in _OPENER_OF:
+            depth = max(depth - 1, 0)
+    return None
+
+
+def nested_too_deeply(source: SourceFile) -> Diagnostic:
+    """E0006 at the bracket that opens one level too many, or over the whole file when the
+    depth comes from something else (a very long chain of operators)."""
+    at = _too_deep_at(source.text)
+    if at is not None:
+        return error(
+            "E0006",
+            "the recipe is nested too deeply",
+            source.span_at(at),
+            f"more than {MAX_NESTING} levels deep",
+            help="a recipe needs only a few levels of brackets; flatten this value",
+        )
+    lines = source.text.count("\n") + 1
+    whole = Span(source.path, 1, 1, lines, len(source.line_text(lines)) + 1)
+    return error(
+        "E0006",
+        "the recipe is nested too deeply",
+        whole,
+        "too deep to check",
+        help="split long chains of operators into shorter values",
+    )
 
 
 def _to_diagnostic(exc: UnexpectedInput, source: SourceFile, chunk: _Chunk, shift: int) -> Diagnostic:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 
-from jinja2 import Environment, TemplateSyntaxError, meta
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateSyntaxError, meta
+
+from ftlang.plan.sandbox import LimitedSandbox, TemplateLimitError, sandbox
 
 from .diagnostics import Diagnostic, error
 from .nodes import Literal
@@ -24,9 +25,8 @@ class TemplateInfo:
     unclosed: str | None = None  # the block (`if`, `for`) that the template ends inside
 
 
-@lru_cache(maxsize=1)
-def _environment() -> Environment:
-    return ImmutableSandboxedEnvironment()
+def _environment() -> LimitedSandbox:
+    return sandbox()
 
 
 def inspect_template(text: str) -> TemplateInfo:
@@ -34,6 +34,9 @@ def inspect_template(text: str) -> TemplateInfo:
         ast = _environment().parse(text)
         # Compiling (no rendering) also finds unknown filters and tests, which parsing lets pass.
         _environment().compile(ast)
+    except (ValueError, RecursionError) as exc:  # a number past int-to-str limits; nesting past the stack
+        reason = "a number in it is too long" if isinstance(exc, ValueError) else "it is nested too deeply"
+        return TemplateInfo((), reason, 1)
     except TemplateSyntaxError as exc:
         sentences = [_our_style(s) for s in re.split(r"(?<=[.'])\s+(?=[A-Z])", exc.message or "") if s.strip()]
         unclosed = re.search(r"innermost block that needs to be closed is '(\w+)'", exc.message or "")
@@ -46,6 +49,20 @@ def inspect_template(text: str) -> TemplateInfo:
             unclosed.group(1) if unclosed and ends else None,
         )
     return TemplateInfo(tuple(sorted(meta.find_undeclared_variables(ast))))
+
+
+def limit_problem(text: str, rows: Sequence[Mapping[str, object]]) -> str | None:
+    """The sandbox limit a render of the template with these rows goes past, if any (other render
+    failures, such as a field a row lacks, are other checks' to report)."""
+    try:
+        template = _environment().from_string(text)
+        for row in rows:
+            _environment().render(template, row)
+    except TemplateLimitError as exc:
+        return str(exc)
+    except Exception:
+        return None
+    return None
 
 
 def jinja_names(kind: str) -> list[str]:
@@ -108,6 +125,17 @@ def _offset_span(literal: Literal, offset: int, length: int) -> Span:
         line = start.line + newlines
         col = offset - raw.rfind("\n", 0, offset)
     return Span(start.file, line, col, line, col + length)
+
+
+def limit_error(turn: str, literal: Literal, problem: str) -> Diagnostic:
+    """E0600: rendering the template would cost more than the sandbox allows."""
+    return error(
+        "E0600",
+        f"the `{turn}` template goes past a limit of the template sandbox",
+        literal.span,
+        problem,
+        help="a prompt template formats a row's fields; build no large text or numbers in it",
+    )
 
 
 def template_error(turn: str, literal: Literal, info: TemplateInfo) -> Diagnostic:

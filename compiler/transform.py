@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from collections.abc import Sequence
@@ -14,6 +15,7 @@ from . import larkload  # noqa: F401  # first: lark without its optional imports
 from . import nodes as n
 from .source import Span
 
+MAX_DIGITS = 300  # a longer number is no setting, and past 4300 digits Python cannot even print it
 _ESCAPES = {"n": "\n", "t": "\t", '"': '"', "\\": "\\", "r": "\r"}
 
 
@@ -41,6 +43,7 @@ class ToNodes(Transformer[Token, n.Recipe]):
     def __init__(self, file: str) -> None:
         super().__init__()
         self.file = file
+        self.too_large: list[Span] = []
 
     def __default__(self, data: Any, children: Any, meta: Any) -> Any:
         raise NotImplementedError(f"no node for grammar rule {data!r}")
@@ -172,13 +175,21 @@ class ToNodes(Transformer[Token, n.Recipe]):
     def number(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         raw = str(c[0])
         digits = raw.replace("_", "")
-        if c[0].type == "INT":
+        if c[0].type == "INT" and len(digits) <= MAX_DIGITS:
             return n.Literal(int(digits), "int", raw, self._span(meta))
-        return n.Literal(float(digits), "float", raw, self._span(meta))
+        return n.Literal(self._finite(float(digits), meta), "float", raw, self._span(meta))
 
     def percent(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         raw = str(c[0])
-        return n.Literal(float(raw[:-1].replace("_", "")) / 100, "percent", raw, self._span(meta))
+        return n.Literal(self._finite(float(raw[:-1].replace("_", "")), meta) / 100, "percent", raw, self._span(meta))
+
+    def _finite(self, value: float, meta: Meta) -> float:
+        """The value; a number too large for a float (or an int of over MAX_DIGITS digits) is
+        noted in `too_large` for the parser to report, and stands as 0 meanwhile."""
+        if math.isfinite(value) and abs(value) < 10.0**MAX_DIGITS:
+            return value
+        self.too_large.append(self._span(meta))
+        return 0.0
 
     def boolean(self, meta: Meta, c: Sequence[Token]) -> n.Literal:
         return n.Literal(c[0].type == "TRUE", "bool", str(c[0]), self._span(meta))

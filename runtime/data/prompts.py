@@ -6,8 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import TemplateError
 
 from ftlang.plan.catalogue import DESIRABLE_FLAGS
 from ftlang.plan.models import PromptPlan
@@ -76,7 +75,7 @@ class TokenStats:
     drops: list[str] = field(default_factory=list)
 
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+_ENV = sandbox()  # bounded: output, numbers, loops and time per row (plan/sandbox.py)
 
 
 class Renderer:
