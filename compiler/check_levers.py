@@ -16,6 +16,7 @@ from ftlang.plan.catalogue import LEVERS, OPTIMIZERS
 from . import nodes as n
 from .context import Context, Loc
 from .diagnostics import Label, error
+from .environment import missing_package
 from .source import Span
 
 _ADAPTER_METHODS = ("lora",)
@@ -70,7 +71,7 @@ def check_levers(ctx: Context, plan: dict[str, Any]) -> None:
         for module in modules:
             if not installed(module):
                 ctx.report(
-                    error(
+                    missing_package(
                         "E0501",
                         f"{what} needs the package `{module}`, which is not installed",
                         span,

@@ -231,3 +231,19 @@ def test_the_report_says_which_levers_ran(tmp_path: Path):
     result, _ = _run_with(tmp_path, "report", {"gradient_checkpointing": True}, compute)
     report = (result.run_dir / "report.md").read_text()
     assert "precision bf16 · weights float32 · attention sdpa · optimizer adamw · gradient checkpointing" in report
+
+
+def test_compile_wraps_each_decoder_layer():
+    """Regional compilation: every decoder layer, not the whole model (compiling runs on first use)."""
+    model = tiny_llama(layers=2)
+    plan = chat_plan(Path("."))
+    run = levers.resolve(plan.model_copy(update={"compute": ComputePlan(compile=True)}), CPU)
+    levers.prepare(model, run)
+    layers = levers.decoder_layers(model)
+    assert len(layers) == 2 and all(layer._compiled_call_impl is not None for layer in layers)
+    assert model._compiled_call_impl is None
+
+
+def test_the_language_doc_names_every_optimizer():
+    text = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text(encoding="utf-8")
+    assert [name for name in OPTIMIZERS if f"`{name}`" not in text] == []
