@@ -1,18 +1,17 @@
 """Check `track = [tensorboard, mlflow, wandb]`: known trackers, each once, each one's extra installed.
 
 Whether a tracker's package is installed is read from the installed distributions' metadata
-(importlib.metadata), never by importing it: `ft check` stays instant and runs no library code.
+(compiler/environment.py), never by importing it: `ft check` stays instant and runs no library code.
 """
 
 from __future__ import annotations
-
-from importlib import metadata
 
 from ftlang.plan.catalogue import TRACKERS
 
 from . import nodes as n
 from .context import Context
 from .diagnostics import error
+from .environment import installed, missing_package
 from .source import Span
 from .suggest import did_you_mean
 from .values import describe
@@ -65,18 +64,16 @@ def _tracker_name(ctx: Context, item: n.Expr) -> str | None:
 
 
 def _installed(ctx: Context, name: str, span: Span) -> bool:
+    """Whether the tracker's package is here; when not, reported (an error only where runs happen)."""
     spec = TRACKERS[name]
-    try:
-        metadata.distribution(spec.distribution)
-    except metadata.PackageNotFoundError:
-        ctx.report(
-            error(
-                "E0700",
-                f"the tracker `{name}` needs the package `{spec.distribution}`, which is not installed",
-                span,
-                f"needs `{spec.distribution}`",
-                help=f"pip install 'ftlang[{spec.extra}]'",
-            )
-        )
-        return False
-    return True
+    if installed(spec.distribution):
+        return True
+    found = missing_package(
+        "E0700",
+        f"the tracker `{name}` needs the package `{spec.distribution}`, which is not installed",
+        span,
+        f"needs `{spec.distribution}`",
+        help=f"pip install 'ftlang[{spec.extra}]'",
+    )
+    ctx.report(found)
+    return found.severity != "error"

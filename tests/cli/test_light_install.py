@@ -100,3 +100,19 @@ def test_the_core_install_imports_configs_and_names_what_parquet_needs(light_ft:
     checked = _ft(light_ft, "check", str(recipe))
     assert checked.returncode == 1 and "error[E0307]" in checked.stderr, checked.stderr
     assert "pip install 'ftlang[run]'" in checked.stderr and "Traceback" not in checked.stderr
+
+
+def test_what_a_run_would_need_is_a_warning_on_a_light_install(light_ft: Path) -> None:
+    recipe = RECIPES / "_light_tracked_test.ft"  # beside the recipes' data
+    recipe.write_text(
+        'model base = scratch(llama)\ndata d = jsonl("data/instructions.jsonl")\n'
+        'prompt p {\n  user "{{ instruction }}"\n  assistant "{{ response }}"\n}\n'
+        "method full\ntrain { track = [mlflow] }\n"
+    )
+    try:
+        checked = _ft(light_ft, "check", str(recipe))
+    finally:
+        recipe.unlink()
+    assert checked.returncode == 0, checked.stderr
+    assert "warning[E0700]: the tracker `mlflow` needs the package `mlflow-skinny`" in checked.stderr
+    assert "pip install 'ftlang[mlflow]'" in checked.stderr and "a light install" in checked.stderr
