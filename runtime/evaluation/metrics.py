@@ -73,15 +73,23 @@ def regex(predictions: Sequence[str], pattern: str) -> float:
     return sum(compiled.search(p) is not None for p in predictions) / max(1, len(predictions))
 
 
-def json_valid(predictions: Sequence[str]) -> float:
-    def parses(text: str) -> bool:
-        try:
-            json.loads(text)
-        except ValueError:
-            return False
-        return True
+def _not_json(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
 
-    return sum(parses(p) for p in predictions) / max(1, len(predictions))
+
+def parses_as_json(text: str) -> bool:
+    """Whether the text is JSON as RFC 8259 defines it: `NaN` and `Infinity` (which Python's
+    json accepts) are not, and nesting too deep for the parser's stack counts as not JSON
+    rather than escaping as RecursionError."""
+    try:
+        json.loads(text, parse_constant=_not_json)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def json_valid(predictions: Sequence[str]) -> float:
+    return sum(parses_as_json(p) for p in predictions) / max(1, len(predictions))
 
 
 def length(predictions: Sequence[str]) -> float:

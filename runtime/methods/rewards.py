@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import json
 import math
 import numbers
 import re
@@ -15,6 +14,7 @@ from typing import Any
 
 from ftlang.plan.models import GrpoMethod, MethodPlan, Reward
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.evaluation.metrics import parses_as_json
 from ftlang.runtime.methods.reward_scorer import RewardModelTerm
 
 ENTRY_POINT_GROUP = "ftlang.rewards"
@@ -63,11 +63,7 @@ def _regex(pattern: str) -> RewardFn:
 
 
 def _json_valid(prompt: str, completion: str, row: Mapping[str, Any]) -> float:
-    try:
-        json.loads(completion)
-    except ValueError:
-        return 0.0
-    return 1.0
+    return float(parses_as_json(completion))
 
 
 def _length(limit: int) -> RewardFn:

@@ -167,3 +167,13 @@ def test_best_tracker_counts_patience_and_replays(tmp_path):
         ]
     )
     assert (again.step, again.since, again.should_stop) == (10, 0, False)
+
+
+def test_json_valid_is_rfc_json_and_never_raises() -> None:
+    """NaN and Infinity are Python's extensions, not JSON; 1,000 nested brackets must not escape
+    as RecursionError from an eval or a GRPO reward (they count as not parsed)."""
+    from ftlang.runtime.methods.rewards import _json_valid
+
+    assert m.json_valid(["NaN", '{"a": Infinity}', "-Infinity", '{"a": 1}']) == pytest.approx(1 / 4)
+    assert m.json_valid(["[" * 100_000 + "]" * 100_000]) == 0.0
+    assert _json_valid("", "NaN", {}) == 0.0 and _json_valid("", "[" * 100_000, {}) == 0.0
