@@ -6,20 +6,25 @@ import json
 from pathlib import Path
 from typing import Any
 
+from ftlang.plan.catalogue import METHODS
 from ftlang.plan.models import HfModel, Plan
 from ftlang.runtime import rundir
 from ftlang.runtime.evaluation.outcome import read_outcome
 
 _HOW_TO_LOAD = {
     "adapter": (
-        "```python\nfrom peft import PeftModel\nfrom transformers import AutoModelForCausalLM\n\n"
-        'base = AutoModelForCausalLM.from_pretrained("{base}")\nmodel = PeftModel.from_pretrained(base, "THIS_FOLDER")\n```'
+        "```python\nfrom peft import PeftModel\nfrom transformers import {auto}\n\n"
+        'base = {auto}.from_pretrained("{base}")\nmodel = PeftModel.from_pretrained(base, "THIS_FOLDER")\n```'
     ),
-    "merged": (
-        '```python\nfrom transformers import AutoModelForCausalLM\n\nmodel = AutoModelForCausalLM.from_pretrained("THIS_FOLDER")\n```'
-    ),
+    "merged": '```python\nfrom transformers import {auto}\n\nmodel = {auto}.from_pretrained("THIS_FOLDER")\n```',
 }
 _HOW_TO_LOAD["full"] = _HOW_TO_LOAD["merged"]
+
+
+def _auto_class(plan: Plan) -> str:
+    """The transformers class the folder loads with: a classifier (or reward model) has a head of its own."""
+    classifier = plan.prompt.task == "classification" or METHODS[plan.method.kind].model_kind == "classifier"
+    return "AutoModelForSequenceClassification" if classifier else "AutoModelForCausalLM"
 
 
 def model_card(run_dir: Path, plan: Plan, kind: str, base: str) -> str:
@@ -49,7 +54,7 @@ def model_card(run_dir: Path, plan: Plan, kind: str, base: str) -> str:
         *_metrics(run_dir),
         "## How to load",
         "",
-        (_HOW_TO_LOAD["adapter"] if kind == "adapter" else _HOW_TO_LOAD[kind]).replace("{base}", base),
+        _HOW_TO_LOAD[kind].replace("{base}", base).replace("{auto}", _auto_class(plan)),
         "",
         "## Recipe",
         "",

@@ -18,6 +18,7 @@ from ftlang.plan.models import (
     Reward,
     RewardMethod,
     SimpoMethod,
+    Turn,
 )
 from ftlang.runtime import RunError, run_plan
 from ftlang.runtime.data.prompts import IGNORE, Rendered, Renderer
@@ -151,3 +152,18 @@ def test_grpo_rewards_completions_with_a_trained_reward_model(reward_run, tmp_pa
     # The term is the scalar head's score of prompt + completion.
     score = RewardModelTerm(tmp_path, term.path)("Ticket: refund\nTeam:", " billing", {})
     assert isinstance(score, float) and score != 0.0
+
+
+def test_an_unpaired_chat_prompt_trains_the_completion_as_the_assistant_turn():
+    prompt = UNPAIRED.model_copy(update={"input": None, "turns": [Turn(role="user", template="{{ body }}")]})
+    rows = [
+        Renderer(prompt).render(Row({"body": body, "team": team, "good": good}, f"r:{i}"))
+        for i, (body, team, good) in enumerate([("refund", "billing", True), ("crash", "technical", False)])
+    ]
+    assert rows[0].messages == (("user", "refund"), ("assistant", " billing")) and rows[1].desirable is False
+    tok = train_scratch_tokenizer(["refund crash billing technical"] * 20, 120)
+    rated, _ = tokenize_rated(rows, tok, max_len=64)
+    own = [t for t, label in zip(rated[0].example.input_ids, rated[0].example.labels) if label != IGNORE]
+    twin = [t for t, label in zip(rated[0].mismatched.input_ids, rated[0].mismatched.labels) if label != IGNORE]
+    # The twin asks row 0's question and answers with row 1's completion, as the assistant turn.
+    assert tok.decode(own).strip().startswith("billing") and tok.decode(twin).strip().startswith("technical")
