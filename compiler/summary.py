@@ -13,7 +13,17 @@ from ftlang.plan.catalogue import OPTIMIZERS
 from ftlang.plan.datacache import read_counts
 from ftlang.plan.memory import Shape, describe, estimate, shape_of
 from ftlang.plan.mixture import mixture_sizes, shown
-from ftlang.plan.models import DataPlan, DpoMethod, GrpoMethod, LoraMethod, Plan
+from ftlang.plan.models import (
+    DataPlan,
+    DpoMethod,
+    GrpoMethod,
+    KtoMethod,
+    LoraMethod,
+    OrpoMethod,
+    Plan,
+    RewardMethod,
+    SimpoMethod,
+)
 
 from .modelpeek import model_facts
 
@@ -92,16 +102,10 @@ def _model_line(plan: Plan) -> str:
     if params:
         what += f" ≈ {params / 1e6:.2f} M params"
     method = plan.method
-    lora = (
-        method
-        if isinstance(method, LoraMethod)
-        else (method.adapter if isinstance(method, DpoMethod | GrpoMethod) else None)
-    )
-    tuned = (
-        f"LoRA r={lora.rank} α={lora.alpha:g} on {','.join(lora.targets) or 'default modules'}"
-        if lora
-        else "all weights"
-    )
+    lora = method if isinstance(method, LoraMethod) else getattr(method, "adapter", None)
+    tuned = _lora_text(lora) if lora else "all weights"
+    if (preference := _preference_text(method)) is not None:
+        tuned = f"{preference}, {tuned}"
     if isinstance(method, DpoMethod):
         tuned = f"DPO β={method.beta:g} ({method.loss}), {tuned}"
     if isinstance(method, GrpoMethod):
@@ -113,6 +117,26 @@ def _model_line(plan: Plan) -> str:
         tuned = f"GRPO groups of {method.group_size}, reward {rewards}, {tuned}"
     flag = "   ⚠ trust_remote_code" if plan.model.trust_remote_code else ""
     return f"  model    {what}; {tuned}{flag}"
+
+
+def _lora_text(lora: LoraMethod) -> str:
+    targets = "all linear layers" if lora.targets == "all_linear" else ",".join(lora.targets) or "default modules"
+    options = [name for name, on in (("DoRA", lora.dora), ("rsLoRA", lora.rslora)) if on]
+    options += [f"init {lora.init}"] if lora.init != "default" else []
+    return f"LoRA r={lora.rank} α={lora.alpha:g} on {targets}" + (f" ({', '.join(options)})" if options else "")
+
+
+def _preference_text(method: Any) -> str | None:
+    """The parameters of the preference methods that have no line of their own."""
+    if isinstance(method, KtoMethod):
+        return f"KTO β={method.beta:g} (λ_D {method.desirable_weight:g}, λ_U {method.undesirable_weight:g})"
+    if isinstance(method, OrpoMethod):
+        return f"ORPO λ={method.lambda_:g}"
+    if isinstance(method, SimpoMethod):
+        return f"SimPO β={method.beta:g} γ={method.gamma:g}"
+    if isinstance(method, RewardMethod):
+        return "reward model (Bradley–Terry, scalar head)" + (f", center {method.center:g}" if method.center else "")
+    return None
 
 
 def _stages(counted: dict[str, Any]) -> str:
