@@ -25,6 +25,7 @@ from .check_consistency import (
 from .check_eval import check_eval
 from .check_levers import check_levers
 from .check_prompt import check_prompt
+from .check_rows import check_rows
 from .check_sources import check_data, check_model
 from .check_training import check_compute, check_method, check_train
 from .check_unpaired import check_desirable
@@ -199,6 +200,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         uses = prompt.pop("_uses")
         for ref in _refs(plan):
             check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
+            _check_rows_of(ctx, decls, plan, prompt, ref, peeks.get(ref))
             check_desirable(ctx, prompt, uses, peeks.get(ref), ref)
             check_turns(ctx, prompt, peeks.get(ref), ref)
         check_method_fit(ctx, plan, method, prompt_decl)
@@ -363,6 +365,22 @@ def _require(ctx: Context, recipe: n.Recipe, found: dict[str, list[n.Decl]]) -> 
 
 def _one(decls: dict[str, list[n.Decl]], kind: str) -> n.Decl | None:
     return decls[kind][0] if decls.get(kind) else None
+
+
+def _check_rows_of(
+    ctx: Context,
+    decls: dict[str, list[n.Decl]],
+    plan: dict[str, Any],
+    prompt: dict[str, Any],
+    ref: str,
+    found: Peek | None,
+) -> None:
+    decl = next((d for d in decls.get("data", []) if d.name == ref), None)
+    item = next((d for d in plan["data"] if d["name"] == ref), None)
+    labels = ctx.origins.get(("prompt", "labels"))
+    if decl is not None and decl.source is not None and item is not None:
+        labels_at = labels.value.span if isinstance(labels, n.Field) else None
+        check_rows(ctx, prompt, item, found, decl.source.span, labels_at)
 
 
 def _refs(plan: dict[str, Any]) -> list[str]:

@@ -518,6 +518,40 @@ CODES: dict[str, Code] = {
             'prompt p { input "{{ body }}" }',
         ),
         _c(
+            "E0601",
+            "a row lacks a field the prompt uses",
+            "`ft check` reads the data's first 100 rows and runs on them the row checks of `ft run`: a row "
+            "without a field the prompt's templates use, or with null there, would stop the run (or be "
+            "skipped, with `bad_rows = skip`). The error names the file's line.",
+            '{"subject": "refund", "team": "billing"}   # no "body"',
+            '{"subject": "refund", "body": "I was charged twice", "team": "billing"}',
+        ),
+        _c(
+            "E0602",
+            "a field holds something other than text",
+            "A template renders a field as text; an object or a list would render as Python's repr "
+            "(`{'a': 1}`), and an unpaired surrogate escape (`\\ud800`) is no text at all. The row is "
+            "reported at its line, never rendered silently.",
+            '{"body": {"text": "hi"}, "team": "billing"}',
+            '{"body": "hi", "team": "billing"}',
+        ),
+        _c(
+            "E0603",
+            "a label outside `labels`",
+            "A classifier learns the classes `labels` declares; a row whose label is not one of them "
+            "would stop `ft run` after the model loads. The first such row of the rows read is reported.",
+            'labels = [billing, shipping]   # a row says "refunds"',
+            "labels = [billing, refunds, shipping]",
+        ),
+        _c(
+            "E0604",
+            "a classifier with one class",
+            "Every row of the data (read whole, when it has at most 100 rows) has the same label: a "
+            "classifier cannot learn from one class.",
+            "every row has team = billing",
+            "add rows of the other teams",
+        ),
+        _c(
             "W0001",
             "remote code allowed",
             "`trust_remote_code = true` lets the model's repository run "

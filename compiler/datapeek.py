@@ -25,6 +25,8 @@ class Peek:
     problem_line: int | None = None
     problem_text: str | None = None  # the offending line, to quote in the diagnostic
     sample: tuple[dict[str, object], ...] = field(default=())  # the rows read, for checks of their values
+    lines: tuple[int, ...] = ()  # the line each sample row starts on
+    complete: bool = False  # the sample is the whole file
 
 
 def peek(kind: str, path: Path) -> Peek:
@@ -47,7 +49,15 @@ def peek(kind: str, path: Path) -> Peek:
     except (ValueError, csv.Error, RecursionError) as exc:  # a CSV with NUL bytes, a broken dataset_info.json
         return Peek(problem=f"is malformed: {exc}")
     return Peek(
-        result.fields, result.rows_read, digest, result.problem, result.problem_line, result.problem_text, result.sample
+        result.fields,
+        result.rows_read,
+        digest,
+        result.problem,
+        result.problem_line,
+        result.problem_text,
+        result.sample,
+        result.lines,
+        result.complete,
     )
 
 
@@ -100,27 +110,15 @@ def _peek_jsonl(path: Path) -> Peek:
     if path.is_dir():
         return Peek(problem="is a folder, not a JSON Lines file")
     rows: list[dict[str, object]] = []
+    lines: list[int] = []
     with path.open("rb") as handle:
-        for number in range(1, PEEK_ROWS * 100):
+        number = 0
+        while len(rows) < PEEK_ROWS and number < PEEK_ROWS * 100:  # blank lines count, but not forever
             raw = handle.readline(MAX_ROW_BYTES + 1)
-            if not raw or len(rows) >= PEEK_ROWS:
+            if not raw:
                 break
-            problem = None
-            try:
-                line = raw.decode("utf-8")
-                if len(raw) > MAX_ROW_BYTES:
-                    problem = f"is longer than {MAX_ROW_BYTES // (1 << 20)} MB"
-                elif line.strip():
-                    row = parse_row(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
-                    if not isinstance(row, dict):
-                        problem = "is not a JSON object"
-                    else:
-                        rows.append(row)
-            except UnicodeDecodeError as exc:
-                problem = f"is not UTF-8 text (byte {exc.start + 1} of the line cannot be decoded)"
-                line = raw.decode("utf-8", "replace")
-            except _BadRow as exc:
-                problem = str(exc)
+            number += 1
+            line, row, problem = _jsonl_line(raw)
             if problem:
                 return Peek(
                     _fields_of(rows),
@@ -129,9 +127,31 @@ def _peek_jsonl(path: Path) -> Peek:
                     problem_line=number,
                     problem_text=line[:200],
                 )
+            if row is not None:
+                rows.append(row)
+                lines.append(number)
+        complete = not handle.read(1)
     if not rows:
         return Peek(problem="holds no rows")
-    return Peek(_fields_of(rows), len(rows), sample=tuple(rows))
+    return Peek(_fields_of(rows), len(rows), sample=tuple(rows), lines=tuple(lines), complete=complete)
+
+
+def _jsonl_line(raw: bytes) -> tuple[str, dict[str, object] | None, str | None]:
+    """A line's text, its row (None for a blank line), and why it is not a row."""
+    try:
+        line = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = f"is not UTF-8 text (byte {exc.start + 1} of the line cannot be decoded)"
+        return raw.decode("utf-8", "replace"), None, bad
+    if len(raw) > MAX_ROW_BYTES:
+        return line, None, f"is longer than {MAX_ROW_BYTES // (1 << 20)} MB"
+    if not line.strip():
+        return line, None, None
+    try:
+        row = parse_row(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
+    except _BadRow as exc:
+        return line, None, str(exc)
+    return (line, row, None) if isinstance(row, dict) else (line, None, "is not a JSON object")
 
 
 def _peek_csv(path: Path) -> Peek:
@@ -145,15 +165,20 @@ def _peek_csv(path: Path) -> Peek:
         if repeated:
             return Peek(problem=f"names the column `{repeated[0]}` twice in its header", problem_line=1)
         rows: list[dict[str, object]] = []
+        lines: list[int] = []
+        start = reader.line_num + 1  # a quoted field may span lines: a row starts after the last one
         for row in reader:
             problem = _csv_row_problem(row)
             if problem:
                 line = reader.line_num
                 return Peek(tuple(header), len(rows), problem=f"line {line} {problem}", problem_line=line)
             rows.append(row)
+            lines.append(start)
+            start = reader.line_num + 1
             if len(rows) >= PEEK_ROWS:
                 break
-    return Peek(tuple(header), len(rows), sample=tuple(rows))
+        complete = not handle.read(1)
+    return Peek(tuple(header), len(rows), sample=tuple(rows), lines=tuple(lines), complete=complete)
 
 
 def _csv_row_problem(row: dict[str | None, object]) -> str | None:

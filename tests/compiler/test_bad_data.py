@@ -1,0 +1,66 @@
+"""The bad-data corpus (tests/data/bad-data/): every fault in the rows `ft check` reads is a
+located error naming its line, never a silent row or an error after the model loads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ftlang.compiler.api import check_text
+
+CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad-data"
+RECIPE = """
+model base = scratch(llama)
+
+data tickets = {kind}("{name}")
+
+prompt route {{
+  input "{{{{ subject }}}}. {{{{ body }}}}"
+  label "{{{{ team }}}}"
+  labels = [account, billing, shipping, technical]
+}}
+
+method lora {{ rank = 8 }}
+
+train {{ epochs = 1 }}
+"""
+EXPECTED = {
+    "missing-field.jsonl": ("E0601", "line 50 ", "has no field `body`"),
+    "null-field.jsonl": ("E0601", "line 50 ", "has null in field `body`"),
+    "label-outside-labels.jsonl": ("E0603", "line 50 ", "`refunds`"),
+    "object-in-text.jsonl": ("E0602", "line 50 ", "an object in `body`"),
+    "list-in-text.jsonl": ("E0602", "line 50 ", "a list in `body`"),
+    "lone-surrogate.jsonl": ("E0602", "line 50 ", "unpaired surrogate"),
+    "nan.jsonl": ("E0308", "line 50 ", "`NaN`"),
+    "infinity.jsonl": ("E0308", "line 50 ", "`Infinity`"),
+    "duplicate-keys.jsonl": ("E0308", "line 50 ", "the key `body` twice"),
+    "deep-nesting.jsonl": ("E0308", "line 50 ", "nested too deeply"),
+    "huge-integer.jsonl": ("E0308", "line 50 ", "a number too long"),
+    "invalid-json.jsonl": ("E0308", "line 50 ", "not valid JSON"),
+    "not-an-object.jsonl": ("E0308", "line 50 ", "not a JSON object"),
+    "bad-utf8.jsonl": ("E0308", "line 30 ", "not UTF-8"),
+    "one-class.jsonl": ("E0604", "", "a classifier needs two classes"),
+    "duplicate-header.csv": ("E0308", "", "names the column `body` twice"),
+    "nul-byte.csv": ("E0308", "line 50 ", "NUL byte"),
+    "bad-utf8.csv": ("E0308", "line 50 ", "not UTF-8"),
+    "extra-field.csv": ("E0308", "line 50 ", "more fields than the header"),
+}
+
+
+def test_the_corpus_is_complete() -> None:
+    assert sorted(EXPECTED) == sorted(p.name for p in CORPUS.iterdir() if p.suffix in (".jsonl", ".csv"))
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_each_fault_is_a_located_error(name: str) -> None:
+    code, line, words = EXPECTED[name]
+    kind = "csv" if name.endswith(".csv") else "jsonl"
+    result = check_text(RECIPE.format(kind=kind, name=name), str(CORPUS / "probe.ft"))
+    found = [d for d in result.diagnostics if d.code == code]
+    assert found, [(d.code, d.message) for d in result.diagnostics]
+    d = found[0]
+    assert d.span.file in result.sources and d.span.line >= 1
+    said = d.message + " ".join(d.notes)
+    assert line in said and words in said, said
+    assert not result.ok
