@@ -10,6 +10,7 @@ which this test mirrors by putting the package already installed here on the new
 import shutil
 import subprocess
 import sys
+import tomllib
 from importlib import metadata
 from pathlib import Path
 
@@ -17,14 +18,19 @@ import pytest
 
 from tests.conftest import RECIPES, REPO
 
-_TREE = ["pyproject.toml", "README.md", "ftlang", "grammar", "compiler", "plan", "runtime", "cli", "lsp"]
+
+def _tree() -> list[str]:
+    """What `pip install .` reads: pyproject.toml, the README, and every folder a package maps to."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    folders = {folder.split("/")[0] for folder in project["tool"]["setuptools"]["package-dir"].values()}
+    return ["pyproject.toml", project["project"]["readme"], *sorted(folders)]
 
 
 @pytest.fixture(scope="module")
 def light_ft(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("light")
     source = root / "src"
-    for name in _TREE:
+    for name in _tree():
         if (REPO / name).is_dir():
             shutil.copytree(REPO / name, source / name, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
         elif (REPO / name).is_file():
