@@ -19,6 +19,7 @@ from ftlang.runtime.evaluation.outcome import Outcome
 from ftlang.runtime.export import make_adapter_portable, portable_base
 from ftlang.runtime.methods.adapters import check_method
 from ftlang.runtime.methods.build import build_workload
+from ftlang.runtime.methods.reward_scorer import reward_model_pins
 from ftlang.runtime.methods.rewards import reward_fields
 from ftlang.runtime.methods.workload import Workload
 from ftlang.runtime.models import load_for_run, pad_token_id, sequence_length, tokenizer_folder
@@ -178,6 +179,8 @@ def _write_lock(run: _Run, inputs: EvalInputs | None, identity: dict[str, Any]) 
     lock["levers"] = run.levers.as_dict()
     lock["tokenizer"] = tokenizer_pins(run.tokenizer, tokenizer_folder(run.plan, run.run_dir))
     lock["determinism"] = determinism_settings()
+    if pins := reward_model_pins(run.plan):  # GRPO's reward models: their weights shape every reward
+        lock["reward_models"] = pins
     keep_recipe(run.plan, run.run_dir)
     if gpu := gpu_stack(run.device):
         lock["gpu"] = gpu

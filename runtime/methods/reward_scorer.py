@@ -9,6 +9,8 @@ from typing import Any
 import torch
 
 from ftlang.plan.catalogue import reward_model_folder
+from ftlang.plan.hashing import sha256_path
+from ftlang.plan.models import GrpoMethod, Plan
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.quiet import quiet_libraries
 
@@ -42,3 +44,18 @@ class RewardModelTerm:
             self._load()
         ids = self._tokenizer(prompt + completion, return_tensors="pt")
         return float(self._model(**ids).logits[0, 0])
+
+
+def reward_model_pins(plan: Plan) -> list[dict[str, Any]]:
+    """For the lock: each reward model a GRPO plan scores with, by path and the sha256 of its weight files."""
+    method = plan.method
+    if not isinstance(method, GrpoMethod):
+        return []
+    pins = []
+    for reward in method.rewards:
+        if reward.kind != "model" or reward.path is None:
+            continue
+        folder = reward_model_folder(Path(plan.root), reward.path)
+        weights = sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin"))
+        pins.append({"path": reward.path, "weights_sha256": {f.name: sha256_path(f) for f in weights}})
+    return pins

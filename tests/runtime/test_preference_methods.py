@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -149,7 +150,9 @@ def test_grpo_rewards_completions_with_a_trained_reward_model(reward_run, tmp_pa
     result = run_plan(plan, tmp_path / "grpo", quiet=True)
     steps = [r for r in records(result.run_dir) if "reward_model" in r]
     assert len(steps) == 2 and all(r["reward"] == r["reward_model"] for r in steps)
-    # The term is the scalar head's score of prompt + completion.
+    # The lock pins the reward model's weights; the term is the scalar head's score of prompt + completion.
+    pin = json.loads((result.run_dir / "lock.json").read_text())["reward_models"][0]
+    assert pin["path"] == term.path and set(pin["weights_sha256"]) == {"model.safetensors"}
     score = RewardModelTerm(tmp_path, term.path)("Ticket: refund\nTeam:", " billing", {})
     assert isinstance(score, float) and score != 0.0
 
