@@ -151,7 +151,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if text is None:
         raise UsageError(
             f"unknown code `{args.code}`; codes: {', '.join(CODES)}; "
-            "or name a metric, method, source, filter function or schedule"
+            "or name a metric, method, source, filter function, schedule or tracker"
         )
     sys.stdout.write(text)
     return EXIT_OK

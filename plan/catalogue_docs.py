@@ -11,7 +11,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from ftlang.plan.catalogue import DATA_SOURCES, FILTER_FUNCTIONS, METHODS, METRICS, MODEL_SOURCES, SCHEDULES
+from ftlang.plan.catalogue import (
+    DATA_SOURCES,
+    FILTER_FUNCTIONS,
+    METHODS,
+    METRICS,
+    MODEL_SOURCES,
+    SCHEDULES,
+    TRACKERS,
+)
 
 
 def _shapes(shapes: tuple[str, ...]) -> str:
@@ -64,6 +72,8 @@ def _describe(name: str) -> str | None:
         )
     if (schedule := SCHEDULES.get(name)) is not None:
         return f"{name}: a learning-rate schedule\n\n{schedule.summary}\n"
+    if (tracker := TRACKERS.get(name)) is not None:
+        return f"track = [{name}]: an experiment tracker\n\n{tracker.summary}\n\ninstall: pip install 'ftlang[{tracker.extra}]'\n"
     return None
 
 

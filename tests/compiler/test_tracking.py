@@ -35,3 +35,12 @@ def test_checking_a_tracked_recipe_imports_no_tracker() -> None:
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_ft_explain_names_each_tracker_and_its_extra() -> None:
+    from ftlang.plan.catalogue_docs import describe
+
+    for name, spec in TRACKERS.items():
+        text = describe(name)
+        assert text is not None and text.startswith(f"track = [{name}]: an experiment tracker")
+        assert f"pip install 'ftlang[{spec.extra}]'" in text
