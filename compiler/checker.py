@@ -225,7 +225,11 @@ def _all_libraries(libraries: dict[str, Library]) -> list[Library]:
 
 def _library_diagnostics(parent: Context, library: Library) -> list[Diagnostic]:
     """An imported file checks on its own, so its mistakes show even where nothing uses them."""
-    ctx = Context(root=parent.root, broken_imports=parent.broken_imports)
+    ctx = Context(root=parent.root, broken_imports=parent.broken_imports, extra_sources=parent.extra_sources)
+    # Its own params, at their defaults, as `ft check` of the file alone reads them.
+    param_decls = [i for i in library.recipe.items if isinstance(i, n.ParamDecl)]
+    ctx.declared_params = {p.name for p in param_decls}
+    ctx.params = resolve_params(ctx, param_decls, {})
     decls = _declarations(ctx, library.recipe, library.imports, [], True)
     _check_library(ctx, decls)
     return ctx.sink.items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from typing import Any
 
@@ -89,6 +90,20 @@ def _value_node(node: Any) -> n.Expr | None:
     return expr
 
 
+def _unbound_name_help(ctx: Context, node: n.Expr | None) -> str | None:
+    """A lone name that is no parameter: most often a `param` of an imported file, which the
+    recipes importing it do not see (params are set per recipe, on its command line)."""
+    if not isinstance(node, n.Name) or len(node.parts) != 1 or node.dotted in ctx.declared_params:
+        return None
+    name = node.dotted
+    if not re.search(rf"^param\s+{re.escape(name)}\b", ctx.source_text(node.span.file), re.M):
+        return None
+    return (
+        f"`{name}` is a `param` of {node.span.file}, and an imported file's params are not passed to the "
+        f"recipes that import it: declare `param {name}: …` in the importing recipe, or write the value here"
+    )
+
+
 def translate(ctx: Context, item: Any) -> Diagnostic:
     loc = tuple(item["loc"])
     found_loc, node = _origin(ctx, loc)
@@ -107,7 +122,11 @@ def translate(ctx: Context, item: Any) -> Diagnostic:
         if isinstance(value_node, n.Name) and value_node.dotted in ctx.params and found_loc == loc:
             found = f"the parameter `{value_node.dotted}` (= {ctx.params[value_node.dotted]!r})"
         return error(
-            "E0201", f"`{field}` expects {_EXPECTED[kind]}, found {found}", span, f"expected {_EXPECTED[kind]}"
+            "E0201",
+            f"`{field}` expects {_EXPECTED[kind]}, found {found}",
+            span,
+            f"expected {_EXPECTED[kind]}",
+            help=_unbound_name_help(ctx, value_node) if found_loc == loc else None,
         )
     if kind in _BOUNDS:
         words, key = _BOUNDS[kind]

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -191,3 +192,16 @@ def test_syntax_error_recovery_is_linear() -> None:
     result = check_text(text, "r.ft")
     assert time.process_time() - start < 5
     assert [d.code for d in result.diagnostics] == ["E0002"]
+
+
+def test_a_library_param_does_not_break_its_importers(tmp_path: Path) -> None:
+    """A `param` of an imported file is read at its default where the file checks its own blocks;
+    an importer that uses a block naming it without declaring it is told why, with help."""
+    (tmp_path / "lib.ft").write_text("param lr: float = 1e-3\n\ntrain standard {\n  epochs = 1\n  lr = lr\n}\n")
+    shutil.copytree(RECIPES / "data", tmp_path / "data")
+    text = QUICKSTART.replace("train {", "train extends house.standard {", 1)
+    with_param = 'import "lib.ft" as house\nparam lr: float = 1e-2\n' + text.replace("  lr = 2e-3\n", "  lr = lr\n")
+    assert check_text(with_param, str(tmp_path / "r.ft")).ok
+    without = 'import "lib.ft" as house\n' + text.replace("  lr = 2e-3\n", "")
+    (problem,) = [d for d in check_text(without, str(tmp_path / "r.ft")).diagnostics if d.severity == "error"]
+    assert problem.code == "E0201" and problem.help and "`lr` is a `param` of" in problem.help
