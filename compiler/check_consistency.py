@@ -250,6 +250,33 @@ def check_train_choices(ctx: Context, plan: dict[str, Any]) -> None:
         )
 
 
+def check_generation_room(ctx: Context, plan: dict[str, Any]) -> None:
+    """GRPO samples `max_new_tokens` after the prompt within `train.max_len`: with no room left
+    for a prompt, every row fails after the model loads."""
+    method, train = plan.get("method") or {}, plan.get("train") or {}
+    if method.get("kind") != "grpo":
+        return
+    new = method.get("max_new_tokens", default_of("GrpoMethod", "max_new_tokens"))
+    max_len = train.get("max_len", default_of("TrainPlan", "max_len"))
+    if not (isinstance(new, int) and isinstance(max_len, int)) or new < max_len:
+        return
+    node = ctx.origins.get(("method", "max_new_tokens")) or ctx.origins.get(("method",))
+    if node is None:
+        return
+    span = node.value.span if isinstance(node, n.Field) else node.span
+    where = ctx.origins.get(("train", "max_len"))
+    ctx.report(
+        error(
+            "E0605",
+            f"`max_new_tokens = {new}` leaves GRPO no room for the prompt in `max_len = {max_len}`",
+            span,
+            "as long as the whole sequence",
+            secondary=[Label(where.value.span, "the whole sequence")] if isinstance(where, n.Field) else [],
+            help=f"lower `max_new_tokens` below {max_len}, or raise `train.max_len` above {new} plus the prompt",
+        )
+    )
+
+
 def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
     """With several processes, the global batch must split across them (and their micro-batches)."""
     compute, train = plan.get("compute") or {}, plan.get("train") or {}

@@ -15,6 +15,7 @@ from .check_adapters import check_adapter_init
 from .check_chat import check_turns
 from .check_consistency import (
     check_fields,
+    check_generation_room,
     check_method_fit,
     check_model_fit,
     check_processes,
@@ -210,6 +211,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
     check_adapter_init(ctx, plan)
     check_train_choices(ctx, plan)
     check_processes(ctx, plan)
+    check_generation_room(ctx, plan)
     check_levers(ctx, plan)
     return plan
 

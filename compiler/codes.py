@@ -552,6 +552,15 @@ CODES: dict[str, Code] = {
             "add rows of the other teams",
         ),
         _c(
+            "E0605",
+            "no room to generate",
+            "GRPO samples up to `max_new_tokens` after each prompt, and prompt and completion must fit "
+            "in `train.max_len`; with `max_new_tokens` at or past `max_len` no prompt fits, and every "
+            "row would fail after the model loads.",
+            "method grpo { max_new_tokens = 64 }\ntrain { max_len = 64 }",
+            "method grpo { max_new_tokens = 16 }\ntrain { max_len = 64 }",
+        ),
+        _c(
             "W0001",
             "remote code allowed",
             "`trust_remote_code = true` lets the model's repository run "
