@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ftlang.plan.catalogue import DATA_SOURCES, FILTER_FUNCTIONS, MODEL_SOURCES
+from ftlang.plan.redact import redact
 
 from . import nodes as n
 from .calls import call_arguments, check_callee
@@ -244,7 +245,7 @@ _MALFORMED_HELP = {
 
 
 def _short(text: str) -> str:
-    text = text.strip()
+    text = redact(text.strip())  # before it is cut: a secret cut short would escape the mask
     return text if len(text) <= 60 else text[:57] + "…"
 
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
+
+from ftlang.plan.redact import redact
 
 from .diagnostics import Diagnostic, Label
 from .source import SourceFile
@@ -32,7 +35,9 @@ class _Paint:
 def render_text(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile], *, colour: bool = False) -> str:
     """All diagnostics, each as a rustc-style block, separated by blank lines."""
     paint = _Paint(colour)
-    return "\n".join(_render_one(d, sources, paint) for d in diagnostics)
+    # Secrets never reach a terminal or a CI log: a data file such as /proc/self/environ, or a
+    # token written into a recipe, is masked in messages, notes and quoted lines alike.
+    return redact("\n".join(_render_one(d, sources, paint) for d in diagnostics))
 
 
 def summary_line(diagnostics: list[Diagnostic], path: str) -> str:
@@ -159,4 +164,15 @@ def to_json(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile]) ->
         }
         for d in diagnostics
     ]
-    return json.dumps({"format_version": JSON_FORMAT_VERSION, "diagnostics": items}, indent=2)
+    return json.dumps({"format_version": JSON_FORMAT_VERSION, "diagnostics": _redacted(items)}, indent=2)
+
+
+def _redacted(value: Any) -> Any:
+    """Every string of a JSON-like value redacted (before encoding, so no escape is cut)."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value

@@ -16,6 +16,7 @@ from ftlang.compiler.datapeek import peek
 from ftlang.compiler.format import format_source, strip_spans
 from ftlang.compiler.modelpeek import model_facts
 from ftlang.compiler.parser import parse
+from ftlang.compiler.render import render_text, to_json
 from ftlang.compiler.source import SourceFile
 from ftlang.compiler.templates import inspect_template, limit_problem
 
@@ -205,3 +206,14 @@ def test_a_library_param_does_not_break_its_importers(tmp_path: Path) -> None:
     without = 'import "lib.ft" as house\n' + text.replace("  lr = 2e-3\n", "")
     (problem,) = [d for d in check_text(without, str(tmp_path / "r.ft")).diagnostics if d.severity == "error"]
     assert problem.code == "E0201" and problem.help and "`lr` is a `param` of" in problem.help
+
+
+def test_diagnostics_never_show_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A data line quoted in a note (here a leaked environment) is redacted, in text and in JSON."""
+    monkeypatch.setenv("MY_SECRET_KEY", "supersecretvalue123")
+    (tmp_path / "env.jsonl").write_text("HF_TOKEN=hf_abcdefghijklmnopqrstuvwxyz123 supersecretvalue123\n")
+    text = QUICKSTART.replace('jsonl("data/tickets.jsonl")', 'jsonl("env.jsonl")')
+    result = check_text(text, str(tmp_path / "r.ft"))
+    for shown in (render_text(result.diagnostics, result.sources), to_json(result.diagnostics, result.sources)):
+        assert "E0308" in shown or "line 1" in shown
+        assert "hf_abc" not in shown and "supersecret" not in shown
