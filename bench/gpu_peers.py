@@ -100,8 +100,9 @@ def ours(size: dict[str, Any], docs: list[list[int]], device: Any) -> dict[str, 
     from ftlang.runtime.data.batching import Collator, pack
     from ftlang.runtime.data.prompts import Example
     from ftlang.runtime.train import levers
-    from ftlang.runtime.train.loop import DataOrder, Hooks, LoopConfig, LoopState, make_scheduler, train
+    from ftlang.runtime.train.loop import DataOrder, Hooks, LoopConfig, LoopState, train
     from ftlang.runtime.train.optimizers import make_optimizer
+    from ftlang.runtime.train.schedule import make_scheduler
 
     plan = Plan(
         recipe="peers",
@@ -181,8 +182,12 @@ def _hf(size: dict[str, Any], docs: list[list[int]], device: Any, trl: bool) -> 
     if trl:
         from trl import SFTConfig, SFTTrainer
 
-        config = SFTConfig(**args, padding_free=True, max_length=size["max_len"], gradient_checkpointing=False)
-        trainer = SFTTrainer(model=m, args=config, train_dataset=data, callbacks=[Clock()])
+        from ftlang.runtime.models import train_scratch_tokenizer
+
+        config = SFTConfig(**args, padding_free=True, max_length=None, gradient_checkpointing=False)
+        # The rows are token ids already; TRL still wants a tokenizer (for its pad token).
+        tokenizer = train_scratch_tokenizer(["a tokenizer for its special tokens"], 300)
+        trainer = SFTTrainer(model=m, args=config, train_dataset=data, processing_class=tokenizer, callbacks=[Clock()])
     else:
         trainer = Trainer(
             model=m,

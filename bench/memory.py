@@ -7,8 +7,9 @@
 Each case builds a scratch llama, applies the run's levers (runtime/train/levers.py), takes one
 optimizer step on packed rows through the training loop's loss, and reports the peak: on CPU
 the peak resident set after the model is in memory (the load's transient is reset with
-/proc/self/clear_refs) minus the process's resident set before the model; on CUDA the peak of
-torch's allocator. Gradient checkpointing's effect on the loss is checked too (same loss).
+/proc/self/clear_refs) minus the process's resident set before the model, with glibc told to
+return freed memory at once (else the resident set keeps every freed activation); on CUDA the
+peak of torch's allocator. Gradient checkpointing's effect on the loss is checked too (same loss).
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from __future__ import annotations
 import argparse
 import ctypes
 import json
+import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +109,7 @@ def _warm_imports(config: Any) -> None:
     get_peft_model(LlamaForCausalLM(small), LoraConfig(r=2, target_modules="all-linear"))
 
 
-def one(shape_name: str, case_name: str, device_name: str, micro: int) -> dict[str, Any]:
+def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: int = 1) -> dict[str, Any]:
     """One case in this process: the estimate and the measured peak, in bytes."""
     import torch
     from peft import LoraConfig, get_peft_model
@@ -158,17 +161,30 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int) -> dict[s
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    _settle()
     model.train()
-    with run_levers.precision.autocast():
-        loss, _ = loss_sum(model, batch, "completion")
-    (loss / batch.n_targets).backward()
-    optimizer.step()
+
+    def step() -> float:
+        with run_levers.precision.autocast():
+            loss, _ = loss_sum(model, batch, "completion")
+        (loss / batch.n_targets).backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return (loss / batch.n_targets).item()
+
+    first = step()  # allocates the optimizer's state: the steps after it are what training holds
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    _settle()
+    started = time.perf_counter()
+    for _ in range(steps):
+        step()
     if device.type == "cuda":
         torch.cuda.synchronize()
         peak = torch.cuda.max_memory_allocated()  # weights and optimizer state included
     else:
         peak = _status("VmHWM:") - before
+    seconds = time.perf_counter() - started
     est = estimate(plan, model_shape(plan), device.type)
     return {
         "shape": shape_name,
@@ -176,7 +192,8 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int) -> dict[s
         "device": device.type,
         "micro_batch": micro,
         "tokens": micro * shape["max_len"],
-        "loss": (loss / batch.n_targets).item(),
+        "loss": first,
+        "tok_s": steps * micro * shape["max_len"] / seconds,
         "measured": peak,
         "estimate": est.total,
         "ratio": est.total / peak,
@@ -195,13 +212,14 @@ def main() -> None:
     parser.add_argument("--shape", default=None, choices=sorted(SHAPES))
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--micro", type=int, default=4)
+    parser.add_argument("--steps", type=int, default=1, help="measured steps after the first (tokens/s over them)")
     parser.add_argument("--cases", default=",".join(CASES))
     parser.add_argument("--one", help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, default=None, help="write memory-<device>.json here")
     args = parser.parse_args()
     shape = args.shape or ("tiny" if args.tiny else "bench")
     if args.one:
-        print(json.dumps(one(shape, args.one, args.device, args.micro)))
+        print(json.dumps(one(shape, args.one, args.device, args.micro, args.steps)))
         return
     results = []
     for case in args.cases.split(","):
@@ -217,7 +235,10 @@ def main() -> None:
             "--micro",
             str(args.micro),
         ]
-        done = subprocess.run(cmd, capture_output=True, text=True)
+        # Large blocks straight from mmap, and freed memory given back at once: the resident set
+        # then follows the live tensors instead of what glibc keeps cached after freeing them.
+        env = {**os.environ, "MALLOC_MMAP_THRESHOLD_": "65536", "MALLOC_TRIM_THRESHOLD_": "0"}
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env)
         if done.returncode:
             print(f"{case}: failed\n{done.stderr[-2000:]}", file=sys.stderr)
             continue
@@ -225,7 +246,7 @@ def main() -> None:
         r = results[-1]
         print(
             f"{case:22} measured {r['measured'] / 1e6:9.1f} MB  estimate {r['estimate'] / 1e6:9.1f} MB  "
-            f"ratio {r['ratio']:.2f}  loss {r['loss']:.6f}",
+            f"ratio {r['ratio']:.2f}  loss {r['loss']:.6f}  {r['tok_s']:,.0f} tok/s",
             flush=True,
         )
     if args.out:

@@ -157,14 +157,10 @@ def _activation_bytes(plan: Plan, shape: Shape, half: bool) -> tuple[int, int]:
     per_layer = unit * (6 * h + 3 * kv + 4 * i) + 2 * 4 * h
     if plan.compute.attention == "eager":  # scores and probabilities, [heads, L, L] per row
         per_layer += 2 * unit * shape.heads * plan.train.max_len
-    lora = _lora(plan)
-    if lora is not None:  # each adapted layer keeps its input and its output once more (measured)
-        per_layer += unit * sum(a + b for name, (a, b) in shape.module_dims().items() if name in _targets(lora))
     outside = 4 * h + unit * h  # the final norm in float32 and the embeddings' output
     layer_inputs = shape.layers * unit * h
-    # Checkpointing recomputes one layer in the backward pass and holds that layer's activations
-    # and their gradients at once.
-    return tokens * (shape.layers * per_layer + outside), tokens * (layer_inputs + 2 * per_layer + outside)
+    # Checkpointing keeps each layer's input and recomputes one layer at a time in the backward pass.
+    return tokens * (shape.layers * per_layer + outside), tokens * (layer_inputs + per_layer + outside)
 
 
 def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
