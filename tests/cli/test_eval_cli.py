@@ -148,7 +148,10 @@ def test_markdown_report_compares_base_and_tuned(router):
     assert f"| accuracy | {base:.4f} | {tuned:.4f} | {tuned - base:+.4f} |" in md
     assert lock["plan_hash"] in md and lock["data"][0]["files"][0]["sha256"][:12] in md
     assert lock["model"]["weights_sha256"]["model.safetensors"][:12] in md
-    assert "## Samples" in md and len(md.splitlines()) < 60  # short enough for a PR comment
+    # Short enough for a PR comment: what shows before the recipe text, which is folded away.
+    shown, _, folded = md.partition("<details><summary>The recipe as it ran</summary>")
+    assert "## Samples" in shown and len(shown.splitlines()) < 60
+    assert "recipe router_small" in folded
 
 
 class _Tags(HTMLParser):
