@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,11 +95,13 @@ def run_plan(
     missing files, unsupported method); anything else is a bug.
     """
     check_method(plan.method, plan.prompt.task)
-    with torch_settings_restored(), quiet_libraries(), distributed.session(plan):
-        return _run(plan, out_dir, resume, quiet, stop_after)
+    with torch_settings_restored(), quiet_libraries(), distributed.session(plan), rundir.writing() as held:
+        return _run(plan, out_dir, resume, quiet, stop_after, held)
 
 
-def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool, stop_after: int | None) -> RunResult:
+def _run(
+    plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool, stop_after: int | None, held: ExitStack
+) -> RunResult:
     rows = load_rows(plan, reward_fields(plan.method), quiet=quiet or not distributed.is_main())
     inputs = prepare_eval(plan, rows.eval, rows.labels, rows.eval_sets)
     target = Path(resume or out_dir or distributed.broadcast(rundir.default_run_dir(plan)))
@@ -108,7 +111,7 @@ def _run(plan: Plan, out_dir: Path | None, resume: Path | None, quiet: bool, sto
     # What this device cannot run, or could not hold, stops here, before any model loads.
     run_levers = levers.resolve(plan, device)
     check_fits(plan, device)
-    run_dir, threads = rundir.open_run_dir(plan, target if resume is None else None, resume, data_files)
+    run_dir, threads = rundir.open_run_dir(plan, target if resume is None else None, resume, data_files, held)
     settle(device, plan.train.seed, threads, plan.compute.deterministic)
     apply_tf32(run_levers.precision)
     try:
@@ -191,7 +194,7 @@ def _restore(run: _Run, resume: Path | None) -> bool:
     """A resumed run continues from its last checkpoint; whether there was one."""
     if resume is None:
         return False
-    found = ckpt.latest_checkpoint(run.run_dir)
+    found = ckpt.usable_checkpoint(run.run_dir)  # the newest whose checksums hold
     if found is not None:
         ckpt.load_checkpoint(found, run.work.model, run.optimizer, run.scheduler, run.state, run.device)
         if distributed.is_main():

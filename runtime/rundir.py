@@ -7,7 +7,8 @@ import os
 import platform
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,9 +18,10 @@ import torch.distributed as dist
 
 from ftlang.plan.canonical import load_plan, plan_hash, plan_json
 from ftlang.plan.models import Plan
+from ftlang.runtime import rundir_lock
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.pins import library_versions
-from ftlang.runtime.train import distributed
+from ftlang.runtime.train import distributed, integrity
 from ftlang.runtime.train.launch import check_resume_world
 
 if TYPE_CHECKING:
@@ -61,35 +63,104 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def check_free(run_dir: Path) -> None:
-    """Refuse a directory that already holds a run."""
-    if (Path(run_dir) / PLAN).exists():
+    """Refuse a path that cannot become a new run: a file, one under a file, or a folder that holds a run."""
+    run_dir = Path(run_dir)
+    nearest = next((p for p in (run_dir, *run_dir.parents) if p.exists()), None)
+    if nearest is not None and not nearest.is_dir():
+        what = "is a file" if nearest == run_dir else f"is under {nearest}, which is a file"
+        raise RunError(f"the run directory {what}", location=str(run_dir), help="pick a folder for --out")
+    if (run_dir / PLAN).exists():
         raise RunError(f"{run_dir} already holds a run", help="resume it, or pick another directory")
 
 
-def create(run_dir: Path, plan: Plan) -> Path:
-    """A new run directory holding plan.json; refuses one that already holds a run."""
+def create(run_dir: Path, plan: Plan, held: ExitStack) -> Path:
+    """A new run directory holding plan.json, locked by this writer for as long as `held` is open.
+
+    What cannot be written (a read-only or full disk, no permission) is a RunError, and the
+    folders this call made are removed again: nothing half-written is left behind.
+    """
     run_dir = Path(run_dir)
     check_free(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_atomic(run_dir / PLAN, plan_json(plan))
+    made = None
+    try:
+        made = _make_dirs(run_dir)
+        held.enter_context(rundir_lock.take(run_dir))
+        check_free(run_dir)  # again under the lock: of two runs racing for one folder, one wins
+        write_atomic(run_dir / PLAN, plan_json(plan))
+    except OSError as exc:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
+        raise RunError(
+            f"cannot create the run directory: {exc.strerror or exc}",
+            location=str(exc.filename or run_dir),
+            help="pick a folder you can write, on a disk with room, for --out",
+        ) from exc
     return run_dir
 
 
+def _make_dirs(run_dir: Path) -> Path | None:
+    """`mkdir -p`; the topmost folder this call made itself (another process's are not ours to remove)."""
+    ours = None
+    for path in reversed([p for p in (run_dir, *run_dir.parents) if not p.exists()]):
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        ours = ours or path
+    return ours
+
+
+def _on_main(act: Callable[[], object]) -> None:
+    """`act` on rank 0 alone; a RunError it raises is raised on every rank, so all stop alike."""
+    error = None
+    if distributed.is_main():
+        try:
+            act()
+        except RunError as exc:
+            error = exc
+    error = distributed.broadcast(error)
+    if error is not None:
+        raise error
+
+
+@contextmanager
+def writing() -> Iterator[ExitStack]:
+    """Holds the writer lock a run takes (see `open_run_dir`) until the run ends; a disk that
+    cannot be written (full, read-only, no permission) stops the run as a RunError, not a bug."""
+    with ExitStack() as held:
+        try:
+            yield held
+        except OSError as exc:
+            if exc.errno not in integrity.STORAGE_ERRNOS:
+                raise
+            raise RunError(
+                f"the run stopped: {exc.strerror}",
+                location=str(exc.filename) if exc.filename else None,
+                help="free some space (or fix the permissions), then `ft run --resume RUNDIR` "
+                "continues from the last intact checkpoint",
+            ) from exc
+
+
 def open_run_dir(
-    plan: Plan, out_dir: Path | None, resume: Path | None, data_files: Iterable[dict[str, str]]
+    plan: Plan,
+    out_dir: Path | None,
+    resume: Path | None,
+    data_files: Iterable[dict[str, str]],
+    held: ExitStack,
 ) -> tuple[Path, int | None]:
-    """The run directory, new or resumed, and the thread count a resumed CPU run must reuse.
+    """The run directory, new or resumed and locked for this run, and the thread count a resumed CPU run must reuse.
 
     `data_files` are the {"path", "sha256"} the run read: a resume refuses changed data.
     """
     if resume is None:
         run_dir = Path(out_dir) if out_dir else default_run_dir(plan)
-        check_free(run_dir)
-        distributed.barrier()  # every rank looked before rank 0 writes: they fail alike, or not
-        return (create(run_dir, plan) if distributed.is_main() else run_dir), None
+        check_free(run_dir)  # every rank looks, so they fail alike, before rank 0 writes
+        _on_main(lambda: create(run_dir, plan, held))
+        return run_dir, None
     run_dir = Path(resume)
     check_resume_world(run_dir, plan.compute.processes)
     check_resumable(run_dir, plan)
+    _on_main(lambda: held.enter_context(rundir_lock.take(run_dir)))
     check_same_data(run_dir, data_files)
     lock = read_lock(run_dir)
     if lock and lock.get("device", {}).get("type") == "cpu":
@@ -114,7 +185,8 @@ def save_dir_atomic(target: Path, write: Callable[[Path], object]) -> None:
     for stale in (tmp, old):
         if stale.exists():
             shutil.rmtree(stale)
-    write(tmp)
+    with integrity.removed_on_failure(tmp, target):  # a full disk leaves no half-written folder
+        write(tmp)
     if target.exists():
         target.rename(old)
     tmp.rename(target)
@@ -212,12 +284,27 @@ class MetricsLog:
         """On resume: drop records past the checkpoint; the resumed run writes them again."""
         if not self.path.exists():
             return
-        keep = [
-            line
-            for line in self.path.read_text(encoding="utf-8").splitlines()
-            if line.strip() and json.loads(line).get("step", 0) <= step
-        ]
-        write_atomic(self.path, "".join(line + "\n" for line in keep))
+        keep = [line + "\n" for record, line in self._records() if record.get("step", 0) <= step]
+        write_atomic(self.path, "".join(keep))
+
+    def _records(self) -> list[tuple[dict[str, Any], str]]:
+        """Each record and its line; a last line cut short (a kill or a full disk mid-write) is dropped."""
+        lines = self.path.read_bytes().split(b"\n")
+        records = []
+        for n, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError:
+                record = None
+            if isinstance(record, dict):
+                records.append((record, line.decode("utf-8")))
+            elif n < len(lines):  # a whole line, not a torn one: the file was changed by something else
+                raise RunError(
+                    "not a metrics record", location=f"{self.path}:{n}", help="restore the file or remove the line"
+                )
+        return records
 
     def write(self, record: dict[str, Any]) -> None:
         with open(self.path, "a", encoding="utf-8") as f:

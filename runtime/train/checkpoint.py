@@ -1,4 +1,4 @@
-"""Checkpoints: trainable weights, optimizer, scheduler, RNG and data position, written atomically."""
+"""Checkpoints: trainable weights, optimizer, scheduler, RNG and data position, written atomically with checksums."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import os
 import random
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
-from ftlang.runtime.train import distributed
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.train import distributed, integrity
 from ftlang.runtime.train.loop import LoopState
 
 CHECKPOINTS = "checkpoints"
@@ -25,6 +27,7 @@ _WEIGHTS, _OPTIM, _SCHED, _STATE, _INFO = (
     "trainer_state.pt",
     "checkpoint.json",
 )
+CHECKPOINT_FILES = (_WEIGHTS, _OPTIM, _SCHED, _STATE, _INFO)
 
 
 def _name(step: int) -> str:
@@ -101,39 +104,95 @@ def save_checkpoint(
     tmp = root / f".tmp-{_name(state.step)}-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)
-    tmp.mkdir()
-    save_file(weights, str(tmp / _WEIGHTS))
-    torch.save(optim, tmp / _OPTIM)
-    torch.save(scheduler.state_dict(), tmp / _SCHED)
-    torch.save({"loop": state.state_dict(), "rng": rngs}, tmp / _STATE)  # one RNG state per rank
     info = {"step": state.step, "epoch": epoch, "tokens": state.tokens, "loss": state.last_loss}
-    (tmp / _INFO).write_text(json.dumps(info, indent=2) + "\n")
-    for f in tmp.iterdir():  # data on disk before the rename makes it visible
-        with open(f, "rb") as fh:
-            os.fsync(fh.fileno())
-    if final.exists():  # a resumed run re-saving a step: swap, then drop the old one
-        old = root / f".old-{_name(state.step)}-{os.getpid()}"
-        final.rename(old)
-        tmp.rename(final)
-        shutil.rmtree(old)
-    else:
-        tmp.rename(final)
+    with integrity.removed_on_failure(tmp, final):  # a full disk: every complete checkpoint stays
+        tmp.mkdir()
+        _write_files(tmp, weights, optim, scheduler.state_dict(), {"loop": state.state_dict(), "rng": rngs}, info)
+    _swap_in(tmp, final)
     for stale in list_checkpoints(run_dir)[:-KEEP]:
         shutil.rmtree(stale, ignore_errors=True)
     return final
 
 
+def _write_files(
+    folder: Path, weights: dict[str, torch.Tensor], optim: Any, sched: Any, trainer: Any, info: dict[str, Any]
+) -> None:
+    """Every file of a checkpoint, then their checksums: the manifest is written last."""
+    save_file(weights, str(folder / _WEIGHTS))
+    for name, obj in ((_OPTIM, optim), (_SCHED, sched), (_STATE, trainer)):  # one RNG state per rank in trainer
+        with open(folder / name, "wb") as f:  # a Python file: a failed write surfaces as its OSError
+            torch.save(obj, f)
+    (folder / _INFO).write_text(json.dumps(info, indent=2) + "\n")
+    integrity.write_manifest(folder, list(CHECKPOINT_FILES))
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Rename the complete folder into place (a resumed run re-saving a step swaps out the old one)."""
+    if final.exists():
+        old = final.with_name(f".old-{final.name}-{os.getpid()}")
+        final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old)
+    else:
+        tmp.rename(final)
+    integrity.fsync_path(final.parent)
+
+
 def list_checkpoints(run_dir: Path) -> list[Path]:
-    """Complete checkpoints, oldest first (temp folders of a killed write are ignored)."""
+    """Checkpoints, oldest first: only a complete folder is renamed to `step-N` (temp folders are ignored)."""
     root = Path(run_dir) / CHECKPOINTS
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-") and (p / _INFO).exists())
+    return sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step-"))
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = list_checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def usable_checkpoint(run_dir: Path) -> Path | None:
+    """The newest checkpoint whose files match their checksums, the same on every rank.
+
+    Each newer one that does not is named on stderr with why; when there are checkpoints
+    but none is intact, a RunError names the damage. None when there is no checkpoint at all.
+    """
+    found, error = distributed.broadcast(_choose(Path(run_dir)) if distributed.is_main() else (None, None))
+    if error is not None:
+        raise RunError(error, help="restore the damaged files from a copy, or start the run again in a new directory")
+    return found
+
+
+def _choose(run_dir: Path) -> tuple[Path | None, str | None]:
+    """Rank 0 alone reads the files: the checkpoint to resume from, or why none can be."""
+    _tidy(run_dir / CHECKPOINTS)
+    damaged: list[tuple[str, str]] = []
+    for path in reversed(list_checkpoints(run_dir)):
+        why = integrity.damage(path, CHECKPOINT_FILES)
+        if why is None:
+            for name, reason in damaged:
+                print(f"warning: skipping checkpoint {name}: {reason}", file=sys.stderr)
+            if damaged:
+                print(f"warning: resuming from {path.name}, the newest intact checkpoint", file=sys.stderr)
+            return path, None
+        damaged.append((path.name, why))
+    if damaged:
+        return None, f"no intact checkpoint left to resume from: {'; '.join(why for _, why in damaged)}"
+    return None, None
+
+
+def _tidy(root: Path) -> None:
+    """Drop writes a kill or a full disk cut short; put back a checkpoint a kill left mid-swap."""
+    if not root.is_dir():
+        return
+    for stale in root.glob(".tmp-step-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for old in root.glob(".old-step-*"):
+        name = old.name.removeprefix(".old-").rsplit("-", 1)[0]
+        if (root / name).exists():
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            old.rename(root / name)
 
 
 def load_checkpoint(
