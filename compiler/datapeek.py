@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlang.plan.hashing import sha256_path
+from ftlang.plan.rows import MAX_ROW_BYTES, read_line
 
 PEEK_ROWS = 100
 NO_PYARROW = "cannot be read without pyarrow, which comes with the runtime: pip install 'ftlang[run]'"
@@ -68,44 +69,6 @@ def _fields_of(rows: list[dict[str, object]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
-MAX_ROW_BYTES = 1 << 20  # a longer line is an error, not a row silently cut or a check that reads forever
-
-
-class _BadRow(ValueError):
-    """Why one line of a JSON Lines file is not a row the runtime can use."""
-
-
-def _reject_constant(name: str) -> object:
-    raise _BadRow(f"holds `{name}`, which is not JSON")
-
-
-def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
-    row = dict(pairs)
-    if len(row) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _BadRow(f"has the key `{key}` twice")
-            seen.add(key)
-    return row
-
-
-def parse_row(line: str) -> object:
-    """One JSON Lines row, strict: NaN, Infinity and duplicate keys are errors, as are numbers too
-    long to convert and nesting deeper than the parser's stack."""
-    try:
-        return json.loads(line, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        reason = exc.msg[:1].lower() + exc.msg[1:]
-        raise _BadRow(f"is not valid JSON: {reason} at column {exc.colno}") from None
-    except RecursionError:
-        raise _BadRow("is nested too deeply") from None
-    except _BadRow:
-        raise
-    except ValueError:  # int-to-str limits: a number of thousands of digits
-        raise _BadRow("holds a number too long to read") from None
-
-
 def _peek_jsonl(path: Path) -> Peek:
     if path.is_dir():
         return Peek(problem="is a folder, not a JSON Lines file")
@@ -118,7 +81,7 @@ def _peek_jsonl(path: Path) -> Peek:
             if not raw:
                 break
             number += 1
-            line, row, problem = _jsonl_line(raw)
+            line, row, problem = read_line(raw)
             if problem:
                 return Peek(
                     _fields_of(rows),
@@ -134,24 +97,6 @@ def _peek_jsonl(path: Path) -> Peek:
     if not rows:
         return Peek(problem="holds no rows")
     return Peek(_fields_of(rows), len(rows), sample=tuple(rows), lines=tuple(lines), complete=complete)
-
-
-def _jsonl_line(raw: bytes) -> tuple[str, dict[str, object] | None, str | None]:
-    """A line's text, its row (None for a blank line), and why it is not a row."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        bad = f"is not UTF-8 text (byte {exc.start + 1} of the line cannot be decoded)"
-        return raw.decode("utf-8", "replace"), None, bad
-    if len(raw) > MAX_ROW_BYTES:
-        return line, None, f"is longer than {MAX_ROW_BYTES // (1 << 20)} MB"
-    if not line.strip():
-        return line, None, None
-    try:
-        row = parse_row(line.rstrip("\r\n"))  # so a column past the end is not "line 2"
-    except _BadRow as exc:
-        return line, None, str(exc)
-    return (line, row, None) if isinstance(row, dict) else (line, None, "is not a JSON object")
 
 
 def _peek_csv(path: Path) -> Peek:

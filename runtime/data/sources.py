@@ -12,6 +12,7 @@ from typing import Any
 
 from ftlang.plan.hashing import sha256_path
 from ftlang.plan.models import DataPlan, DataRef, FileData, HubData, InlineData
+from ftlang.plan.rows import MAX_ROW_BYTES, read_line
 from ftlang.runtime.data.filters import ExprError, matches
 from ftlang.runtime.data.hub import hub_rows
 from ftlang.runtime.errors import RunError
@@ -81,20 +82,18 @@ Raw = tuple[str, "dict[str, Any] | None", str]
 
 
 def _read_jsonl(path: Path, shown: str) -> Iterator[Raw]:
-    with open(path, encoding="utf-8", newline="") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            where = f"{shown}:{lineno}"
-            try:
-                value = json.loads(line)
-            except json.JSONDecodeError as e:
-                yield where, None, f"bad JSON: {e.msg} (column {e.colno})"
-                continue
-            if not isinstance(value, dict):
-                yield where, None, f"expected a JSON object, got {type(value).__name__}"
-                continue
-            yield where, value, ""
+    """Rows by the one definition `ft check` applies too (ftlang.plan.rows): NaN, a key twice, a
+    line past MAX_ROW_BYTES or bytes that are not UTF-8 are bad rows, located at their line."""
+    with open(path, "rb") as f:
+        for lineno, raw in enumerate(iter(lambda: f.readline(MAX_ROW_BYTES + 1), b""), 1):
+            if len(raw) > MAX_ROW_BYTES and not raw.endswith(b"\n"):
+                while (rest := f.readline(MAX_ROW_BYTES)) and not rest.endswith(b"\n"):
+                    pass  # the rest of an over-long line is no row either
+            _, row, problem = read_line(raw)
+            if problem is not None:
+                yield f"{shown}:{lineno}", None, f"the line {problem}"
+            elif row is not None:
+                yield f"{shown}:{lineno}", row, ""
 
 
 def _read_csv(path: Path, shown: str) -> Iterator[Raw]:
@@ -168,6 +167,8 @@ def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str
         raise RunError(f"`datasets` expects a folder, {src.path} is a file", location=f"data `{dp.name}`")
     if src.kind != "datasets" and path.is_dir():
         raise RunError(f"`{src.kind}` expects a file, {src.path} is a folder", location=f"data `{dp.name}`")
+    if not path.is_dir() and not path.is_file():  # a FIFO or a device would block, or never end
+        raise RunError(f"{src.path} is not a regular file (a pipe or a device)", location=f"data `{dp.name}`")
     # The compiler's own content hash, so the pin it wrote at check time compares exactly.
     digest = sha256_path(path)
     # A plan run later must see the bytes that were checked, or it would silently train on

@@ -172,7 +172,35 @@ def test_malformed_json_stops_with_file_and_line(tmp_path: Path):
     with pytest.raises(RunError) as e:
         load_data(plan_for("jsonl", "t.jsonl"), tmp_path, required=["body"])
     assert e.value.location == "t.jsonl:3"
-    assert "bad JSON" in e.value.message
+    assert "is not valid JSON" in e.value.message
+
+
+@pytest.mark.parametrize(
+    "line,reason",
+    [
+        (b'{"body": NaN, "team": "x"}', "`NaN`"),
+        (b'{"body": "a", "body": "b", "team": "x"}', "the key `body` twice"),
+        (b'{"body": "caf\xe9", "team": "x"}', "not UTF-8"),
+        (b'{"body": ' + b"9" * 5000 + b', "team": "x"}', "a number too long"),
+        (b'{"body": ' + b"[" * 5000 + b"]" * 5000 + b', "team": "x"}', "nested too deeply"),
+    ],
+)
+def test_bad_rows_are_located_as_ft_check_locates_them(tmp_path: Path, line: bytes, reason: str) -> None:
+    """`ft run` reads rows by the one definition `ft check` applies (ftlang.plan.rows): the fault is
+    a bad row at its line, never silently accepted or an internal error."""
+    (tmp_path / "t.jsonl").write_bytes(b'{"body": "a", "team": "x"}\n' + line + b"\n")
+    with pytest.raises(RunError) as e:
+        load_data(plan_for("jsonl", "t.jsonl"), tmp_path, required=["body"])
+    assert e.value.location == "t.jsonl:2" and reason in e.value.message
+
+
+def test_a_data_path_that_is_a_fifo_is_refused(tmp_path: Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "t.jsonl")
+    with pytest.raises(RunError) as e:
+        load_data(plan_for("jsonl", "t.jsonl"), tmp_path, required=["body"])
+    assert "not a regular file" in e.value.message
 
 
 def test_missing_prompt_field_is_malformed_and_skip_counts(tmp_path: Path):
@@ -199,4 +227,4 @@ def test_non_utf8_file_is_a_run_error(tmp_path: Path):
     (tmp_path / "t.jsonl").write_bytes(b'{"body": "caf\xe9"}\n')
     with pytest.raises(RunError, match="not UTF-8") as e:
         load_data(plan_for("jsonl", "t.jsonl"), tmp_path)
-    assert e.value.location == "t.jsonl"
+    assert e.value.location == "t.jsonl:1"  # at its line, not at an offset inside a decoder's chunk
