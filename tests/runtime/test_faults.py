@@ -150,6 +150,19 @@ def test_a_run_killed_before_its_first_checkpoint_starts_over(plan: Plan, straig
     assert not list((run_dir / "checkpoints").glob(".tmp-*"))
 
 
+def test_a_kill_mid_swap_puts_the_checkpoint_back(plan: Plan, straight: RunResult, tmp_path: Path):
+    # Killed between moving a re-saved step's old folder aside and renaming the new one in.
+    run_dir = tmp_path / "run"
+    shutil.copytree(straight.run_dir, run_dir)
+    newest = list_checkpoints(run_dir)[-1]
+    newest.rename(newest.with_name(f".old-{newest.name}-4242"))
+    (run_dir / "checkpoints" / f".tmp-{newest.name}-4242").mkdir()
+    assert_same_as(run_dir, run_plan(plan, resume=run_dir, quiet=True), straight)
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == sorted(
+        p.name for p in list_checkpoints(straight.run_dir)
+    )
+
+
 def test_a_line_changed_inside_metrics_is_named(plan: Plan, straight: RunResult, tmp_path: Path):
     run_dir = tmp_path / "run"
     shutil.copytree(straight.run_dir, run_dir)
