@@ -21,6 +21,7 @@ from .common import (
     require_runtime,
     text_table,
 )
+from .consent import add_trust_option, read_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -34,6 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("run", metavar="RUNDIR", help="a finished run directory (it holds plan.json and summary.json)")
     p.add_argument("--recipe", metavar="OTHER.ft", help="use this recipe's eval block and data instead of the run's")
     add_format_option(p, ["text", "json", "md"], "the evaluation")
+    add_trust_option(p)
     add_set_option(p)
 
     p = command(
@@ -76,6 +78,8 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from ftlang.runtime.report.contents import outcome_tables
 
     run_dir = _run_dir(args.run)
+    if read_plan(run_dir / "plan.json", args.trust_remote_code) is None:  # pinned, and consent asked for
+        return EXIT_RECIPE
     other = None
     if args.recipe:
         result = checked(args.recipe, args.set)

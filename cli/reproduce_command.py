@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .common import EXIT_OK, EXIT_RECIPE, UsageError, command, print_run_error, require_runtime
+from .consent import add_trust_option, read_plan
 
 if TYPE_CHECKING:
     from ftlang.plan.models import Plan
@@ -41,11 +42,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out", metavar="DIR", help="where the rerun goes (default: a temporary folder, removed)")
     p.add_argument("--steps", type=int, metavar="N", help="rerun and compare only the first N steps")
     p.add_argument("--format", choices=["text", "json"], default="text", help="how to print the table")
+    add_trust_option(p)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
     require_runtime("reproduce")
-    from ftlang.plan.canonical import load_plan
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.reproduce import compare_runs, input_changes
 
@@ -54,7 +55,9 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir} is not a run directory (no plan.json)")
     if args.steps is not None and args.steps < 1:
         raise UsageError("--steps takes a whole number of at least 1")
-    plan = load_plan((run_dir / "plan.json").read_text(encoding="utf-8"))
+    plan = read_plan(run_dir / "plan.json", args.trust_remote_code)
+    if plan is None:
+        return EXIT_RECIPE
     try:
         changes = _recipe_changes(plan) + input_changes(run_dir, plan)
     except RunError as exc:

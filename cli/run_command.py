@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,7 @@ from .common import (
     print_run_error,
     require_runtime,
 )
+from .consent import add_trust_option, read_plan
 from .eval_commands import print_outcome
 
 if TYPE_CHECKING:
@@ -53,23 +53,16 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         metavar="N",
         help="train on N processes through torchrun (sets compute.processes; docs/scaling.md)",
     )
+    add_trust_option(p)
     add_set_option(p)
 
 
-def _load_plan(args: argparse.Namespace):
+def _load_plan(args: argparse.Namespace) -> Plan | None:
     """A plan .json written by `ft plan --json` (or by a launcher for its workers)."""
-    from pydantic import ValidationError
-
-    from ftlang.plan.canonical import load_plan
-
     path = Path(args.file)
     if not path.is_file():
         raise UsageError(f"no such plan file: {path}")
-    try:
-        return load_plan(path.read_text(encoding="utf-8"))
-    except (ValueError, ValidationError) as exc:
-        print(f"error: {path} is not a valid plan: {str(exc).splitlines()[0]}", file=sys.stderr)
-        return None
+    return read_plan(path, args.trust_remote_code)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -85,9 +78,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         plan_path = resume / "plan.json"
         if not plan_path.is_file():
             raise UsageError(f"{resume} is not a run directory (no plan.json)")
-        from ftlang.plan.canonical import load_plan
-
-        plan = load_plan(plan_path.read_text(encoding="utf-8"))
+        plan = read_plan(plan_path, args.trust_remote_code)
+        if plan is None:
+            return EXIT_RECIPE
     else:
         if Path(args.file).suffix != ".json":
             result = checked(args.file, args.set)  # once: a sweep and a single run share it
@@ -141,13 +134,14 @@ def _launch(plan: Plan, args: argparse.Namespace) -> int:
     if args.resume is not None:
         launch.check_resume_world(Path(args.resume), n)
     launch.check_plan(plan, n)
-    quiet = ["--quiet"] if args.quiet else []
+    # The workers read a plan.json: the consent given here (a checked recipe or the flag) goes with it.
+    flags = ["--quiet"] * args.quiet + ["--trust-remote-code"] * plan.model.trust_remote_code
     if args.resume is not None:
-        return launch.torchrun(["run", "--resume", args.resume, *quiet], n)
+        return launch.torchrun(["run", "--resume", args.resume, *flags], n)
     # One run directory for all processes, named here: the default one carries the time.
     out = Path(args.out) if args.out else rundir.default_run_dir(plan)
     rundir.check_free(out)
     with tempfile.TemporaryDirectory(prefix="ft-launch-") as tmp:
         plan_file = Path(tmp) / "plan.json"
         plan_file.write_text(plan_json(plan), encoding="utf-8")
-        return launch.torchrun(["run", str(plan_file), "--out", str(out), *quiet], n)
+        return launch.torchrun(["run", str(plan_file), "--out", str(out), *flags], n)

@@ -78,11 +78,16 @@ def _resolve(spec: str, sets: list[str], scratch: Path) -> tuple[str, CheckResul
         if top.returncode != 0:
             raise UsageError(f"`{spec}` needs a git repository")
         root = Path(top.stdout.strip())
-        inside = (Path.cwd() / name).resolve().relative_to(root)
-        folder = scratch / rev.replace("/", "_")
+        try:
+            inside = (Path.cwd() / name).resolve().relative_to(root)
+        except ValueError:
+            raise UsageError(f"`{name}` is outside the git repository {root}") from None
+        commit = _commit(root, rev, spec)
+        folder = scratch / commit
         folder.mkdir(parents=True, exist_ok=True)
         archive = subprocess.run(
-            ["git", "-C", str(root), "archive", rev, "--", str(inside.parent)], capture_output=True
+            ["git", "-C", str(root), "archive", "--end-of-options", commit, "--", str(inside.parent)],
+            capture_output=True,
         )
         if archive.returncode != 0:
             raise UsageError(f"git cannot read `{spec}`: {archive.stderr.decode().strip()}")
@@ -93,6 +98,21 @@ def _resolve(spec: str, sets: list[str], scratch: Path) -> tuple[str, CheckResul
     elif not path.is_file():
         raise UsageError(f"no such recipe file: {spec}")
     return spec, check_path(path, parse_set_pairs(sets))
+
+
+def _commit(root: Path, rev: str, spec: str) -> str:
+    """The commit `rev` names, resolved with options ended first: a revision is never read as an
+    option of git (`--output=X.tar` would make `git archive` write a file)."""
+    if not rev or rev.startswith("-"):
+        raise UsageError(f"`{spec}`: `{rev}` is not a git revision")
+    found = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"],
+        capture_output=True,
+        text=True,
+    )
+    if found.returncode != 0:
+        raise UsageError(f"`{spec}`: git knows no commit `{rev}`")
+    return found.stdout.strip()
 
 
 def cmd_diff(args: argparse.Namespace) -> int:

@@ -41,7 +41,18 @@ def plan_json(plan: Plan) -> str:
     return canonical_json(data, indent=2) + "\n"
 
 
+class PlanHashMismatch(ValueError):
+    """A plan whose content no longer hashes to the `plan_hash` written into it: it was edited."""
+
+
 def load_plan(text: str) -> Plan:
+    """The Plan of a plan.json, refused when it was edited after `ft plan` wrote it (its content no
+    longer hashes to its `plan_hash`). A plan without a `plan_hash` claims no pin and is taken as is."""
     data = json.loads(text)
-    data.pop("plan_hash", None)
-    return Plan.model_validate(data)
+    claimed = data.pop("plan_hash", None) if isinstance(data, dict) else None
+    plan = Plan.model_validate(data)
+    if claimed is not None and claimed != (actual := plan_hash(plan)):
+        raise PlanHashMismatch(
+            f"the plan was edited: it claims plan_hash {str(claimed)[:12]}… but its content hashes to {actual[:12]}…"
+        )
+    return plan

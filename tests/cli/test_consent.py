@@ -1,0 +1,86 @@
+"""Consent and confinement (issue 15): arguments never become options, plans are pinned by their hash,
+remote code needs a checked recipe or an explicit flag."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import REPO
+
+
+def ft(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ftlang.cli.main", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={"NO_COLOR": "1", "PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "1"},
+    )
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_a_revision_is_never_an_option_of_git(tmp_path: Path) -> None:
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "r.ft").write_text("# empty\n")
+    _git(tmp_path, "add", "r.ft")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "r")
+    done = ft("diff", "--", "--output=X.tar:r.ft", "r.ft", cwd=tmp_path)
+    assert not (tmp_path / "X.tar").exists()
+    assert done.returncode == 2 and "not a git revision" in done.stderr, done.stderr
+    done = ft("diff", "no-such-rev:r.ft", "r.ft", cwd=tmp_path)
+    assert done.returncode == 2 and "no commit" in done.stderr, done.stderr
+
+
+def _plan_file(tmp_path: Path, edit: dict[str, object] | None = None, rehash: bool = False) -> Path:
+    """recipes/quickstart.ft's plan.json, with `edit` applied to its model block (and its hash redone)."""
+    import json
+
+    from ftlang.plan.canonical import plan_json
+    from ftlang.plan.models import Plan
+
+    done = ft("plan", str(REPO / "recipes" / "quickstart.ft"), "--format", "json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    data["model"].update(edit or {})
+    if rehash:
+        data.pop("plan_hash")
+        data = json.loads(plan_json(Plan.model_validate(data)))
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_an_edited_plan_is_refused_with_both_hashes(tmp_path: Path) -> None:
+    plan = _plan_file(tmp_path, {"dtype": "float16"})
+    done = ft("run", str(plan), "--out", str(tmp_path / "run"))
+    assert done.returncode == 1, done.stderr
+    assert "the plan was edited: it claims plan_hash" in done.stderr and "hashes to" in done.stderr
+    assert not (tmp_path / "run").exists()
+    (tmp_path / "summary.json").write_text("{}")  # a run directory holding the edited plan
+    for args in (["run", "--resume", str(tmp_path)], ["eval", str(tmp_path)], ["reproduce", str(tmp_path)]):
+        done = ft(*args)
+        assert done.returncode == 1 and "the plan was edited" in done.stderr, (args, done.stderr)
+
+
+def test_remote_code_needs_a_checked_recipe_or_the_flag(tmp_path: Path) -> None:
+    _plan_file(tmp_path, {"trust_remote_code": True}, rehash=True)  # pinned, yet no consent
+    (tmp_path / "summary.json").write_text("{}")
+    for args in (["run", str(tmp_path / "plan.json")], ["run", "--resume", str(tmp_path)], ["eval", str(tmp_path)]):
+        done = ft(*args)
+        assert done.returncode == 1 and "--trust-remote-code" in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+
+
+def test_the_flag_shows_w0001(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from ftlang.cli.consent import read_plan
+
+    path = _plan_file(tmp_path, {"trust_remote_code": True}, rehash=True)
+    assert read_plan(path, trust_remote_code=False) is None
+    plan = read_plan(path, trust_remote_code=True)
+    assert plan is not None and plan.model.trust_remote_code
+    assert "warning[W0001]" in capsys.readouterr().err
