@@ -50,6 +50,9 @@ def check_eval(
     allowed = metrics_for(task) if task else list(METRICS)
     if (metrics := entries.one("metrics")) is not None:
         out["metrics"] = _metrics(ctx, metrics.value, allowed, task)
+    elif "loss" not in allowed:
+        # The Plan's default is `loss`, which a prompt without a reference answer cannot measure.
+        out["metrics"] = []
     if (compare := entries.one("compare")) is not None and _compares_base(ctx, compare, model_name, library=library):
         out["compare_base"] = True
     out["guards"] = []

@@ -210,5 +210,6 @@ def generation_plan(
         prompt=prompt,
         method=method,
         train=TrainPlan(**tp),
-        eval=EvalPlan(on=DataRef(data="asks", split=eval_on)) if eval_on else None,
+        # A generation prompt has no reference answer: no loss to measure, GRPO reports its rewards.
+        eval=EvalPlan(on=DataRef(data="asks", split=eval_on), metrics=[]) if eval_on else None,
     )
