@@ -106,7 +106,9 @@ def _run(
     inputs = prepare_eval(plan, rows.eval, rows.labels, rows.eval_sets)
     target = Path(resume or out_dir or distributed.broadcast(rundir.default_run_dir(plan)))
     existed = target.exists()
-    data_files = [f for d in rows.loaded.values() for f in d.files]
+    # The guards' files too: the lock lists them, so a resume compares like with like.
+    guards = [g.data for g in inputs.guards] if inputs else []
+    data_files = [f for d in [*rows.loaded.values(), *guards] for f in d.files]
     device = distributed.device(plan.compute.device)
     # What this device cannot run, or could not hold, stops here, before any model loads.
     run_levers = levers.resolve(plan, device)
