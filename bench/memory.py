@@ -147,12 +147,19 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
     _warm_imports(config)
     _settle()
     before = _status("VmRSS:")
+    # Built on the device (an 8 B model's random init on the host takes minutes), in the
+    # weights' dtype; QLoRA saves it (16 GB in bf16 for 8 B) and loads it quantized, as a run does.
+    with torch.device(device):
+        built = LlamaForCausalLM(config).to(run_levers.precision.weights)
     with tempfile.TemporaryDirectory() as folder:
         if case.get("quantize"):
-            LlamaForCausalLM(config).save_pretrained(folder)
+            built.save_pretrained(folder)
+            del built
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
             model = AutoModelForCausalLM.from_pretrained(folder, **levers.load_kwargs(run_levers))
         else:
-            model = LlamaForCausalLM(config).to(device=device, dtype=run_levers.precision.weights)
+            model = built
             model.set_attn_implementation(run_levers.attention)
     model = levers.prepare(model, run_levers)
     if case["method"] == "lora":

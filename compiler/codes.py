@@ -518,6 +518,17 @@ CODES: dict[str, Code] = {
             'prompt p { input "{{ body }}" }',
         ),
         _c(
+            "E0620",
+            "path outside the recipe's repository",
+            "A recipe reads data, model folders, reward models and imports inside the git work tree that holds "
+            "it (its own folder when it is not in git); `..` and symbolic links are resolved first. A path "
+            "outside is not read, so a recipe from an untrusted change cannot make `ft check` quote "
+            "`/etc/passwd` or a secret file in a CI log. Allow a folder on purpose with `--allow-path DIR` "
+            "(repeatable) or FTLANG_ALLOW_PATHS (folders joined by `:`).",
+            'data tickets = csv("/etc/passwd")',
+            'data tickets = csv("data/tickets.csv")   # or: ft check --allow-path /srv/data r.ft',
+        ),
+        _c(
             "E0601",
             "a row lacks a field the prompt uses",
             "`ft check` reads the data's first 100 rows and runs on them the row checks of `ft run`: a row "
