@@ -83,6 +83,7 @@ def command(
 
 
 def add_set_option(parser: argparse.ArgumentParser) -> None:
+    """The options of every command that checks a recipe: `--set` and `--allow-path`."""
     parser.add_argument(
         "--set",
         action="append",
@@ -90,6 +91,22 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a param (NAME=VALUE) or any field (block.field=VALUE); repeatable; the command line wins",
     )
+    parser.add_argument(
+        "--allow-path",
+        action=_AllowPath,
+        metavar="DIR",
+        help="let the recipe read files under DIR, outside its repository (E0620); repeatable",
+    )
+
+
+class _AllowPath(argparse.Action):
+    """Adds DIR to FTLANG_ALLOW_PATHS, which the checker reads (and processes started by this one inherit)."""
+
+    def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
+        from ftlang.compiler.confine import ALLOW_ENV
+
+        folders = [p for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
+        os.environ[ALLOW_ENV] = os.pathsep.join([*folders, str(Path(values).resolve())])
 
 
 def add_format_option(parser: argparse.ArgumentParser, choices: list[str], what: str) -> None:
@@ -159,11 +176,13 @@ def checked(path: str, sets: list[str]) -> CheckResult:
 
 def print_run_error(exc: Any, rank: int | None = None) -> int:  # exc: ftlang.runtime.errors.RunError
     """The one way a run-time user error is shown: where, what, and how to fix it; exit 1."""
+    from ftlang.plan.redact import redact  # a message may quote a data row or a path holding a token
+
     who = f"rank {rank}: " if rank else ""  # every process of a failed distributed run says why
     where = f"{exc.location}: " if exc.location else ""
-    print(f"error: {who}{where}{exc.message}", file=sys.stderr)
+    print(redact(f"error: {who}{where}{exc.message}"), file=sys.stderr)
     if exc.help:
-        print(f"  = help: {exc.help}", file=sys.stderr)
+        print(redact(f"  = help: {exc.help}"), file=sys.stderr)
     return EXIT_RECIPE
 
 

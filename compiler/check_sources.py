@@ -13,6 +13,7 @@ from ftlang.plan.redact import redact
 from . import nodes as n
 from .calls import call_arguments, check_callee
 from .check_hub import hub_source
+from .confine import is_allowed, outside_error
 from .context import BlockShape, Context, read_block, read_qualifiers
 from .datapeek import Peek, peek
 from .diagnostics import Diagnostic, error, warning
@@ -66,7 +67,9 @@ def _check_model_location(ctx: Context, source: dict[str, Any], call: n.Call) ->
     kind = source["kind"]
     node = _argument(call)
     if kind == "local" and isinstance(source.get("path"), str) and source["path"]:
-        if not _exists(ctx.root / source["path"]):
+        if not is_allowed(ctx.root, Path(source["path"])):
+            ctx.report(outside_error(ctx.root, source["path"], node.span, "model folder"))
+        elif not _exists(ctx.root / source["path"]):
             ctx.report(not_found(ctx, source["path"], node.span, "model folder"))
     if kind == "package" and isinstance(source.get("name"), str) and source["name"]:
         # Found by its installed metadata, never imported: a recipe's names run no code at check time.
@@ -174,6 +177,9 @@ def data_source(ctx: Context, call: n.Call, loc: tuple[Any, ...]) -> tuple[dict[
     if args is None or not isinstance(args.get("path"), str):
         return ({"kind": kind, **(args or {})} if args else None), None
     path = Path(args["path"])
+    if not is_allowed(ctx.root, path):
+        ctx.report(outside_error(ctx.root, args["path"], call.span, "data path"))
+        return {"kind": kind, "path": str(path)}, None
     found = peek(kind, ctx.root / path)
     if found.problem:
         ctx.report(_unreadable(ctx, call, kind, args["path"], found))

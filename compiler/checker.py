@@ -9,6 +9,7 @@ from typing import Any
 
 from ftlang.plan.catalogue import METHODS
 from ftlang.plan.declarations import DECLARATIONS
+from ftlang.plan.redact import masked_param
 
 from . import nodes as n
 from .check_adapters import check_adapter_init
@@ -178,7 +179,8 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
             data.append(item)
             peeks[item["name"]] = found
     data_names = {d["name"]: sorted((d.get("split") or {}).get("parts", {"train": 1.0})) for d in data}
-    plan: dict[str, Any] = {**header, "params": ctx.params, "data": data}
+    params = {name: masked_param(name, value) for name, value in ctx.params.items()}  # recorded, not used
+    plan: dict[str, Any] = {**header, "params": params, "data": data}
     model = _one(decls, "model")
     if model is not None:
         plan["model"] = check_model(ctx, model)

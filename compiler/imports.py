@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import nodes as n
+from .confine import is_allowed, outside_error
 from .context import Context
 from .diagnostics import error
 from .parser import parse
@@ -92,6 +93,10 @@ def _resolve(ctx: Context, item: n.ImportDecl, here: Path, stack: tuple[Path, ..
         exists = path.is_file()
     except (OSError, ValueError):  # a NUL byte or an over-long name: no such file either way
         path, exists = here.parent / "?", False
+    if not is_allowed(ctx.root, path):
+        ctx.report(outside_error(ctx.root, text, item.path.span, "imported file"))
+        ctx.broken_imports.add(item.alias)
+        return None
     if path in stack:
         chain = " → ".join(_shown(p, ctx.root) for p in (*stack[stack.index(path) :], path))
         ctx.report(

@@ -12,6 +12,8 @@ from typing import Any
 
 from ftlang.plan.memory import shape_of
 
+from .confine import is_allowed
+
 _LLAMA_LIKE = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 # Names of the linear layers LoRA can target, per `model_type` of a transformers config.
 MODULES: dict[str, tuple[str, ...]] = {
@@ -87,7 +89,7 @@ def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
     if kind == "scratch":
         return ModelFacts("llama", {k: v for k, v in source.items() if k != "kind"}, "scratch(…)")
     path: Path | None = None
-    if kind == "local" and isinstance(source.get("path"), str):
+    if kind == "local" and isinstance(source.get("path"), str) and is_allowed(root, Path(source["path"])):
         path, where = root / source["path"] / "config.json", f"{source['path']}/config.json"
     elif kind == "package" and isinstance(source.get("name"), str):
         path, where = _package_config(source["name"]), f"the config of package `{source['name']}`"

@@ -6,6 +6,7 @@ import itertools
 from dataclasses import dataclass, replace
 
 from ftlang.plan.declarations import DECLARATIONS
+from ftlang.plan.redact import masked_param
 
 from . import nodes as n
 from .context import Context
@@ -211,4 +212,12 @@ def override_record(
         name = f"{override.target}.{override.entry.key.dotted}"
         if isinstance(replaced, n.Field):
             recipe_text[name] = _text_of(ctx.source_text(replaced.span.file), replaced.value)
-    return [{"name": name, "value": value, "recipe": recipe_text.get(name)} for name, value in overrides.items()]
+    # A secret-named value (`--set api_token=…`) is recorded masked, so plan.json never holds it.
+    return [
+        {"name": name, "value": str(masked_param(name, value)), "recipe": _masked(name, recipe_text.get(name))}
+        for name, value in overrides.items()
+    ]
+
+
+def _masked(name: str, text: str | None) -> str | None:
+    return None if text is None else str(masked_param(name, text))

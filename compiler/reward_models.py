@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from ftlang.plan.catalogue import reward_model_folder
 
 from . import nodes as n
+from .confine import is_allowed, outside_error
 from .context import Context
 from .diagnostics import Diagnostic, error
 
@@ -16,6 +18,8 @@ def reward_model_problem(ctx: Context, path: Any, node: n.Expr) -> Diagnostic | 
     """Why the folder is not a reward model (a `…ForSequenceClassification` with one label), or None."""
     if not isinstance(path, str):
         return None  # a wrong type: the Plan's schema reports it
+    if not is_allowed(ctx.root, Path(path)):
+        return outside_error(ctx.root, path, node.span, "reward model")
     folder = reward_model_folder(ctx.root, path)
     config_path = folder / "config.json"
     if not config_path.is_file():

@@ -9,7 +9,10 @@ MASK = "***"
 
 # Names that say a value is a secret: HF_TOKEN, api_key, db_password, CLIENT_SECRET, …
 # `token` followed by a letter is a count or a tool (max_new_tokens, tokenizer), not a secret.
-SECRET_NAME = re.compile(r"token(?![a-z])|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential", re.I)
+_SECRET_WORDS = r"token(?![a-z])|secret|passw(?:or)?d|api[_-]?key|access[_-]?key|credential"
+# KEY as a word of its own (OPENAI_KEY, signing_key) names a secret too; in free text, `key = …` is
+# too common (a dedupe key) to mask, so assignments are matched on the narrower words only.
+SECRET_NAME = re.compile(_SECRET_WORDS + r"|(?<![a-z])key(?![a-z])", re.I)
 
 # Formats of well-known credentials, masked wherever they appear.
 _PATTERNS = [
@@ -22,7 +25,7 @@ _PATTERNS = [
     re.compile(r"(?<=://)[^/\s:@]+:[^/\s@]+(?=@)"),  # user:password@ in a URL
 ]
 # `token = abc`, `password: abc`: the name stays, its value goes.
-_ASSIGNED = re.compile(rf"((?:{SECRET_NAME.pattern})\w*\s*[=:]\s*)([^\s,;&]+)", re.I)
+_ASSIGNED = re.compile(rf"((?:{_SECRET_WORDS})\w*\s*[=:]\s*)([^\s,;&]+)", re.I)
 
 
 def _environment_secrets() -> list[str]:
@@ -37,6 +40,12 @@ def redact(text: str) -> str:
     for pattern in _PATTERNS:
         text = pattern.sub(MASK, text)
     return _ASSIGNED.sub(lambda m: m.group(1) + MASK, text)
+
+
+def masked_param(name: str, value: object) -> object:
+    """A parameter as a plan records it: the mask when its name says it is a secret. The value still
+    reaches the run wherever the recipe used it; only the record of what was set hides it."""
+    return MASK if SECRET_NAME.search(name) else value
 
 
 def redact_param(name: str, value: object) -> str:

@@ -84,3 +84,23 @@ def test_the_flag_shows_w0001(tmp_path: Path, capsys) -> None:  # type: ignore[n
     plan = read_plan(path, trust_remote_code=True)
     assert plan is not None and plan.model.trust_remote_code
     assert "warning[W0001]" in capsys.readouterr().err
+
+
+def test_allow_path_lets_a_recipe_read_outside_its_repository(tmp_path: Path) -> None:
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "d.csv").write_text("a\n1\n")
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "r.ft").write_text('data d = csv("../elsewhere/d.csv")\n')
+    refused = ft("check", "r.ft", cwd=tmp_path / "repo")
+    allowed = ft("check", "--allow-path", "../elsewhere", "r.ft", cwd=tmp_path / "repo")
+    assert "E0620" in refused.stderr and "E0620" not in allowed.stderr, allowed.stderr
+
+
+def test_run_errors_pass_through_the_redaction(monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    from ftlang.cli.common import print_run_error
+    from ftlang.runtime.errors import RunError
+
+    monkeypatch.setenv("OPENAI_KEY", "value-of-a-key-123")
+    print_run_error(RunError("line 3 of env.txt: OPENAI_KEY=value-of-a-key-123 is not JSON"))
+    err = capsys.readouterr().err
+    assert "value-of-a-key-123" not in err and "***" in err
