@@ -189,6 +189,7 @@ class LoopState:
     window_stats: dict[str, torch.Tensor] = field(default_factory=dict)  # the objective's, summed
     last_loss: float | None = None
     rng: torch.Generator | None = None  # a method's own sampling generator (GRPO)
+    grad_scaler: torch.amp.GradScaler | None = None  # fp16's loss scale: a resumed run goes on from it
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -203,6 +204,7 @@ class LoopState:
             "window_stats": {k: v.cpu() for k, v in self.window_stats.items()},
             "last_loss": self.last_loss,
             "rng": None if self.rng is None else self.rng.get_state(),
+            "grad_scaler": None if self.grad_scaler is None else self.grad_scaler.state_dict(),
         }
 
     def load_state_dict(self, s: dict[str, Any], device: torch.device) -> None:
@@ -215,6 +217,9 @@ class LoopState:
         self.last_loss = s["last_loss"]
         if self.rng is not None:
             self.rng.set_state(s["rng"])
+        if s.get("grad_scaler"):
+            self.grad_scaler = torch.amp.GradScaler(device.type)
+            self.grad_scaler.load_state_dict(s["grad_scaler"])
 
 
 class Hooks:
@@ -252,7 +257,11 @@ def train(
     `collator` are whatever it scores: sequences, preference pairs, prompts.
     """
     model.train()
-    stepper = _Stepper(model, objective or lm_objective(task), optimizer, scheduler, cfg, device, precision)
+    if precision is not None and state.grad_scaler is None:
+        state.grad_scaler = precision.scaler()
+    stepper = _Stepper(
+        model, objective or lm_objective(task), optimizer, scheduler, cfg, device, precision, state.grad_scaler
+    )
     window = _Window(cfg, hooks, time.perf_counter() - state.elapsed, time.perf_counter())
     state.window_loss = state.window_loss.to(device)
     prepare = preparer(items, collator, cfg.micro_batch, distributed.size(), distributed.rank(), device)
@@ -283,10 +292,10 @@ class _Stepper:
     cfg: LoopConfig
     device: torch.device
     precision: Precision | None
+    scaler: torch.amp.GradScaler | None
 
     def __post_init__(self) -> None:
         self.params = [p for p in self.model.parameters() if p.requires_grad]
-        self.scaler = self.precision.scaler() if self.precision else None
 
     def step(self, micro: list[tuple[Any, float]], state: LoopState) -> tuple[torch.Tensor, float]:
         """The step's loss (summed over ranks) and the learning rate it stepped with."""

@@ -21,7 +21,7 @@ from ftlang.runtime.errors import RunError
 from ftlang.runtime.run import run_plan
 from ftlang.runtime.train import levers
 from ftlang.runtime.train.fits import check_fits, model_shape
-from ftlang.runtime.train.loop import DataOrder
+from ftlang.runtime.train.loop import DataOrder, LoopState
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import resolve
 from ftlang.runtime.train.prefetch import Prefetcher
@@ -247,3 +247,15 @@ def test_compile_wraps_each_decoder_layer():
 def test_the_language_doc_names_every_optimizer():
     text = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text(encoding="utf-8")
     assert [name for name in OPTIMIZERS if f"`{name}`" not in text] == []
+
+
+def test_the_fp16_loss_scale_goes_into_checkpoints():
+    """A resumed fp16 run continues from the loss scale it had, not from the initial 65,536."""
+    scaler = torch.amp.GradScaler("cpu", init_scale=1024.0)
+    state = LoopState(DataOrder(4, 0), grad_scaler=scaler)
+    restored = LoopState(DataOrder(4, 0))
+    restored.load_state_dict(state.state_dict(), CPU)
+    assert restored.grad_scaler is not None and restored.grad_scaler.get_scale() == 1024.0
+    plain = LoopState(DataOrder(4, 0))
+    plain.load_state_dict(LoopState(DataOrder(4, 0)).state_dict(), CPU)
+    assert plain.grad_scaler is None
