@@ -23,7 +23,11 @@ def main() -> int:
     args = parser.parse_args()
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
-        totals = fuzz(range(args.seed, args.seed + args.cases), Path(folder) / "case")
+        totals = fuzz(
+            range(args.seed, args.seed + args.cases),
+            Path(folder) / "case",
+            progress=lambda t: print(f"{t.line()} seconds={time.perf_counter() - start:.0f}", flush=True),
+        )
     for kind, examples in totals.examples.items():
         for example in examples[: args.show]:
             print(f"[{kind}] {example}", file=sys.stderr)

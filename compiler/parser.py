@@ -79,11 +79,25 @@ def parse(source: SourceFile) -> tuple[Recipe | None, list[Diagnostic]]:
         return None, [nested_too_deeply(source)]
     if nodes.too_large:
         return None, [_too_large(span) for span in nodes.too_large]
-    recipe.comments = [Comment(text, source.span_at(offset, len(text))) for offset, text in _comments(source.text)]
+    recipe.comments = _comment_nodes(source)
     return recipe, []
 
 
 _COMMENT = re.compile(ANY_STRING + r"|(#[^\n]*)", re.S)
+
+
+def _comment_nodes(source: SourceFile) -> list[Comment]:
+    """The comments with their spans, lines counted along the file once (a file of many comments
+    stays linear: `span_at` counts from the top each time)."""
+    text, nodes = source.text, []
+    line, line_start, counted_to = 1, 0, 0
+    for offset, body in _comments(text):
+        line += text.count("\n", counted_to, offset)
+        line_start = max(line_start, text.rfind("\n", counted_to, offset) + 1)
+        counted_to = offset
+        col = offset - line_start + 1
+        nodes.append(Comment(body, Span(source.path, line, col, line, col + max(len(body), 1))))
+    return nodes
 
 
 def _comments(text: str) -> Iterator[tuple[int, str]]:

@@ -397,9 +397,13 @@ class Totals:
         )
 
 
-def fuzz(seeds: range, folder: Path, big_files: bool = True) -> Totals:
+def fuzz(
+    seeds: range, folder: Path, big_files: bool = True, progress: Callable[[Totals], None] | None = None
+) -> Totals:
     totals = Totals()
     for seed in seeds:
         path = write_case(make_case(seed, big_files), folder)
         totals.add(seed, run_case(path))
+        if progress is not None and totals.cases % 250 == 0:
+            progress(totals)
     return totals

@@ -217,3 +217,12 @@ def test_diagnostics_never_show_secrets(tmp_path: Path, monkeypatch: pytest.Monk
     for shown in (render_text(result.diagnostics, result.sources), to_json(result.diagnostics, result.sources)):
         assert "E0308" in shown or "line 1" in shown
         assert "hf_abc" not in shown and "supersecret" not in shown
+
+
+def test_many_comments_check_in_linear_time() -> None:
+    text = QUICKSTART + "# a comment\n" * 80_000
+    start = time.process_time()
+    recipe, problems = parse(SourceFile("r.ft", text))
+    assert recipe is not None and not problems and len(recipe.comments) > 80_000
+    assert recipe.comments[-1].span.line == text.count("\n")
+    assert time.process_time() - start < 10
