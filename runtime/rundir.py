@@ -154,8 +154,9 @@ def open_run_dir(
     """
     if resume is None:
         run_dir = Path(out_dir) if out_dir else default_run_dir(plan)
-        check_free(run_dir)  # every rank looks, so they fail alike, before rank 0 writes
-        _on_main(lambda: create(run_dir, plan, held))
+        # Rank 0 alone looks and creates (another rank could see the folder rank 0 just made);
+        # its error reaches every rank, so all stop alike.
+        _on_main(lambda: (check_free(run_dir), create(run_dir, plan, held)))
         return run_dir, None
     run_dir = Path(resume)
     check_resume_world(run_dir, plan.compute.processes)
