@@ -100,7 +100,8 @@ def ours(size: dict[str, Any], docs: list[list[int]], device: Any) -> dict[str, 
     from ftlang.runtime.data.batching import Collator, pack
     from ftlang.runtime.data.prompts import Example
     from ftlang.runtime.train import levers
-    from ftlang.runtime.train.loop import DataOrder, Hooks, LoopConfig, LoopState, train
+    from ftlang.runtime.train.data_order import DataOrder
+    from ftlang.runtime.train.loop import Hooks, LoopConfig, LoopState, train
     from ftlang.runtime.train.optimizers import make_optimizer
     from ftlang.runtime.train.schedule import make_scheduler
 

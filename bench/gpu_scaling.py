@@ -23,7 +23,8 @@ from ftlang.runtime.data.batching import Collator, Item
 from ftlang.runtime.data.prompts import Example
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from ftlang.runtime.train.loop import DataOrder, Hooks, LoopConfig, LoopState, train
+from ftlang.runtime.train.data_order import DataOrder
+from ftlang.runtime.train.loop import Hooks, LoopConfig, LoopState, train
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.schedule import make_scheduler
 

@@ -32,11 +32,12 @@ from ftlang.runtime.report.trackers import open_trackers
 from ftlang.runtime.report.write import write_reports
 from ftlang.runtime.train import checkpoint as ckpt
 from ftlang.runtime.train import distributed, levers
+from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.determinism import settle, torch_settings_restored
 from ftlang.runtime.train.fits import check_fits
 from ftlang.runtime.train.hooks import RunHooks
 from ftlang.runtime.train.levers import Levers
-from ftlang.runtime.train.loop import DataOrder, LoopConfig, LoopState, train
+from ftlang.runtime.train.loop import LoopConfig, LoopState, train
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import apply_tf32
 from ftlang.runtime.train.progress import Progress

@@ -24,7 +24,8 @@ from ftlang.runtime import RunResult, run_plan, rundir_lock
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.train import integrity
 from ftlang.runtime.train.checkpoint import CHECKPOINT_FILES, list_checkpoints, save_checkpoint
-from ftlang.runtime.train.loop import DataOrder, LoopState
+from ftlang.runtime.train.data_order import DataOrder
+from ftlang.runtime.train.loop import LoopState
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.schedule import make_scheduler
 

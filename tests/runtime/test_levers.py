@@ -20,8 +20,9 @@ from ftlang.runtime.data.prompts import IGNORE, Example
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.run import run_plan
 from ftlang.runtime.train import levers
+from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.fits import check_fits, model_shape
-from ftlang.runtime.train.loop import DataOrder, LoopState
+from ftlang.runtime.train.loop import LoopState
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import resolve
 from ftlang.runtime.train.prefetch import Prefetcher

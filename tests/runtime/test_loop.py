@@ -10,7 +10,7 @@ import torch
 
 from ftlang.plan.models import FullMethod, Schedule
 from ftlang.runtime import run_plan
-from ftlang.runtime.train.loop import DataOrder
+from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.schedule import lr_factor, make_scheduler, warmup_steps
 

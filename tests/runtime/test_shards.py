@@ -12,9 +12,10 @@ from torch.distributed.tensor import DTensor
 from ftlang.plan.models import TrainPlan
 from ftlang.runtime import RunError
 from ftlang.runtime.train.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.distributed import own_micro_batches, split_batch, wrap
 from ftlang.runtime.train.launch import check_batch, micro_batch
-from ftlang.runtime.train.loop import DataOrder, LoopState
+from ftlang.runtime.train.loop import LoopState
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.schedule import make_scheduler
 
