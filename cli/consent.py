@@ -23,16 +23,21 @@ def read_plan(path: Path, trust_remote_code: bool) -> Plan | None:
     its `plan_hash`, or it allows remote code without `--trust-remote-code`. A plan.json is a file
     anyone can write, so it never carries consent on its own; a recipe checked in this invocation
     does (its W0001 was shown by the check)."""
+    plan = pinned_plan(path)
+    return plan if plan is not None and consented(plan, trust_remote_code, str(path)) else None
+
+
+def pinned_plan(path: Path) -> Plan | None:
+    """The Plan of a plan.json, or None after saying why not (not a plan, or edited since written)."""
     from pydantic import ValidationError
 
     from ftlang.plan.canonical import load_plan
 
     try:
-        plan = load_plan(path.read_text(encoding="utf-8"))
+        return load_plan(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, ValidationError) as exc:
         print(f"error: {path} is not a valid plan: {str(exc).splitlines()[0]}", file=sys.stderr)
         return None
-    return plan if consented(plan, trust_remote_code, str(path)) else None
 
 
 def consented(plan: Plan, trust_remote_code: bool, where: str) -> bool:

@@ -21,7 +21,7 @@ from .common import (
     require_runtime,
     text_table,
 )
-from .consent import add_trust_option, read_plan
+from .consent import add_trust_option, pinned_plan, read_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -58,6 +58,8 @@ def _run_dir(path: str) -> Path:
     run_dir = Path(path)
     if not (run_dir / "plan.json").is_file() or not (run_dir / "summary.json").is_file():
         raise UsageError(f"{run_dir} is not a finished run directory (no plan.json or summary.json)")
+    if pinned_plan(run_dir / "plan.json") is None:  # edited since the run wrote it: its figures would lie
+        raise SystemExit(EXIT_RECIPE)
     return run_dir
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from .common import EXIT_OK, command, print_run_error, require_runtime
+from .common import EXIT_OK, EXIT_RECIPE, command, print_run_error, require_runtime
+from .consent import add_trust_option, pinned_plan, read_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -18,6 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("run", metavar="RUNDIR", help="a finished run directory (it holds plan.json and model/)")
     p.add_argument("out", metavar="OUT", help="a new or empty folder to write")
     p.add_argument("--merged", action="store_true", help="fold a LoRA adapter into its base: one plain model")
+    add_trust_option(p)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -25,6 +28,11 @@ def cmd_export(args: argparse.Namespace) -> int:
     from ftlang.runtime.errors import RunError
     from ftlang.runtime.export import export_run
 
+    plan_file = Path(args.run) / "plan.json"
+    # --merged loads the base model, which may run its repository's code: consent as for ft run.
+    check = (lambda p: read_plan(p, args.trust_remote_code)) if args.merged else pinned_plan
+    if plan_file.is_file() and check(plan_file) is None:
+        return EXIT_RECIPE
     try:
         out = export_run(args.run, args.out, merged=args.merged)
     except RunError as exc:

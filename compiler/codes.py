@@ -521,7 +521,8 @@ CODES: dict[str, Code] = {
             "E0620",
             "path outside the recipe's repository",
             "A recipe reads data, model folders, reward models and imports inside the git work tree that holds "
-            "it (its own folder when it is not in git); `..` and symbolic links are resolved first. A path "
+            "it (its own folder when it is not in git) and inside the git work tree `ft` runs in; `..` and "
+            "symbolic links are resolved first. A path "
             "outside is not read, so a recipe from an untrusted change cannot make `ft check` quote "
             "`/etc/passwd` or a secret file in a CI log. Allow a folder on purpose with `--allow-path DIR` "
             "(repeatable) or FTLANG_ALLOW_PATHS (folders joined by `:`).",

@@ -19,19 +19,24 @@ ALLOW_ENV = "FTLANG_ALLOW_PATHS"
 
 
 @lru_cache(maxsize=64)
-def repository(folder: Path) -> Path:
-    """The git work tree holding `folder` (the nearest ancestor with a `.git`), else `folder` itself."""
+def work_tree(folder: Path) -> Path | None:
+    """The git work tree holding `folder`: its nearest ancestor with a `.git`."""
     start = folder.resolve()
-    for candidate in (start, *start.parents):
-        if (candidate / ".git").exists():
-            return candidate
-    return start
+    return next((c for c in (start, *start.parents) if (c / ".git").exists()), None)
+
+
+def repository(folder: Path) -> Path:
+    """The git work tree holding `folder`, else `folder` itself."""
+    return work_tree(folder) or folder.resolve()
 
 
 def allowed_folders(root: Path) -> list[Path]:
-    """The recipe's repository and every folder allowed on purpose, resolved."""
+    """The recipe's repository, the git work tree the command runs in (a checkout one works in is
+    trusted by whoever works in it; a folder outside git, such as a home, is not), and every folder
+    allowed on purpose."""
     extra = [Path(p).expanduser().resolve() for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
-    return [repository(root), *extra]
+    here = work_tree(Path.cwd())
+    return [repository(root), *([here] if here else []), *extra]
 
 
 def is_allowed(root: Path, path: Path) -> bool:
@@ -51,6 +56,6 @@ def outside_error(root: Path, written: str, span: Span, what: str) -> Diagnostic
         f"the {what} `{written}` is outside the recipe's repository",
         span,
         "outside the repository: not read",
-        notes=["a recipe reads files inside the git work tree holding it (its folder, outside git)"],
+        notes=["a recipe reads files inside the git work tree holding it (its folder, outside git) or the one `ft` runs in"],
         help="move it into the repository, or allow its folder: `--allow-path DIR` (or FTLANG_ALLOW_PATHS)",
     )

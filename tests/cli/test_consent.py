@@ -62,7 +62,15 @@ def test_an_edited_plan_is_refused_with_both_hashes(tmp_path: Path) -> None:
     assert "the plan was edited: it claims plan_hash" in done.stderr and "hashes to" in done.stderr
     assert not (tmp_path / "run").exists()
     (tmp_path / "summary.json").write_text("{}")  # a run directory holding the edited plan
-    for args in (["run", "--resume", str(tmp_path)], ["eval", str(tmp_path)], ["reproduce", str(tmp_path)]):
+    out = str(tmp_path / "out")
+    for args in (
+        ["run", "--resume", str(tmp_path)],
+        ["eval", str(tmp_path)],
+        ["reproduce", str(tmp_path)],
+        ["report", str(tmp_path)],
+        ["compare", str(tmp_path)],
+        ["export", str(tmp_path), out],
+    ):
         done = ft(*args)
         assert done.returncode == 1 and "the plan was edited" in done.stderr, (args, done.stderr)
 
@@ -70,7 +78,12 @@ def test_an_edited_plan_is_refused_with_both_hashes(tmp_path: Path) -> None:
 def test_remote_code_needs_a_checked_recipe_or_the_flag(tmp_path: Path) -> None:
     _plan_file(tmp_path, {"trust_remote_code": True}, rehash=True)  # pinned, yet no consent
     (tmp_path / "summary.json").write_text("{}")
-    for args in (["run", str(tmp_path / "plan.json")], ["run", "--resume", str(tmp_path)], ["eval", str(tmp_path)]):
+    for args in (
+        ["run", str(tmp_path / "plan.json")],
+        ["run", "--resume", str(tmp_path)],
+        ["eval", str(tmp_path)],
+        ["export", str(tmp_path), str(tmp_path / "out"), "--merged"],
+    ):
         done = ft(*args)
         assert done.returncode == 1 and "--trust-remote-code" in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr

@@ -80,3 +80,16 @@ def test_the_repository_is_the_git_work_tree(tmp_path: Path, monkeypatch: pytest
     (tmp_path / "recipes").mkdir()
     (tmp_path / "recipes" / "r.ft").write_text('data d = csv("../data/d.csv")\n')
     assert "E0620" not in _rendered(tmp_path / "recipes" / "r.ft")[0]
+
+
+def test_the_work_tree_ft_runs_in_is_allowed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FTLANG_ALLOW_PATHS", raising=False)
+    checkout, home = tmp_path / "checkout", tmp_path / "home"
+    (checkout / ".git").mkdir(parents=True)
+    (checkout / "d.csv").write_text("a\n1\n")
+    home.mkdir()
+    (home / "r.ft").write_text(f'data d = csv("{checkout}/d.csv")\n')
+    monkeypatch.chdir(checkout)
+    assert "E0620" not in _rendered(home / "r.ft")[0]
+    monkeypatch.chdir(home)  # a folder outside git allows nothing beyond the recipe's own
+    assert "E0620" in _rendered(home / "r.ft")[0]
