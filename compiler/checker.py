@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from .check_consistency import (
 )
 from .check_eval import check_eval
 from .check_levers import check_levers
+from .check_library import check_library
 from .check_prompt import check_prompt
 from .check_rows import check_rows
 from .check_sources import check_data, check_model
@@ -83,7 +83,7 @@ def check_recipe(
         resolution.sweep, resolution.rank_by = sweep_points(ctx, sweep)
     if library and (libraries or decls):
         resolution.library = True
-        _check_library(ctx, decls)
+        check_library(ctx, decls)
         return None, ctx.sink.sorted(), resolution
     _require(ctx, recipe, decls)
     # After the declarations: amending them records which recipe values `--set` replaced.
@@ -235,29 +235,8 @@ def _library_diagnostics(parent: Context, library: Library) -> list[Diagnostic]:
     ctx.declared_params = {p.name for p in param_decls}
     ctx.params = resolve_params(ctx, param_decls, {})
     decls = _declarations(ctx, library.recipe, library.imports, [], True)
-    _check_library(ctx, decls)
+    check_library(ctx, decls)
     return ctx.sink.items
-
-
-def _check_library(ctx: Context, decls: dict[str, list[n.Decl]]) -> None:
-    """A file of reusable pieces (no model, no data): check each declaration on its own."""
-    checks: dict[str, tuple[str | None, Callable[[n.Decl], dict[str, Any] | None]]] = {
-        "prompt": ("PromptPlan", lambda d: check_prompt(ctx, d)),
-        "method": (None, lambda d: check_method(ctx, d)),
-        "train": (None, lambda d: check_train(ctx, d, {}, library=True)),
-        "eval": (None, lambda d: check_eval(ctx, d, {}, None, None, library=True)[0]),
-    }
-    for kind, (model, check) in checks.items():
-        for decl in decls.get(kind, []):
-            data = check(decl)
-            if data is None:
-                continue
-            data.pop("_uses", None)
-            if kind == "method":
-                model = METHODS[data["kind"]].plan_model
-            for item in validate_part(data, model or {"train": "TrainPlan", "eval": "EvalPlan"}[kind], (kind,)):
-                if item["type"] != "missing" or item["loc"][-1] not in ("data", "on"):
-                    ctx.report(translate(ctx, item))
 
 
 def _header(ctx: Context, recipe: n.Recipe, source: SourceFile, graph: ImportGraph) -> dict[str, Any]:
