@@ -77,7 +77,8 @@ def _check_labels(
     except Exception:
         return
     seen: dict[str, int] = {}
-    declared = prompt.get("labels")
+    labels = prompt.get("labels")
+    declared = [str(label) for label in labels] if isinstance(labels, list) else None
     for line, row in zip(lines, found.sample):
         try:
             label = env.render(template, row).strip()
@@ -91,7 +92,7 @@ def _check_labels(
                     f"line {line} of `{path}` has the label `{label}`, which is not in `labels`",
                     labels_at or where,
                     "the labels the classifier learns",
-                    notes=[f"labels: {', '.join(map(str, declared))}"],
+                    notes=[f"labels: {', '.join(declared)}"],
                     help=f"add `{label}` to `labels`, or fix the row",
                 )
             )
