@@ -51,8 +51,15 @@ def load_plan(text: str) -> Plan:
     data = json.loads(text)
     claimed = data.pop("plan_hash", None) if isinstance(data, dict) else None
     plan = Plan.model_validate(data)
-    if claimed is not None and claimed != (actual := plan_hash(plan)):
+    if claimed is not None and claimed != (actual := plan_hash(plan)) and claimed != _written_hash(data):
         raise PlanHashMismatch(
             f"the plan was edited: it claims plan_hash {str(claimed)[:12]}… but its content hashes to {actual[:12]}…"
         )
     return plan
+
+
+def _written_hash(data: dict[str, Any]) -> str:
+    """The hash of a plan's content as written: a plan.json from an earlier ftlang, which lacks a field
+    added since (its default fills it in), still matches its own hash unless its content changed."""
+    written = {k: v for k, v in data.items() if k not in _UNHASHED}
+    return hashlib.sha256(canonical_json(written).encode()).hexdigest()

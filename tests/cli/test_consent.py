@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
 
 
@@ -117,3 +119,21 @@ def test_run_errors_pass_through_the_redaction(monkeypatch, capsys) -> None:  # 
     print_run_error(RunError("line 3 of env.txt: OPENAI_KEY=value-of-a-key-123 is not JSON"))
     err = capsys.readouterr().err
     assert "value-of-a-key-123" not in err and "***" in err
+
+
+def test_a_plan_from_an_earlier_ftlang_still_matches_its_own_hash(tmp_path: Path) -> None:
+    """A field added to the Plan since (here compute.tf32 dropped from the file) is no edit."""
+    import hashlib
+    import json
+
+    from ftlang.plan.canonical import PlanHashMismatch, canonical_json, load_plan
+
+    data = json.loads(_plan_file(tmp_path).read_text())
+    data.pop("plan_hash")
+    del data["compute"]["tf32"]
+    unhashed = {k: v for k, v in data.items() if k != "root"}
+    data["plan_hash"] = hashlib.sha256(canonical_json(unhashed).encode()).hexdigest()
+    assert load_plan(json.dumps(data)).compute.tf32 is not None
+    data["train"]["lr"] = 1.0
+    with pytest.raises(PlanHashMismatch):
+        load_plan(json.dumps(data))
