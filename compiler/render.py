@@ -37,7 +37,8 @@ def render_text(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile]
     paint = _Paint(colour)
     # Secrets never reach a terminal or a CI log: a data file such as /proc/self/environ, or a
     # token written into a recipe, is masked in messages, notes and quoted lines alike.
-    return redact("\n".join(_render_one(d, sources, paint) for d in diagnostics))
+    text = "\n".join(_render_one(d, sources, paint) for d in diagnostics)
+    return "\n".join(redact(line) for line in text.split("\n"))  # line by line: `name =` never spans two
 
 
 def summary_line(diagnostics: list[Diagnostic], path: str) -> str:
@@ -170,7 +171,7 @@ def to_json(diagnostics: list[Diagnostic], sources: Mapping[str, SourceFile]) ->
 def _redacted(value: Any) -> Any:
     """Every string of a JSON-like value redacted (before encoding, so no escape is cut)."""
     if isinstance(value, str):
-        return redact(value)
+        return "\n".join(redact(line) for line in value.split("\n"))
     if isinstance(value, list):
         return [_redacted(v) for v in value]
     if isinstance(value, dict):

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 
@@ -34,23 +37,24 @@ class SourceFile:
         as the lexer counts them); UnicodeDecodeError for bytes that are not UTF-8."""
         return cls(shown or str(path), Path(path).read_bytes().decode("utf-8"))
 
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        """The offset where each line begins (lines end at `\\n`, as the lexer counts them)."""
+        return [0, *(m.end() for m in re.finditer("\n", self.text))]
+
     def line_text(self, line: int) -> str:
         """The text of a 1-based line, without its line end."""
-        if line < 1:
+        starts = self._line_starts
+        if not 0 < line <= len(starts):
             return ""
-        start = 0
-        for _ in range(line - 1):
-            start = self.text.find("\n", start) + 1
-            if start == 0:
-                return ""
-        end = self.text.find("\n", start)
-        return self.text[start : end if end >= 0 else len(self.text)].removesuffix("\r")
+        end = starts[line] - 1 if line < len(starts) else len(self.text)
+        return self.text[starts[line - 1] : end].removesuffix("\r")
 
     def span_at(self, offset: int, length: int = 1) -> Span:
         """A span from a character offset, for errors that know only a position."""
-        line = self.text.count("\n", 0, offset) + 1
-        col = offset - (self.text.rfind("\n", 0, offset) + 1) + 1
-        return Span(self.path, line, col, line, col + max(length, 1))
+        index = max(bisect_right(self._line_starts, offset) - 1, 0)
+        col = offset - self._line_starts[index] + 1
+        return Span(self.path, index + 1, col, index + 1, col + max(length, 1))
 
 
 def undecodable(path: str, raw: bytes, exc: UnicodeDecodeError) -> tuple[SourceFile, Span]:
