@@ -325,6 +325,35 @@ CODES: dict[str, Code] = {
             "method lora { targets = [query, value] }",
         ),
         _c(
+            "E0340",
+            "adapter initialisation needs full-precision weights",
+            "`init = pissa` and `init = olora` build the adapter from a decomposition of the base's weights "
+            "(its principal singular vectors, or a QR decomposition) and leave the base the residual. A base "
+            "quantized to 4 or 8 bits no longer holds those weights in full precision, and peft refuses it.",
+            'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = pissa }',
+            'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = gaussian }',
+        ),
+        _c(
+            "E0341",
+            "adapter initialisation breaks the reference",
+            "dpo, kto and grpo (with beta > 0) compare the policy with a reference: the base, obtained by "
+            "switching the adapters off. `init = pissa` or `olora` moves part of the base's weights into the "
+            "adapter, so with the adapters off the model is the residual, not the base, and the method would "
+            "compare with the wrong model.",
+            "method dpo { adapter = lora(rank = 8, init = pissa) }",
+            "method dpo { adapter = lora(rank = 8, init = gaussian) }",
+        ),
+        _c(
+            "E0342",
+            "not a reward model",
+            '`reward model("…")` in `method grpo` scores each completion with a trained reward model: the run '
+            "directory of a `method reward` run (its model/ folder is read) or a model folder. Its config.json "
+            "must name a `…ForSequenceClassification` architecture with one label (num_labels = 1); only the "
+            "config is read at check time.",
+            'method grpo { reward model("runs/sft-tiny") }',
+            'method grpo { reward model("runs/reward-tiny") }',
+        ),
+        _c(
             "E0320",
             "not a hub dataset id",
             '`hf("org/name")` names a dataset on the Hugging Face hub by its owner and name, with the optional '
@@ -348,42 +377,6 @@ CODES: dict[str, Code] = {
             "dataset_info.json); the recipe's own `split { … }` then divides that one.",
             'data chats = hf("acme/support-chats", split = "training")',
             'data chats = hf("acme/support-chats", split = "train")',
-        ),
-        _c(
-            "E0338",
-            "bad data mixture",
-            "`train` trains on `data = ref`, or on a mixture written as one `data ref` statement per source, "
-            "each with an optional `weight` (a share of every epoch, above 0) and `max_rows` (a cap, at least "
-            "1); weights go on every source or on none, and a source appears once.",
-            "data chats.train weight 0.9\ndata general",
-            "data chats.train weight 0.9\ndata general weight 0.1",
-        ),
-        _c(
-            "E0339",
-            "bad list of eval sets",
-            "`on [a.eval, b.eval]` evaluates on several sets: the list names at least one, each once. The "
-            "first is the set gates, `keep_best` and the base comparison read; every set gets the metrics.",
-            "on [chats.eval, chats.eval]",
-            "on [chats.eval, general.eval]",
-        ),
-        _c(
-            "E0340",
-            "adapter initialisation needs full-precision weights",
-            "`init = pissa` and `init = olora` build the adapter from a decomposition of the base's weights "
-            "(its principal singular vectors, or a QR decomposition) and leave the base the residual. A base "
-            "quantized to 4 or 8 bits no longer holds those weights in full precision, and peft refuses it.",
-            'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = pissa }',
-            'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = gaussian }',
-        ),
-        _c(
-            "E0341",
-            "adapter initialisation breaks the reference",
-            "dpo, kto and grpo (with beta > 0) compare the policy with a reference: the base, obtained by "
-            "switching the adapters off. `init = pissa` or `olora` moves part of the base's weights into the "
-            "adapter, so with the adapters off the model is the residual, not the base, and the method would "
-            "compare with the wrong model.",
-            "method dpo { adapter = lora(rank = 8, init = pissa) }",
-            "method dpo { adapter = lora(rank = 8, init = gaussian) }",
         ),
         _c(
             "E0330",
@@ -450,14 +443,21 @@ CODES: dict[str, Code] = {
             "messages = messages\nroles { bot = assistant }",
         ),
         _c(
-            "E0342",
-            "not a reward model",
-            "`reward model(\"…\")` in `method grpo` scores each completion with a trained reward model: the run "
-            "directory of a `method reward` run (its model/ folder is read) or a model folder. Its config.json "
-            "must name a `…ForSequenceClassification` architecture with one label (num_labels = 1); only the "
-            "config is read at check time.",
-            'method grpo { reward model("runs/sft-tiny") }',
-            'method grpo { reward model("runs/reward-tiny") }',
+            "E0338",
+            "bad data mixture",
+            "`train` trains on `data = ref`, or on a mixture written as one `data ref` statement per source, "
+            "each with an optional `weight` (a share of every epoch, above 0) and `max_rows` (a cap, at least "
+            "1); weights go on every source or on none, and a source appears once.",
+            "data chats.train weight 0.9\ndata general",
+            "data chats.train weight 0.9\ndata general weight 0.1",
+        ),
+        _c(
+            "E0339",
+            "bad list of eval sets",
+            "`on [a.eval, b.eval]` evaluates on several sets: the list names at least one, each once. The "
+            "first is the set gates, `keep_best` and the base comparison read; every set gets the metrics.",
+            "on [chats.eval, chats.eval]",
+            "on [chats.eval, general.eval]",
         ),
         _c(
             "E0343",

@@ -56,6 +56,8 @@ def outside_error(root: Path, written: str, span: Span, what: str) -> Diagnostic
         f"the {what} `{written}` is outside the recipe's repository",
         span,
         "outside the repository: not read",
-        notes=["a recipe reads files inside the git work tree holding it (its folder, outside git) or the one `ft` runs in"],
+        notes=[
+            "a recipe reads files inside the git work tree holding it (its folder, outside git) or the one `ft` runs in"
+        ],
         help="move it into the repository, or allow its folder: `--allow-path DIR` (or FTLANG_ALLOW_PATHS)",
     )

@@ -294,8 +294,12 @@ CHAT_TEMPLATES: dict[str, OptionSpec] = {
         OptionSpec("tokenizer", "the tokenizer's own chat template; `plain` when it has none"),
         OptionSpec("chatml", "<|im_start|>role … <|im_end|> (Qwen, OpenHermes, many fine-tunes)"),
         OptionSpec("llama3", "<|start_header_id|>role<|end_header_id|> … <|eot_id|> (Llama 3)"),
-        OptionSpec("mistral", "[INST] … [/INST] answer</s> (Mistral, Mixtral; a system turn joins the first user turn)"),
-        OptionSpec("gemma", "<start_of_turn>user|model … <end_of_turn> (Gemma; a system turn joins the first user turn)"),
+        OptionSpec(
+            "mistral", "[INST] … [/INST] answer</s> (Mistral, Mixtral; a system turn joins the first user turn)"
+        ),
+        OptionSpec(
+            "gemma", "<start_of_turn>user|model … <end_of_turn> (Gemma; a system turn joins the first user turn)"
+        ),
         OptionSpec("alpaca", "### Instruction: … ### Response: … (Alpaca)"),
         OptionSpec("plain", "<|system|>, <|user|>, <|assistant|> lines, answers closed by EOS"),
     )
@@ -388,37 +392,6 @@ LEVERS: dict[str, LeverSpec] = {
 
 
 @dataclass(frozen=True)
-class RewardSpec:
-    """A GRPO reward term: the one argument it takes (None: none) and how a recipe writes it."""
-
-    name: str
-    argument: str | None  # a data field, a pattern, a length or a plugin's name
-    written: str
-    summary: str
-
-
-REWARDS: dict[str, RewardSpec] = {
-    spec.name: spec
-    for spec in (
-        RewardSpec("exact", "field", "exact(field)", "1 if the stripped completion equals the row's field, else 0"),
-        RewardSpec("fuzzy", "field", "fuzzy(field)", "difflib's similarity ratio of the completion and the field"),
-        RewardSpec("contains", "field", "contains(field)", "1 if the row's field occurs in the completion"),
-        RewardSpec("regex", "pattern", 'regex("…")', "1 if the pattern matches the completion (re.search)"),
-        RewardSpec("json_valid", None, "json_valid", "1 if the completion parses as JSON"),
-        RewardSpec("length", "max", "length(max = N)", "0 up to N characters, then -(chars - N) / N"),
-        RewardSpec("plugin", "name", 'plugin("name")', "what a function registered under ftlang.rewards returns"),
-        RewardSpec(
-            "model",
-            "path",
-            'model("runs/reward")',
-            "the score a trained reward model (`method reward`) gives prompt + completion; its run directory "
-            "or model folder",
-        ),
-    )
-}
-
-
-@dataclass(frozen=True)
 class TrackerSpec:
     """An experiment tracker (`track = [...]` in `train`): what it writes, and the extra that installs it."""
 
@@ -448,6 +421,37 @@ TRACKERS: dict[str, TrackerSpec] = {
             "a Weights & Biases run, offline in the run directory's `wandb/` unless `WANDB_MODE=online`",
             "wandb",
             "wandb",
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class RewardSpec:
+    """A GRPO reward term: the one argument it takes (None: none) and how a recipe writes it."""
+
+    name: str
+    argument: str | None  # a data field, a pattern, a length or a plugin's name
+    written: str
+    summary: str
+
+
+REWARDS: dict[str, RewardSpec] = {
+    spec.name: spec
+    for spec in (
+        RewardSpec("exact", "field", "exact(field)", "1 if the stripped completion equals the row's field, else 0"),
+        RewardSpec("fuzzy", "field", "fuzzy(field)", "difflib's similarity ratio of the completion and the field"),
+        RewardSpec("contains", "field", "contains(field)", "1 if the row's field occurs in the completion"),
+        RewardSpec("regex", "pattern", 'regex("…")', "1 if the pattern matches the completion (re.search)"),
+        RewardSpec("json_valid", None, "json_valid", "1 if the completion parses as JSON"),
+        RewardSpec("length", "max", "length(max = N)", "0 up to N characters, then -(chars - N) / N"),
+        RewardSpec("plugin", "name", 'plugin("name")', "what a function registered under ftlang.rewards returns"),
+        RewardSpec(
+            "model",
+            "path",
+            'model("runs/reward")',
+            "the score a trained reward model (`method reward`) gives prompt + completion; its run directory "
+            "or model folder",
         ),
     )
 }
