@@ -116,7 +116,9 @@ def render_table(
 ) -> RenderedTable:
     """The split's rows through the prompt; a failing row raises at its origin, or is skipped."""
     shown = rows.name + (f".{split}" if split else "")
-    key = content_key("rendered", rows.key, split, renderer.prompt.model_dump(mode="json"), skip_bad)
+    key = content_key(
+        "rendered", rows.key, split, renderer.prompt.model_dump(mode="json"), skip_bad, _keeps_row(renderer)
+    )
     found = cache.lookup("rendered", key)
     if found is None:
         found = cache.build("rendered", key, lambda f: _render(rows, split, renderer, skip_bad, f, shown, cache))
@@ -126,13 +128,18 @@ def render_table(
     return RenderedTable(shown, key, table, cache, rows, split, skip_bad, cache.meta(found)["skipped"])
 
 
+def _keeps_row(renderer: Renderer) -> bool:
+    """GRPO scores completions against the data row, from a generation or a completion prompt."""
+    return renderer.prompt.task in ("generation", "completion")
+
+
 def _render(
     rows: RowTable, split: str | None, renderer: Renderer, skip_bad: bool, folder: Path, shown: str, cache: DataCache
 ) -> dict[str, Any]:
     from datasets import Features, Value
 
     skipped: list[dict[str, str]] = []
-    keep_row = renderer.prompt.task == "generation"  # GRPO scores completions against the row
+    keep_row = _keeps_row(renderer)
 
     def batch(b: dict[str, list[Any]]) -> dict[str, list[str]]:
         done, dropped = renderer.render_all(

@@ -204,3 +204,16 @@ def test_grpo_mistakes_are_run_errors(tmp_path: Path):
     with pytest.raises(RunError, match="nope") as e:
         run_plan(generation_plan(tmp_path, method=missing), tmp_path / "z", quiet=True)
     assert e.value.location == "asks.rows[0]"
+
+
+def test_rewards_read_the_row_of_a_completion_prompt(tmp_path: Path) -> None:
+    """GRPO takes a completion prompt too (its target is what eval compares with): the rewards
+    still see the whole data row, through the data engine's cached rendering."""
+    plan = generation_plan(
+        tmp_path,
+        method=GrpoMethod(rewards=[Reward(kind="exact", field="answer")], group_size=2, max_new_tokens=2),
+        train={"max_steps": 2, "batch": 2},
+    )
+    completion = plan.prompt.model_copy(update={"task": "completion", "target": " {{ answer }}"})
+    result = run_plan(plan.model_copy(update={"prompt": completion}), tmp_path / "run", quiet=True)
+    assert "reward" in records(result.run_dir)[0]
