@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ftlang.runtime.errors import RunError
+
+# bitsandbytes' CPU backend warns, as peft imports it, that an optional faster kernel package is
+# missing; QLoRA runs without it, so on every run that line would only be noise.
+logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
 
 __all__ = ["RunError", "RunResult", "evaluate_loss", "run_plan"]
 
