@@ -12,7 +12,7 @@ from ftlang.runtime.data.cache import DataCache
 from ftlang.runtime.data.engine import RowTable, prepare_rows
 from ftlang.runtime.data.mixture import mixed_table
 from ftlang.runtime.data.prompts import Rendered, Renderer
-from ftlang.runtime.data.tokenized import RenderedTable, render_table
+from ftlang.runtime.data.tokenized import RenderedTable, keep_known_labels, render_table
 from ftlang.runtime.errors import RunError
 
 
@@ -109,20 +109,3 @@ def _render(
     """The referenced rows through the prompt, skipping bad ones when their data says so."""
     skip = next(d for d in plan.data if d.name == ref.data).bad_rows == "skip"
     return render_table(loaded[ref.data], ref.split, renderer, skip, cache)
-
-
-def keep_known_labels(
-    rendered: list[Rendered], labels: list[str], skip: bool, skipped: list[dict[str, str]]
-) -> list[Rendered]:
-    """The rows whose label is one of `labels`; any other is an error, or skipped with `skip`."""
-    known = set(labels)
-    out = []
-    for r in rendered:
-        if r.label in known:
-            out.append(r)
-            continue
-        reason = f"label `{r.label}` is not one of the prompt's labels ({', '.join(labels)})"
-        if not skip:
-            raise RunError(reason, location=r.origin, help="fix the row, or add the label to the prompt")
-        skipped.append({"location": r.origin, "reason": reason})
-    return out

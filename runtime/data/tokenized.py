@@ -205,19 +205,17 @@ def tokenize_table(
     return ExampleTable(key, table, np.load(found / "lengths.npy"), TokenStats(**meta["stats"]), meta["skipped"])
 
 
-def _known_labels(
-    batch: list[Rendered], labels: Sequence[str] | None, skip_bad: bool, skipped: list[dict[str, str]]
+def keep_known_labels(
+    rendered: Sequence[Rendered], labels: Sequence[str], skip: bool, skipped: list[dict[str, str]]
 ) -> list[Rendered]:
-    """Classification rows whose label is one of `labels`; another is an error, or skipped."""
-    if labels is None:
-        return batch
+    """Classification rows whose label is one of `labels`; another is an error, or skipped with `skip`."""
     known, out = set(labels), []
-    for r in batch:
+    for r in rendered:
         if r.label in known:
             out.append(r)
             continue
         reason = f"label `{r.label}` is not one of the prompt's labels ({', '.join(labels)})"
-        if not skip_bad:
+        if not skip:
             raise RunError(reason, location=r.origin, help="fix the row, or add the label to the prompt")
         skipped.append({"location": r.origin, "reason": reason})
     return out
@@ -242,7 +240,7 @@ def _tokenize(
     def batch(b: dict[str, list[Any]]) -> dict[str, list[Any]]:
         todo = [thaw(t) for t in b["rendered"]]
         if task == "classification":
-            todo = _known_labels(todo, labels, skip_bad, skipped)
+            todo = keep_known_labels(todo, labels, skip_bad, skipped) if labels is not None else todo
         examples, stats = tokenize(todo, tokenizer, task, max_len, labels)
         for name in ("examples", "tokens", "target_tokens", "truncated", "dropped_no_target"):
             setattr(total, name, getattr(total, name) + getattr(stats, name))
