@@ -1,22 +1,15 @@
 """A Pygments lexer for .ft recipes, registered as `ft` so `pygmentize -l ft` and docs colour them.
 
-Declaration keywords are read from the grammar, so a new declaration is coloured without an
-edit here; templates inside strings show their `{{ field }}` parts as interpolation.
+Declaration keywords are read from the one table of them (plan/declarations.py), so a new
+declaration is coloured without an edit here; templates inside strings show their `{{ field }}` parts as interpolation.
 """
 
 from __future__ import annotations
 
-import re
-from importlib import resources
-
 from pygments.lexer import RegexLexer, bygroups, words
 from pygments.token import Comment, Keyword, Name, Number, Operator, Punctuation, String, Text, Whitespace
 
-
-def _declarations() -> tuple[str, ...]:
-    grammar = resources.files("ftlang.grammar").joinpath("ftlang.lark").read_text(encoding="utf-8")
-    return tuple(re.findall(r'^\w+_decl: "(\w+)"', grammar, re.M))
-
+from ftlang.plan.declarations import DECLARATIONS
 
 _NUMBER = r"(\d[\d_]*(\.\d+)?|\.\d+)"
 
@@ -37,7 +30,7 @@ class FtLexer(RegexLexer):
             (r'"""', String.Double, "long-string"),
             (r'"', String.Double, "string"),
             # A declaration starts a line; `train = 80%` inside `split { … }` is a field.
-            (words(_declarations(), prefix=r"^", suffix=r"\b(?![ \t]*[=:.])"), Keyword.Declaration),
+            (words(tuple(DECLARATIONS), prefix=r"^", suffix=r"\b(?![ \t]*[=:.])"), Keyword.Declaration),
             (words(("extends", "as", "sha256"), suffix=r"\b"), Keyword),
             (words(("true", "false"), suffix=r"\b"), Keyword.Constant),
             (words(("and", "or", "not", "in"), suffix=r"\b"), Operator.Word),
