@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -17,10 +18,10 @@ from ftlang.runtime.methods.reference_free import reference_free_workload
 from ftlang.runtime.methods.reward_model import reward_workload
 from ftlang.runtime.methods.sft import sft_workload
 from ftlang.runtime.methods.simpo import SimpoObjective
-from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.methods.workload import Workload, WorkloadInputs
 
 # Methods with a module of their own; full and LoRA are supervised fine-tuning.
-WORKLOADS = {
+WORKLOADS: dict[str, Callable[[WorkloadInputs], Workload]] = {
     "dpo": dpo_workload,
     "grpo": grpo_workload,
     "kto": kto_workload,
@@ -34,6 +35,5 @@ def build_workload(
     plan: Plan, model: Any, tokenizer: Any, rows: RunRows, max_len: int, pad_id: int, device: torch.device
 ) -> Workload:
     """The method's items, collator, objective and evaluation for the model already on `device`."""
-    if (build := WORKLOADS.get(plan.method.kind)) is not None:
-        return build(plan, model, tokenizer, rows.train, rows.eval, max_len, pad_id, device)
-    return sft_workload(plan, model, tokenizer, rows.train, rows.eval, max_len, pad_id, rows.labels)
+    inputs = WorkloadInputs(plan, model, tokenizer, rows, max_len, pad_id, device)
+    return WORKLOADS.get(plan.method.kind, sft_workload)(inputs)

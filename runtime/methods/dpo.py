@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ftlang.plan.models import DpoMethod, Plan
+from ftlang.plan.models import DpoMethod
 from ftlang.runtime.data.batching import collate_lm
 from ftlang.runtime.data.prompts import Example, Rendered, answers, tokenize
-from ftlang.runtime.errors import RunError
-from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, token_logps
-from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.methods.workload import Workload, WorkloadInputs, prepare, token_summary
 
 
 @dataclass(frozen=True)
@@ -99,6 +98,10 @@ def tokenize_pairs(rendered: Sequence[Rendered], tokenizer: Any, max_len: int) -
     return pairs, {"truncated": cstats.truncated + rstats.truncated, "dropped_no_target": len(rendered) - len(pairs)}
 
 
+# What a dropped pair lost, for the error when truncation drops every training pair.
+PAIR_LOST = "pair lost an answer"
+
+
 class PairCollator:
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
@@ -172,31 +175,15 @@ def evaluate_pairs(
     }
 
 
-def dpo_workload(
-    plan: Plan,
-    model: Any,
-    tokenizer: Any,
-    train_r: Sequence[Rendered],
-    eval_r: Sequence[Rendered],
-    max_len: int,
-    pad_id: int,
-    device: torch.device,
-) -> Workload:
+def dpo_workload(inputs: WorkloadInputs) -> Workload:
     """Tokenise the pairs, attach the adapter, set up the reference; what run.py trains."""
-    method = plan.method
+    method = inputs.plan.method
     assert isinstance(method, DpoMethod)
-    train_pairs, tstats = tokenize_pairs(train_r, tokenizer, max_len)
-    eval_pairs, estats = tokenize_pairs(eval_r, tokenizer, max_len)
-    if not train_pairs:
-        raise RunError(
-            f"every training pair lost an answer to truncation at max_len {max_len}",
-            help="raise max_len or shorten the prompt",
-        )
-    model, info = apply_method(model, method, plan.prompt.task)
+    ready = prepare(inputs, partial(tokenize_pairs, tokenizer=inputs.tokenizer, max_len=inputs.max_len), PAIR_LOST)
+    model, train_pairs, eval_pairs = ready.model, ready.train, ready.eval
     precomputed = method.reference == "precomputed"
     reference = Reference(model, method.adapter is not None, before_training=precomputed)
-    collate = PairCollator(pad_id)
-    batch_size = plan.train.micro_batch or plan.train.batch
+    collate, batch_size, device = PairCollator(inputs.pad_id), inputs.batch_size, inputs.device
     if precomputed:
         train_pairs = precompute(train_pairs, reference, collate, batch_size, device)
         eval_pairs = precompute(eval_pairs, reference, collate, batch_size, device)
@@ -206,15 +193,10 @@ def dpo_workload(
     )
     return Workload(
         model,
-        info,
+        ready.method,
         train_pairs,
         collate,
         objective,
         evaluate,
-        summary={
-            "train_examples": len(train_pairs),
-            "eval_examples": len(eval_pairs),
-            "truncated": tstats["truncated"] + estats["truncated"],
-            "dropped_no_target": tstats["dropped_no_target"] + estats["dropped_no_target"],
-        },
+        summary=token_summary(train_pairs, eval_pairs, ready.train_stats, ready.eval_stats),
     )

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from typing import Any
 
 import torch
 
-from ftlang.plan.models import KtoMethod, Plan
+from ftlang.plan.models import KtoMethod
 from ftlang.runtime.data.batching import collate_lm
 from ftlang.runtime.data.prompts import Example, Rendered, tokenize
-from ftlang.runtime.errors import RunError
-from ftlang.runtime.methods.adapters import apply_method
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, token_logps
-from ftlang.runtime.methods.workload import Workload, token_summary
+from ftlang.runtime.methods.workload import Workload, WorkloadInputs, prepare, token_summary
 from ftlang.runtime.train import distributed
 
 
@@ -172,40 +171,25 @@ def evaluate_rated(
     }
 
 
-def kto_workload(
-    plan: Plan,
-    model: Any,
-    tokenizer: Any,
-    train_r: Sequence[Rendered],
-    eval_r: Sequence[Rendered],
-    max_len: int,
-    pad_id: int,
-    device: torch.device,
-) -> Workload:
+def kto_workload(inputs: WorkloadInputs) -> Workload:
     """Tokenise the rated completions, attach the adapter, keep the reference: what run.py trains."""
-    method = plan.method
+    method = inputs.plan.method
     assert isinstance(method, KtoMethod)
-    train_rows, tstats = tokenize_rated(train_r, tokenizer, max_len)
-    eval_rows, estats = tokenize_rated(eval_r, tokenizer, max_len)
-    if not train_rows:
-        raise RunError(
-            f"every training completion lost its tokens to truncation at max_len {max_len}",
-            help="raise max_len or shorten the prompt",
-        )
-    model, info = apply_method(model, method, plan.prompt.task)
+    tokenized = partial(tokenize_rated, tokenizer=inputs.tokenizer, max_len=inputs.max_len)
+    ready = prepare(inputs, tokenized, "completion lost its tokens")
+    model, train_rows, eval_rows = ready.model, ready.train, ready.eval
     objective = KtoObjective(method, Reference(model, method.adapter is not None))
-    collate = RatedCollator(pad_id)
-    batch_size = plan.train.micro_batch or plan.train.batch
+    collate, batch_size, device = RatedCollator(inputs.pad_id), inputs.batch_size, inputs.device
     evaluate = (lambda: evaluate_rated(model, eval_rows, objective, collate, batch_size, device)) if eval_rows else None
     return Workload(
         model,
-        info,
+        ready.method,
         train_rows,
         collate,
         objective,
         evaluate,
         summary={
-            **token_summary(train_rows, eval_rows, tstats, estats),
+            **token_summary(train_rows, eval_rows, ready.train_stats, ready.eval_stats),
             "desirable": sum(r.desirable for r in train_rows),
         },
     )

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import torch
 
-from ftlang.plan.models import MethodPlan, Plan
 from ftlang.runtime.data.batching import Batch
-from ftlang.runtime.data.prompts import Rendered
-from ftlang.runtime.errors import RunError
-from ftlang.runtime.methods.adapters import apply_method
-from ftlang.runtime.methods.dpo import PairCollator, evaluate_pairs, tokenize_pairs
+from ftlang.runtime.methods.dpo import PAIR_LOST, PairCollator, evaluate_pairs, tokenize_pairs
 from ftlang.runtime.methods.policy import target_mask, token_logps
-from ftlang.runtime.methods.workload import Workload, token_summary
+from ftlang.runtime.methods.workload import Workload, WorkloadInputs, prepare, token_summary
 from ftlang.runtime.train.loop import Objective
 
 
@@ -25,33 +22,17 @@ def average_logps(model: torch.nn.Module, seqs: Batch) -> torch.Tensor:
 
 
 def reference_free_workload(
-    plan: Plan,
-    model: Any,
-    tokenizer: Any,
-    train_r: Sequence[Rendered],
-    eval_r: Sequence[Rendered],
-    max_len: int,
-    pad_id: int,
-    device: torch.device,
-    *,
-    objective: Callable[[Any], Objective],
-    task: str | None = None,
+    inputs: WorkloadInputs, *, objective: Callable[[Any], Objective], task: str | None = None
 ) -> Workload:
     """Tokenise the pairs and attach the adapter; `objective(method)` scores them, no reference is kept.
 
     `task` is the kind of model the method trains, when not the prompt's (a reward model's head).
     """
-    method: MethodPlan = plan.method
-    train_pairs, tstats = tokenize_pairs(train_r, tokenizer, max_len)
-    eval_pairs, estats = tokenize_pairs(eval_r, tokenizer, max_len)
-    if not train_pairs:
-        raise RunError(
-            f"every training pair lost an answer to truncation at max_len {max_len}",
-            help="raise max_len or shorten the prompt",
-        )
-    model, info = apply_method(model, method, task or plan.prompt.task)
-    score, collate = objective(method), PairCollator(pad_id)
-    batch_size = plan.train.micro_batch or plan.train.batch
+    tokenized = partial(tokenize_pairs, tokenizer=inputs.tokenizer, max_len=inputs.max_len)
+    ready = prepare(inputs, tokenized, PAIR_LOST, task)
+    model, eval_pairs = ready.model, ready.eval
+    score, collate = objective(inputs.plan.method), PairCollator(inputs.pad_id)
+    batch_size, device = inputs.batch_size, inputs.device
     evaluate = (
         (lambda: evaluate_pairs(model, eval_pairs, score, collate, batch_size, device))  # type: ignore[arg-type]
         if eval_pairs
@@ -59,10 +40,10 @@ def reference_free_workload(
     )
     return Workload(
         model,
-        info,
-        train_pairs,
+        ready.method,
+        ready.train,
         collate,
         score,
         evaluate,
-        summary=token_summary(train_pairs, eval_pairs, tstats, estats),
+        summary=token_summary(ready.train, eval_pairs, ready.train_stats, ready.eval_stats),
     )

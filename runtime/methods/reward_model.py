@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from ftlang.plan.models import Plan, RewardMethod
-from ftlang.runtime.data.prompts import Rendered
+from ftlang.plan.models import RewardMethod
 from ftlang.runtime.methods.dpo import PairBatch, pair_stats
 from ftlang.runtime.methods.reference_free import reference_free_workload
-from ftlang.runtime.methods.workload import Workload
+from ftlang.runtime.methods.workload import Workload, WorkloadInputs
 
 
 def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor, *, center: float = 0.0) -> torch.Tensor:
@@ -45,23 +43,11 @@ class RewardObjective:
         return losses.sum(), pair_stats(chosen.detach(), rejected.detach())
 
 
-def reward_workload(
-    plan: Plan,
-    model: Any,
-    tokenizer: Any,
-    train_r: Sequence[Rendered],
-    eval_r: Sequence[Rendered],
-    max_len: int,
-    pad_id: int,
-    device: torch.device,
-) -> Workload:
+def reward_workload(inputs: WorkloadInputs) -> Workload:
     """Pairs tokenised as for DPO (the score reads the whole sequence), the scalar head, LoRA or not."""
     # Padding sits at the end of each row: the head reads the last token that is not the pad id.
-    model.config.pad_token_id = pad_id
-    work = reference_free_workload(
-        plan, model, tokenizer, train_r, eval_r, max_len, pad_id, device, objective=RewardObjective,
-        task="classification",
-    )  # fmt: skip
+    inputs.model.config.pad_token_id = inputs.pad_id
+    work = reference_free_workload(inputs, objective=RewardObjective, task="classification")
     return replace(work, saved_model=lambda: merged(work.model))
 
 
