@@ -17,20 +17,17 @@ from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, target_mask, token_logps
 from ftlang.runtime.methods.rewards import Rewards
 from ftlang.runtime.methods.workload import Workload, WorkloadInputs, prepare
-from ftlang.runtime.sampling import Generators, SamplingSeeds, sample
-from ftlang.runtime.train import distributed
+from ftlang.runtime.sampling import sample
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A tokenised generation prompt; `text` and `row` are what the rewards see, `index` its place
-    in the split (what keys its completions' sampling seeds)."""
+    """A tokenised generation prompt; `text` and `row` are what the rewards see."""
 
     ids: list[int]
     text: str
     row: Mapping[str, Any]
     origin: str
-    index: int
 
 
 @dataclass
@@ -62,7 +59,7 @@ def tokenize_prompts(rendered: Sequence[Rendered], tokenizer: Any, limit: int) -
         return [], 0
     trailing = set(tokenizer.all_special_ids) - {tokenizer.bos_token_id}
     prompts, truncated = [], 0
-    for index, (r, ids) in enumerate(zip(rendered, tokenizer([r.input for r in rendered])["input_ids"])):
+    for r, ids in zip(rendered, tokenizer([r.input for r in rendered])["input_ids"]):
         ids = list(ids)
         # A tokenizer that closes every text with a special ([SEP], </s>) would have the
         # model continue after an end marker: drop it.
@@ -70,7 +67,7 @@ def tokenize_prompts(rendered: Sequence[Rendered], tokenizer: Any, limit: int) -
             ids.pop()
         if len(ids) > limit:
             ids, truncated = ids[-limit:], truncated + 1
-        prompts.append(Prompt(ids, r.input, r.row, r.origin, index))
+        prompts.append(Prompt(ids, r.input, r.row, r.origin))
     return prompts, truncated
 
 
@@ -96,8 +93,7 @@ class Scorer:
         prompts: Sequence[Prompt],
         max_new_tokens: int,
         temperature: float | None,
-        generator: Generators,
-        lockstep: bool = False,
+        generator: torch.Generator | None,
     ) -> list[list[int]]:
         with evaluating(self.model):  # no dropout while sampling: the policy as it stands
             return sample(
@@ -109,7 +105,6 @@ class Scorer:
                 device=self.device,
                 temperature=temperature,
                 generator=generator,
-                lockstep=lockstep,
             )
 
     def score(
@@ -138,21 +133,15 @@ class Rollouts:
 
     Sampling happens when the loop collates a step's micro-batches, before its first
     backward pass, so every completion of a step comes from the same policy (on-policy).
-    Each completion draws from its own generator, keyed by the step, its prompt's index and
-    its place in the group: several processes, each sampling its share of the prompts, draw
-    the completions one process draws. A group never splits, so its advantages are computed
-    where it was sampled.
     """
 
-    def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None, seeds: SamplingSeeds):
-        self.scorer, self.method, self.reference, self.seeds = scorer, method, reference, seeds
+    def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None, generator: torch.Generator):
+        self.scorer, self.method, self.reference, self.generator = scorer, method, reference, generator
 
     def __call__(self, prompts: Sequence[Prompt]) -> RolloutBatch:
-        m, device = self.method, self.scorer.device
+        m = self.method
         asks = [p for p in prompts for _ in range(m.group_size)]
-        generators = [self.seeds.generator(p.index, k, device) for p in prompts for k in range(m.group_size)]
-        lockstep = distributed.is_sharded(self.scorer.model)
-        completions = self.scorer.generate(asks, m.max_new_tokens, m.temperature, generators, lockstep)
+        completions = self.scorer.generate(asks, m.max_new_tokens, m.temperature, self.generator)
         totals, sums = self.scorer.score(asks, completions)
         advantages = group_advantages(totals.view(-1, m.group_size)).view(-1).float()
         examples = [(Example(p.ids + c, [IGNORE] * len(p.ids) + c, p.origin),) for p, c in zip(asks, completions)]
@@ -231,9 +220,9 @@ def grpo_workload(inputs: WorkloadInputs) -> Workload:
     model, device = ready.model, inputs.device
     reference = Reference(model, method.adapter is not None) if method.beta > 0 else None
     scorer = Scorer(model, Rewards(method.rewards, Path(plan.root)), inputs.tokenizer, inputs.pad_id, device)
-    # Seeds of their own, from the run's seed: the completions do not depend on how many numbers
-    # dropout drew, nor on which process samples them, and a resumed run samples the same ones.
-    seeds = SamplingSeeds(plan.train.seed)
+    # Its own generator, seeded by the run's seed and saved in checkpoints: the completions do
+    # not depend on how many numbers dropout drew, and a resumed run samples the same ones.
+    generator = torch.Generator(device=device).manual_seed(plan.train.seed)
     evaluate = (
         partial(evaluate_prompts, scorer, ready.eval, plan.eval.generation, inputs.batch_size)
         if plan.eval and ready.eval
@@ -243,10 +232,10 @@ def grpo_workload(inputs: WorkloadInputs) -> Workload:
         model,
         ready.method,
         ready.train,
-        Rollouts(scorer, method, reference, seeds),
+        Rollouts(scorer, method, reference, generator),
         GrpoObjective(method),
         evaluate,
-        seeds=seeds,
+        rng=generator,
         summary={
             "train_examples": len(ready.train),
             "eval_examples": len(ready.eval),
