@@ -13,7 +13,6 @@ from ftlang.runtime.data.prompts import Rendered
 from ftlang.runtime.data.rows import RunRows
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import MethodInfo, apply_method
-from ftlang.runtime.sampling import SamplingSeeds
 from ftlang.runtime.train.loop import Objective
 
 Item = TypeVar("Item")
@@ -26,8 +25,8 @@ class Workload:
 
     `items` are what the data order permutes (sequences, preference pairs or prompts), and
     `collator` turns a slice of them into a micro-batch that `objective` scores. `summary`
-    adds what the method trained on to summary.json; `seeds` key the method's own sampling
-    (GRPO's) by the step, which the loop sets.
+    adds what the method trained on to summary.json; `rng` is a generator of the method's
+    own (GRPO's sampling) that checkpoints save and restore.
     """
 
     model: Any
@@ -37,7 +36,7 @@ class Workload:
     objective: Objective
     evaluate: Callable[[], dict[str, Any]] | None
     summary: dict[str, Any] = field(default_factory=dict)
-    seeds: SamplingSeeds | None = None
+    rng: torch.Generator | None = None
     saved_model: Callable[[], Any] | None = None  # what model/ holds, when not the trained model itself
 
 
