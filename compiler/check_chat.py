@@ -7,19 +7,27 @@ from __future__ import annotations
 from typing import Any
 
 from ftlang.plan.catalogue import CHAT_TEMPLATES, CONVERSATION_FORMATS, TRAIN_ON
+from ftlang.plan.chat_sandbox import chat_names, chat_sandbox
+from ftlang.plan.rows import held as value_held
 
 from . import nodes as n
 from .context import BlockEntries, Context
 from .datapeek import Peek
-from .diagnostics import Label, error
+from .diagnostics import Diagnostic, Label, error
 from .suggest import did_you_mean
-from .templates import inspect_template, template_error
+from .templates import inspect_template, limit_problem, template_error
 from .values import describe
 
 CHAT_FIELDS = ("messages", "format", "template", "train_on")
 CHAT_ROLES = ("system", "user", "assistant")
 # What a chat template sees besides the turns (the names Hugging Face templates use).
 TEMPLATE_NAMES = ("messages", "add_generation_prompt", "bos_token", "eos_token")
+# A conversation to render a custom template with when the data gives none: its limits fail at check time.
+_SAMPLE_TURNS = [
+    {"role": "system", "content": "You answer briefly."},
+    {"role": "user", "content": "What is 2 + 2?"},
+    {"role": "assistant", "content": "4"},
+]
 _WRITTEN = ("input", "target", "label", "chosen", "rejected", "user", "assistant", "completion", "desirable")
 
 
@@ -159,11 +167,11 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
     ctx.origin(("prompt", "template"), entry)
     value = entry.value
     if isinstance(value, n.Literal) and value.kind == "str":
-        info = inspect_template(str(value.value))
+        info = inspect_template(str(value.value), chat_sandbox())
         if info.error:
             ctx.report(template_error("template", value, info))
             return None
-        unknown = [name for name in info.fields if name not in TEMPLATE_NAMES]
+        unknown = [name for name in info.fields if name not in TEMPLATE_NAMES + chat_names()]
         if "messages" not in info.fields or unknown:
             ctx.report(
                 error(
@@ -176,6 +184,9 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
                     help="loop over the turns: {% for m in messages %}{{ m.role }}: {{ m.content }}{% endfor %}",
                 )
             )
+            return None
+        if problem := _limit_problem(str(value.value), [_SAMPLE_TURNS]):
+            ctx.report(_limit_error(value, problem))
             return None
         return {"name": "custom", "jinja": value.value}
     name = _name(value)
@@ -192,6 +203,36 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
         )
     )
     return None
+
+
+def _limit_problem(jinja: str, conversations: list[list[dict[str, Any]]]) -> str | None:
+    """The sandbox limit a custom chat template goes past when it lays out these conversations."""
+    values = [
+        {"messages": turns, "add_generation_prompt": False, "bos_token": "<s>", "eos_token": "</s>"}
+        for turns in conversations
+    ]
+    return limit_problem(jinja, values, chat_sandbox())
+
+
+def _limit_error(literal: n.Literal, problem: str) -> Diagnostic:
+    """E0600: laying out a conversation with the template would cost more than the sandbox allows."""
+    return error(
+        "E0600",
+        "the chat template goes past a limit of the template sandbox",
+        literal.span,
+        problem,
+        help="a chat template lays out the turns; build no large text or numbers in it",
+    )
+
+
+def _check_custom_layout(ctx: Context, prompt: dict[str, Any], turns: list[list[dict[str, Any]]]) -> None:
+    """A custom template laid over the data's first conversations stays within the sandbox's limits."""
+    entry = ctx.origins.get(("prompt", "template"))
+    jinja = (prompt.get("template") or {}).get("jinja")
+    if not isinstance(entry, n.Field) or not isinstance(entry.value, n.Literal) or not isinstance(jinja, str):
+        return
+    if problem := _limit_problem(jinja, turns):
+        ctx.report(_limit_error(entry.value, problem))
 
 
 def check_turns(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, data: str) -> None:
@@ -235,6 +276,13 @@ def check_turns(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None,
             )
         )
         return
+    role_key, content_key, roles = conversation["role_key"], conversation["content_key"], conversation["roles"]
+    laid_out = [
+        [{"role": roles[turn[role_key]], "content": turn[content_key]} for turn in turns]
+        for turns in (row[field] for row in found.sample[:3])
+        if isinstance(turns, list)
+    ]
+    _check_custom_layout(ctx, prompt or {}, laid_out)
 
 
 def _turns_problem(turns: object, conversation: dict[str, Any]) -> tuple[str, str, str] | None:
@@ -263,6 +311,13 @@ def _turns_problem(turns: object, conversation: dict[str, Any]) -> tuple[str, st
                 f"its turns are `{fmt}` turns: add `format = {fmt}`"
                 if fmt
                 else "turns are {role, content} (`format = openai`) or {from, value} (`format = sharegpt`)",
+            )
+        if not isinstance(turn[content_key], str):
+            what = value_held(turn[content_key])
+            return (
+                "E0602",
+                f"turn {index} of {{field}} holds {what} under `{content_key}`, where text is expected",
+                f'a turn\'s text is a string: `"{content_key}": "…"`',
             )
         if turn[role_key] not in roles:
             role = turn[role_key]

@@ -390,7 +390,8 @@ CODES: dict[str, Code] = {
             "E0331",
             "custom chat template",
             "A chat template written as a string is jinja over `messages` (each with `role` and `content`), "
-            "`add_generation_prompt`, `bos_token` and `eos_token`; it must lay out `messages` and use nothing else.",
+            "`add_generation_prompt`, `bos_token` and `eos_token`; it must lay out `messages` and use nothing else "
+            "but the helpers Hugging Face templates call (`raise_exception`, `namespace`, `tojson`, `{% break %}`, …).",
             'template = "{{ question }}"',
             'template = "{% for m in messages %}{{ m.role }}: {{ m.content }}\\n{% endfor %}"',
         ),
@@ -512,7 +513,8 @@ CODES: dict[str, Code] = {
             "template past a sandbox limit",
             "Templates render in a sandbox with limits: 1,000,000 characters of output per row, "
             "numbers of at most 4096 bits, 1,000,000 loop steps and 2 seconds per row. `ft check` renders "
-            "each template with the data's first rows (or alone, when it uses no field), so a template "
+            "each template with the data's first rows (or alone, when it uses no field), and lays out the "
+            "data's first conversations with a chat template of the recipe's own, so a template "
             "that would build gigabytes of text or a number of millions of digits fails here, located.",
             'prompt p { input "{{ body * 10**9 }}" }',
             'prompt p { input "{{ body }}" }',

@@ -29,11 +29,13 @@ def _environment() -> LimitedSandbox:
     return sandbox()
 
 
-def inspect_template(text: str) -> TemplateInfo:
+def inspect_template(text: str, env: LimitedSandbox | None = None) -> TemplateInfo:
+    """The template's fields, or its syntax error, in `env` (the prompt templates' sandbox by default)."""
+    env = env or _environment()
     try:
-        ast = _environment().parse(text)
+        ast = env.parse(text)
         # Compiling (no rendering) also finds unknown filters and tests, which parsing lets pass.
-        _environment().compile(ast)
+        env.compile(ast)
     except (ValueError, RecursionError) as exc:  # a number past int-to-str limits; nesting past the stack
         reason = "a number in it is too long" if isinstance(exc, ValueError) else "it is nested too deeply"
         return TemplateInfo((), reason, 1)
@@ -51,13 +53,14 @@ def inspect_template(text: str) -> TemplateInfo:
     return TemplateInfo(tuple(sorted(meta.find_undeclared_variables(ast))))
 
 
-def limit_problem(text: str, rows: Sequence[Mapping[str, object]]) -> str | None:
+def limit_problem(text: str, rows: Sequence[Mapping[str, object]], env: LimitedSandbox | None = None) -> str | None:
     """The sandbox limit a render of the template with these rows goes past, if any (other render
     failures, such as a field a row lacks, are other checks' to report)."""
+    env = env or _environment()
     try:
-        template = _environment().from_string(text)
+        template = env.from_string(text)
         for row in rows:
-            _environment().render(template, row)
+            env.render(template, row)
     except TemplateLimitError as exc:
         return str(exc)
     except Exception:

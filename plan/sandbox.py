@@ -143,12 +143,14 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
     intercepted_binops = frozenset(_BINOPS)
     code_generator_class = _Concat
 
-    def __init__(self) -> None:
-        super().__init__(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False)
+    def __init__(self, **options: Any) -> None:
+        """`options` are jinja2's (extensions, whitespace rules, undefined); constant folding stays off."""
+        defaults: dict[str, Any] = {"undefined": StrictUndefined, "autoescape": False, "keep_trailing_newline": True}
+        super().__init__(**{**defaults, **options, "optimized": False})
         self.budget = _Budget()
         self.globals["range"] = self._range
         self.globals.pop("lipsum", None)  # text of any length on demand: nothing a prompt needs
-        self.filters = {name: _bounded_filter(name, f) for name, f in self.filters.items()}
+        self.filters = {name: bounded_filter(name, f) for name, f in self.filters.items()}
 
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         self.budget.tick()
@@ -204,7 +206,7 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
         return "".join(out)
 
 
-def _bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
+def bounded_filter(name: str, function: Callable[..., Any]) -> Callable[..., Any]:
     """The filter, refusing arguments that could build text past MAX_OUTPUT, and such results."""
     passes = getattr(function, "jinja_pass_arg", None)  # jinja2 passes the context or environment first
 

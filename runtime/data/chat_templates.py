@@ -1,9 +1,11 @@
 """Chat templates: lay out chat turns as text, and find the spans of the turns the loss covers.
 
 A template is jinja over `messages` (each `{role, content}`), `add_generation_prompt`,
-`bos_token` and `eos_token`, rendered in jinja2's immutable sandbox like the prompt
-templates. The built-ins follow the layouts their model families ship; `tokenizer` is the
-model's own template (the `plain` one when it has none).
+`bos_token` and `eos_token`, rendered in the bounded template sandbox like the prompt templates
+(plan/chat_sandbox.py: the same limits on output, numbers, loops and time, and the helpers Hugging
+Face chat templates use). The built-ins follow the layouts their model families ship; `tokenizer`
+is the model's own template (the `plain` one when it has none), rendered in that sandbox too, with
+the values and whitespace rules `apply_chat_template` gives it.
 
 A trained turn's span runs from its content to the end of what the template writes for
 that turn, trailing whitespace aside: the content and its end-of-turn marker (`<|im_end|>`,
@@ -19,9 +21,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from jinja2 import StrictUndefined, Template, TemplateError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2 import Template, TemplateError
 
+from ftlang.plan.chat_sandbox import chat_sandbox, tokenizer_sandbox
+from ftlang.plan.sandbox import TemplateLimitError
 from ftlang.runtime.errors import RunError
 
 BUILT_IN: dict[str, str] = {
@@ -80,8 +83,6 @@ MARKERS = (
 # What closes an assistant turn, where it is not the EOS: generation stops there.
 END_OF_TURN = {"chatml": "<|im_end|>", "llama3": "<|eot_id|>", "gemma": "<end_of_turn>"}
 
-_ENV = ImmutableSandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-
 Messages = Sequence[tuple[str, str]]
 TemplateRef = tuple[str, str | None]  # a ChatTemplate's name and custom jinja
 DEFAULT_TEMPLATE: TemplateRef = ("tokenizer", None)
@@ -93,7 +94,7 @@ class ChatLayout:
     """One chat template bound to one tokenizer's BOS and EOS texts."""
 
     name: str
-    template: Template | None  # None: the tokenizer's own, through apply_chat_template
+    template: Template
     tokenizer: Any
     bos: str
     eos: str
@@ -108,14 +109,25 @@ class ChatLayout:
         return END_OF_TURN.get(self.name, self.eos)
 
     def render(self, messages: Messages, generation_prompt: bool = False) -> str:
+        """The conversation as text; RunError when the template goes past a limit of the sandbox."""
         msgs = [{"role": r, "content": c} for r, c in messages]
-        if self.template is None:
-            return str(
-                self.tokenizer.apply_chat_template(msgs, tokenize=False, add_generation_prompt=generation_prompt)
-            )
-        return self.template.render(
-            messages=msgs, add_generation_prompt=generation_prompt, bos_token=self.bos, eos_token=self.eos
-        )
+        values: dict[str, Any] = {"messages": msgs, "add_generation_prompt": generation_prompt}
+        if self.name == "tokenizer":
+            if not msgs:  # as `apply_chat_template`, which refuses an empty conversation
+                raise ValueError("an empty conversation")
+            # What `apply_chat_template` gives the model's template: its special tokens, no tools.
+            values = {**self.tokenizer.special_tokens_map, "tools": None, "documents": None, **values}
+            env = tokenizer_sandbox()
+        else:
+            values.update(bos_token=self.bos, eos_token=self.eos)
+            env = chat_sandbox()
+        try:
+            return env.render(self.template, values)
+        except TemplateLimitError as e:
+            raise RunError(
+                f"{_describe(self.name)} goes past a limit of the template sandbox: {e}",
+                help="a chat template lays out the turns; it builds no large text or numbers",
+            ) from None
 
     def layout(self, messages: Messages, trained: Sequence[bool]) -> tuple[str, Spans]:
         """The conversation's text and the character spans of its trained turns."""
@@ -139,15 +151,18 @@ class ChatLayout:
         return self.render(messages[:-1], generation_prompt=True)
 
     def _prefix(self, messages: Messages, i: int) -> str | None:
-        if i == 0:
-            try:
-                return self.render([])
-            except Exception:  # templates that refuse an empty conversation start from nothing
-                return ""
         try:
             return self.render(messages[:i])
-        except Exception:  # some templates refuse a conversation that does not end a certain way
-            return None
+        except RunError:  # a sandbox limit: the template fails on every prefix alike
+            raise
+        except Exception:  # templates refuse an empty conversation, or one that does not end a certain way
+            return "" if i == 0 else None
+
+
+def _describe(name: str) -> str:
+    if name == "tokenizer":
+        return "the model's own chat template (its tokenizer's `chat_template`)"
+    return "the prompt's own chat template" if name == "custom" else f"the chat template `{name}`"
 
 
 def _found(full: str, content: str, after: int) -> tuple[int, int]:
@@ -171,18 +186,23 @@ def chat_layout(template: TemplateRef, tokenizer: Any) -> ChatLayout:
     name, jinja = template
     if name == "tokenizer":
         if getattr(tokenizer, "chat_template", None):
-            return ChatLayout(name, None, tokenizer, bos, eos)
+            try:
+                own = str(tokenizer.get_chat_template())
+            except ValueError as e:  # several templates and none the default
+                raise RunError(f"the model's tokenizer has no one chat template: {e}") from None
+            return ChatLayout(name, _compiled(own, name), tokenizer, bos, eos)
         name = "plain"
     text = jinja if name == "custom" else BUILT_IN.get(name)
     if text is None:
         raise RunError(f"no chat template named `{name}`", help=f"built in: {', '.join(BUILT_IN)}")
-    return ChatLayout(name, _compiled(text), tokenizer, bos, eos)
+    return ChatLayout(name, _compiled(text, name), tokenizer, bos, eos)
 
 
 @lru_cache(maxsize=16)
-def _compiled(text: str) -> Template:
+def _compiled(text: str, name: str) -> Template:
     """A template compiled once: layouts are asked for row by row (generation, answers)."""
+    env = tokenizer_sandbox() if name == "tokenizer" else chat_sandbox()
     try:
-        return _ENV.from_string(text)
-    except TemplateError as e:
-        raise RunError(f"the chat template does not parse: {e}") from None
+        return env.from_string(text)
+    except (TemplateError, ValueError, RecursionError) as e:  # a number past int-to-str limits, deep nesting
+        raise RunError(f"{_describe(name)} does not parse: {e}") from None
