@@ -43,6 +43,7 @@ SHAPES = {
 CASES = {
     "full": {"method": "full"},
     "full+checkpointing": {"method": "full", "gradient_checkpointing": True},
+    "full+bf16_master": {"method": "full", "precision": "bf16_master"},
     "lora": {"method": "lora"},
     "lora+checkpointing": {"method": "lora", "gradient_checkpointing": True},
     "qlora+checkpointing": {"method": "lora", "gradient_checkpointing": True, "quantize": "nf4"},
@@ -83,7 +84,7 @@ def make_plan(shape: dict[str, int], case: dict[str, Any], device: str, micro: i
         prompt=PromptPlan(name="p", task="completion", input="{{ t }}", target="{{ t }}"),
         method=method,
         train=train,
-        compute=ComputePlan(device=device, precision="bf16" if device == "cuda" else "fp32"),
+        compute=ComputePlan(device=device, precision=case.get("precision", "bf16" if device == "cuda" else "fp32")),
     )
 
 
@@ -121,6 +122,7 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
     from ftlang.runtime.train import levers
     from ftlang.runtime.train.fits import model_shape
     from ftlang.runtime.train.loop import loss_sum
+    from ftlang.runtime.train.master_weights import MasterWeights
     from ftlang.runtime.train.optimizers import make_optimizer
 
     shape, case = SHAPES[shape_name], CASES[case_name]
@@ -164,7 +166,8 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
     model = levers.prepare(model, run_levers)
     if case["method"] == "lora":
         model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
-    optimizer = make_optimizer(model, 1e-4, 0.0, plan.train.optimizer)
+    masters = MasterWeights(model.parameters()) if run_levers.precision.master_weights else None
+    optimizer = make_optimizer(model, 1e-4, 0.0, plan.train.optimizer, masters)
     if device.type == "cuda":
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
@@ -174,7 +177,11 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
         with run_levers.precision.autocast():
             loss, _ = loss_sum(model, batch, "completion")
         (loss / batch.n_targets).backward()
+        if masters:
+            masters.take_grads()
         optimizer.step()
+        if masters:
+            masters.write_back()
         optimizer.zero_grad(set_to_none=True)
         return (loss / batch.n_targets).item()
 
@@ -208,6 +215,7 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
             "weights": est.weights,
             "gradients": est.gradients,
             "optimizer": est.optimizer,
+            "master": est.master,
             "activations": est.activations_checkpointed if est.checkpointing else est.activations,
         },
     }

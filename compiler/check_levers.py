@@ -97,6 +97,7 @@ def check_levers(ctx: Context, plan: dict[str, Any]) -> None:
     _check_quantize(ctx, plan)
     _check_offload(ctx, compute)
     _check_fp16_weights(ctx, plan)
+    _check_master_weights(ctx, plan)
 
 
 def _needs_cuda(ctx: Context, what: str, span: Span, device_span: Span, help: str | None = None) -> None:
@@ -178,5 +179,38 @@ def _check_fp16_weights(ctx: Context, plan: dict[str, Any]) -> None:
                 "scales fp16 gradients",
                 secondary=[Label(dtype_span, "the weights are float16")],
                 help="keep the weights in float32 (`dtype = float32`): autocast runs the matrix products in fp16",
+            )
+        )
+
+
+def _check_master_weights(ctx: Context, plan: dict[str, Any]) -> None:
+    """`bf16_master` holds the weights in bfloat16 beside float32 copies the optimizer steps."""
+    compute, model = plan.get("compute") or {}, plan.get("model") or {}
+    span = _span(ctx, ("compute", "precision"))
+    if compute.get("precision") != "bf16_master" or span is None:
+        return
+    dtype, dtype_span = model.get("dtype"), _span(ctx, ("model", "dtype"))
+    if dtype in ("float32", "float16") and dtype_span is not None:
+        ctx.report(
+            error(
+                "E0506",
+                f"`precision = bf16_master` keeps the weights in bfloat16, and the model's dtype is {dtype}",
+                span,
+                "bfloat16 weights, float32 master copies",
+                secondary=[Label(dtype_span, f"the weights are {dtype}")],
+                help="drop the model's `dtype` (or set it to bfloat16), or use `precision = bf16`",
+            )
+        )
+    strategy_span = _span(ctx, ("compute", "strategy"))
+    if compute.get("strategy") == "fsdp" and (compute.get("processes") or 1) > 1 and strategy_span is not None:
+        ctx.report(
+            error(
+                "E0507",
+                "`precision = bf16_master` cannot run under FSDP here",
+                span,
+                "master copies beside the weights",
+                secondary=[Label(strategy_span, "shards the model")],
+                help="use `precision = bf16` with the model's `dtype = float32`: FSDP's float32 shards are the "
+                "master weights",
             )
         )

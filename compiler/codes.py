@@ -642,6 +642,26 @@ CODES: dict[str, Code] = {
             "E0701",
             "tracker named twice",
             "Each tracker in `track` receives every metric once; naming it twice would log everything twice.",
+        _c(
+            "E0506",
+            "master weights over weights that are not bfloat16",
+            "`precision = bf16_master` holds the model's weights in bfloat16 for the forward and backward "
+            "passes, and float32 copies of the trained ones that the optimizer steps. Weights loaded in "
+            "float32 are their own master copy (use `precision = bf16`: autocast over them); float16 "
+            "weights are not what it computes in.",
+            'model base = hf("x/y") { dtype = float32 }\ncompute { precision = bf16_master }',
+            'model base = hf("x/y")\ncompute { precision = bf16_master }',
+        ),
+        _c(
+            "E0507",
+            "master weights with FSDP",
+            "The float32 master copies of `bf16_master` sit beside the model in one process; FSDP shards "
+            "the model's parameters and its optimizer state by name, which the copies do not have. Under "
+            "FSDP, bf16 autocast over float32 weights does the same: the float32 shards are the master "
+            "weights.",
+            "compute { processes = 2, strategy = fsdp, precision = bf16_master }",
+            "compute { processes = 2, strategy = fsdp, precision = bf16 }  # with dtype = float32",
+        ),
             "train { track = [tensorboard, tensorboard] }",
             "train { track = [tensorboard] }",
         ),

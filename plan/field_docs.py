@@ -32,7 +32,7 @@ FIELD_DOCS: dict[str, dict[str, str]] = {
     "compute": {
         "strategy": "how several processes share the model: `ddp` (a copy each) or `fsdp` (sharded)",
         "processes": "how many processes train together under torch.distributed",
-        "precision": "the arithmetic of training: `fp32`, `bf16`, `fp16`, or `auto` for the device",
+        "precision": "the arithmetic of training: `fp32`, `bf16`, `bf16_master` (bfloat16 weights, float32 master copies), `fp16`, or `auto` for the device",
         "backend": "the torch.distributed backend: `gloo` (CPU), `nccl` (GPU) or `auto`",
         "deterministic": "on a GPU, deterministic kernels: two runs give the same bits (CPU runs always do)",
         "device": "where the run executes: `auto` (a GPU when there is one), `cpu` or `cuda`",

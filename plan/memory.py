@@ -110,11 +110,12 @@ class MemoryEstimate:
     activations_checkpointed: int
     checkpointing: bool
     dtype: str
+    master: int = 0  # `bf16_master`'s float32 copies of the trained weights
 
     @property
     def total(self) -> int:
         active = self.activations_checkpointed if self.checkpointing else self.activations
-        return self.weights + self.gradients + self.optimizer + active
+        return self.weights + self.gradients + self.optimizer + self.master + active
 
 
 def _weight_dtype(plan: Plan, device: str) -> str:
@@ -123,6 +124,8 @@ def _weight_dtype(plan: Plan, device: str) -> str:
     if dtype != "auto":
         return dtype
     precision = plan.compute.precision
+    if precision == "bf16_master":
+        return "bfloat16"
     if device != "cuda" or precision == "fp32" or (precision == "fp16" and plan.method.kind == "full"):
         return "float32"
     return "float16" if precision == "fp16" else "bfloat16"
@@ -176,6 +179,9 @@ def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
         weights = shape.params * weight_bytes
     trainable = _trainable(plan, shape)
     trainable_bytes = 4 if _lora(plan) is not None else weight_bytes  # peft keeps adapters in float32
+    # bf16_master steps float32 copies of half-precision trained weights, with float32 gradients.
+    master: float = trainable * 4 if plan.compute.precision == "bf16_master" and trainable_bytes < 4 else 0
+    trainable_bytes = 4 if master else trainable_bytes
     spec = OPTIMIZERS[plan.train.optimizer.kind]
     state = spec.state_bytes * trainable_bytes / 4 if spec.state_bytes >= 4 else spec.state_bytes
     if plan.train.optimizer.kind == "sgd" and plan.train.optimizer.momentum == 0:
@@ -187,7 +193,9 @@ def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
         weights, gradients, optimizer = weights / shards, gradients / shards, optimizer / shards
         if plan.compute.offload:
             weights = gradients = optimizer = 0
-    half = plan.compute.precision in ("bf16", "fp16") or (plan.compute.precision == "auto" and device == "cuda")
+    half = plan.compute.precision in ("bf16", "bf16_master", "fp16") or (
+        plan.compute.precision == "auto" and device == "cuda"
+    )
     full, checkpointed = _activation_bytes(plan, shape, half)
     return MemoryEstimate(
         weights=math.ceil(weights),
@@ -197,6 +205,7 @@ def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
         activations_checkpointed=checkpointed,
         checkpointing=plan.train.gradient_checkpointing,
         dtype=dtype,
+        master=math.ceil(master),
     )
 
 
@@ -212,7 +221,9 @@ def describe(est: MemoryEstimate, device: str) -> str:
         if est.checkpointing
         else (f"activations {without} ({with_} with checkpointing)")
     )
+    master = f" + master weights {gigabytes(est.master)}" if est.master else ""
     return (
         f"≈ {gigabytes(est.total)} per {'GPU' if device == 'cuda' else 'process'} ({est.dtype}): weights "
-        f"{gigabytes(est.weights)} + gradients {gigabytes(est.gradients)} + optimizer {gigabytes(est.optimizer)} + {acts}"
+        f"{gigabytes(est.weights)} + gradients {gigabytes(est.gradients)} + optimizer {gigabytes(est.optimizer)}"
+        f"{master} + {acts}"
     )

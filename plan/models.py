@@ -391,7 +391,9 @@ class ComputePlan(Node):
 
     strategy: Literal["ddp", "fsdp"] = "ddp"
     processes: int = Field(default=1, ge=1)
-    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    # bf16: autocast over the model's weights; bf16_master: bfloat16 weights, float32 master copies
+    # of the trained ones that the optimizer steps
+    precision: Literal["auto", "fp32", "bf16", "bf16_master", "fp16"] = "auto"
     backend: Literal["auto", "gloo", "nccl"] = "auto"
     device: Literal["auto", "cpu", "cuda"] = "auto"  # auto: a GPU when there is one
     # auto: flash-attention when installed on a GPU, else FlexAttention for packed rows, else sdpa

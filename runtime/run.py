@@ -38,6 +38,7 @@ from ftlang.runtime.train.fits import check_fits
 from ftlang.runtime.train.hooks import RunHooks
 from ftlang.runtime.train.levers import Levers
 from ftlang.runtime.train.loop import LoopConfig, LoopState, train
+from ftlang.runtime.train.master_weights import MasterWeights
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import apply_tf32
 from ftlang.runtime.train.progress import Progress
@@ -73,6 +74,7 @@ class _Run:
     state: LoopState
     metrics: rundir.MetricsLog
     levers: Levers  # precision, attention kernel and the rest, resolved for the device
+    masters: MasterWeights | None  # the float32 weights the optimizer steps under `bf16_master`
 
     def save(self, state: LoopState) -> None:
         epoch = round(state.step / self.cfg.steps_per_epoch, 4)
@@ -143,6 +145,7 @@ def _run(
             hooks=RunHooks(run.metrics, progress, evaluation, run.save, stop_after),
             objective=run.work.objective,
             precision=run.levers.precision,
+            masters=run.masters,
         )
     # keep_best restores here; rank 0's records, as another rank may read the file mid-write.
     # A run cut short by `stop_after` checks only its first steps: it has no final evaluation.
@@ -161,14 +164,29 @@ def _set_up(plan: Plan, run_dir: Path, rows: RunRows, model: Any, tok: Any, run_
     # Before the optimizer: FSDP swaps parameters.
     trainee = distributed.wrap(work.model, plan.compute.strategy, plan.compute.offload)
     cfg = LoopConfig.from_plan(plan.train, len(work.items), distributed.size())
-    optimizer = make_optimizer(work.model, plan.train.lr, plan.train.weight_decay, plan.train.optimizer)
+    masters = MasterWeights(work.model.parameters()) if run_levers.precision.master_weights else None
+    optimizer = make_optimizer(work.model, plan.train.lr, plan.train.weight_decay, plan.train.optimizer, masters)
     warmup = warmup_steps(plan.train.schedule, cfg.total_steps)
     scheduler = make_scheduler(optimizer, cfg.total_steps, warmup, plan.train.schedule.kind)
     state = LoopState(DataOrder(len(work.items), plan.train.seed), rng=work.rng)
     trackers = open_trackers(plan, run_dir) if distributed.is_main() else None
     metrics = rundir.MetricsLog(run_dir / rundir.METRICS, trackers)
     return _Run(
-        plan, run_dir, rows, work, trainee, tok, max_len, device, cfg, optimizer, scheduler, state, metrics, run_levers
+        plan,
+        run_dir,
+        rows,
+        work,
+        trainee,
+        tok,
+        max_len,
+        device,
+        cfg,
+        optimizer,
+        scheduler,
+        state,
+        metrics,
+        run_levers,
+        masters,
     )
 
 

@@ -20,6 +20,7 @@ from ftlang.runtime.train import distributed
 from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.launch import micro_batch
 from ftlang.runtime.train.precision import Precision
+from ftlang.runtime.train.master_weights import MasterWeights
 from ftlang.runtime.train.prefetch import Prefetcher, preparer
 
 
@@ -205,19 +206,21 @@ def train(
     state: LoopState,
     device: torch.device,
     hooks: Hooks,
+    masters: MasterWeights | None = None,
     objective: Objective | None = None,
     precision: Precision | None = None,
 ) -> LoopState:
     """Run optimizer steps from `state.step` to `cfg.total_steps`; returns the final state.
 
     `objective` scores a micro-batch (default: the task's cross-entropy); `items` and
-    `collator` are whatever it scores: sequences, preference pairs, prompts.
+    `collator` are whatever it scores: sequences, preference pairs, prompts. `masters`: the
+    float32 weights the optimizer steps for the model's bfloat16 ones (`bf16_master`).
     """
     model.train()
     if precision is not None and state.grad_scaler is None:
         state.grad_scaler = precision.scaler()
     stepper = _Stepper(
-        model, objective or lm_objective(task), optimizer, scheduler, cfg, device, precision, state.grad_scaler
+        model, objective or lm_objective(task), optimizer, scheduler, cfg, device, precision, state.grad_scaler, masters
     )
     window = _Window(cfg, hooks, time.perf_counter() - state.elapsed, time.perf_counter())
     state.window_loss = state.window_loss.to(device)
@@ -250,9 +253,13 @@ class _Stepper:
     device: torch.device
     precision: Precision | None
     scaler: torch.amp.GradScaler | None
+    masters: MasterWeights | None = None
 
     def __post_init__(self) -> None:
+        # What is clipped and stepped: the trained parameters, or their float32 masters.
         self.params = [p for p in self.model.parameters() if p.requires_grad]
+        if self.masters is not None:
+            self.params = self.masters.stepped(self.params)
 
     def step(self, micro: list[tuple[Any, float]], state: LoopState) -> tuple[torch.Tensor, float]:
         """The step's loss (summed over ranks) and the learning rate it stepped with."""
@@ -260,6 +267,8 @@ class _Stepper:
         state.tokens += n_tokens
         state.positions += n_positions
         state.window_tokens += n_tokens
+        if self.masters is not None:
+            self.masters.take_grads()
         if self.scaler:
             self.scaler.unscale_(self.optimizer)  # clip the true gradients; a step with inf/NaN is skipped
         if self.cfg.grad_clip is not None:
@@ -270,6 +279,8 @@ class _Stepper:
             self.scaler.update()
         else:
             self.optimizer.step()
+        if self.masters is not None:
+            self.masters.write_back()
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         state.step += 1

@@ -10,6 +10,7 @@ import torch
 from ftlang.plan.catalogue import OPTIMIZERS
 from ftlang.plan.models import Optimizer
 from ftlang.runtime.errors import RunError
+from ftlang.runtime.train.master_weights import MasterWeights
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer]:
@@ -55,17 +56,28 @@ def build(groups: list[dict[str, Any]], lr: float, opt: Optimizer, *, fused: boo
 
 
 def make_optimizer(
-    model: torch.nn.Module, lr: float, weight_decay: float, spec: Optimizer | None = None
+    model: torch.nn.Module,
+    lr: float,
+    weight_decay: float,
+    spec: Optimizer | None = None,
+    masters: MasterWeights | None = None,
 ) -> torch.optim.Optimizer:
-    """The plan's optimizer over trainable parameters; biases and norm weights (1-D) get no decay."""
+    """The plan's optimizer over trainable parameters; biases and norm weights (1-D) get no decay.
+
+    With `masters`, it steps their float32 copies of the half-precision weights."""
     decay, no_decay = [], []
     for _, p in model.named_parameters():
         if p.requires_grad:
             (no_decay if p.ndim < 2 else decay).append(p)
+    if masters is not None:
+        decay, no_decay = masters.stepped(decay), masters.stepped(no_decay)
     groups = [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
     # A fused kernel needs plain float tensors on CPU or CUDA (not FSDP's DTensors).
     params = decay + no_decay
     fused = bool(params) and all(
         type(p.data) is torch.Tensor and p.is_floating_point() and p.device.type in ("cpu", "cuda") for p in params
     )
-    return build([g for g in groups if g["params"]], lr, spec or Optimizer(), fused=fused)
+    optimizer = build([g for g in groups if g["params"]], lr, spec or Optimizer(), fused=fused)
+    if masters is not None:
+        masters.attach(optimizer)
+    return optimizer

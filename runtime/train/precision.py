@@ -2,7 +2,9 @@
 
 `auto` means: bf16 autocast over bf16 weights on a GPU that supports bf16 (fp16 autocast with a
 gradient scaler on one that does not), fp32 on a CPU, where autocast is slower and would break
-bit-identical reruns. TensorFloat-32 matrix products are on by default on GPUs that have them.
+bit-identical reruns. `bf16_master` holds the weights in bfloat16 on any device, and the optimizer
+steps float32 master copies of the trained ones (master_weights.py). TensorFloat-32 matrix
+products are on by default on GPUs that have them.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import torch
 from ftlang.plan.models import ComputePlan, ModelPlan
 from ftlang.runtime.errors import RunError
 
-_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_AUTOCAST = {"bf16": torch.bfloat16, "bf16_master": torch.bfloat16, "fp16": torch.float16}
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -23,10 +25,15 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 class Precision:
     """What a run computes in: the autocast dtype (None: none), the weights' dtype, tf32."""
 
-    compute: str  # "fp32", "bf16" or "fp16", resolved
+    compute: str  # "fp32", "bf16", "bf16_master" or "fp16", resolved
     weights: torch.dtype
     tf32: bool
     device_type: str
+
+    @property
+    def master_weights(self) -> bool:
+        """Whether the optimizer steps float32 copies of the half-precision weights it trains."""
+        return self.compute == "bf16_master"
 
     @property
     def autocast_dtype(self) -> torch.dtype | None:
@@ -69,19 +76,43 @@ def resolve(compute: ComputePlan, model: ModelPlan, device: torch.device, *, tra
             location="compute.precision",
             help="use `precision = bf16` or `fp32` on a CPU",
         )
-    if precision == "bf16" and not bf16_supported(device):
+    if precision in ("bf16", "bf16_master") and not bf16_supported(device):
         raise RunError(
-            f"`precision = bf16` needs a GPU with bfloat16, and {torch.cuda.get_device_name(device)} has none",
+            f"`precision = {precision}` needs a GPU with bfloat16, and {torch.cuda.get_device_name(device)} has none",
             location="compute.precision",
             help="use `precision = fp16` (or `auto`) on this GPU",
         )
-    dtype = model.dtype
-    if dtype == "auto":
-        # Half-precision weights on a GPU only; fp16 training keeps trained weights in float32.
-        half = {"bf16": "bfloat16", "fp16": "float32" if trains_base else "float16"}
-        dtype = half.get(precision, "float32") if cuda else "float32"
+    if precision == "bf16_master":
+        _check_master_weights(compute, model)
     tf32 = compute.tf32 and cuda and torch.cuda.get_device_capability(device)[0] >= 8
-    return Precision(precision, _DTYPES[dtype], tf32, device.type)
+    return Precision(precision, _DTYPES[_weights_dtype(precision, model.dtype, cuda, trains_base)], tf32, device.type)
+
+
+def _weights_dtype(precision: str, dtype: str, cuda: bool, trains_base: bool) -> str:
+    """The model's `dtype`, `auto` resolved: half-precision weights on a GPU only (and under
+    `bf16_master` on any device); fp16 training keeps trained weights in float32."""
+    if dtype != "auto":
+        return dtype
+    if precision == "bf16_master":
+        return "bfloat16"
+    half = {"bf16": "bfloat16", "fp16": "float32" if trains_base else "float16"}
+    return half.get(precision, "float32") if cuda else "float32"
+
+
+def _check_master_weights(compute: ComputePlan, model: ModelPlan) -> None:
+    """What `ft check` reports as E0506 and E0507, for a plan that did not come through it."""
+    if model.dtype not in ("auto", "bfloat16"):
+        raise RunError(
+            f"`precision = bf16_master` keeps the weights in bfloat16, and the model's dtype is {model.dtype}",
+            location="compute.precision",
+            help="drop the model's `dtype` (or set it to bfloat16), or use `precision = bf16`",
+        )
+    if compute.strategy == "fsdp" and compute.processes > 1:
+        raise RunError(
+            "`precision = bf16_master` cannot run under FSDP here",
+            location="compute.precision",
+            help="use `precision = bf16` with the model's `dtype = float32`: FSDP's float32 shards are the master weights",
+        )
 
 
 def apply_tf32(precision: Precision) -> None:

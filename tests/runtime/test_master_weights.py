@@ -1,0 +1,129 @@
+"""`precision = bf16_master`: bfloat16 weights, float32 master copies stepped by the optimizer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import LlamaConfig, LlamaForCausalLM
+
+from ftlang.plan.memory import describe, estimate
+from ftlang.plan.models import ComputePlan, FullMethod, LoraMethod, ModelPlan, ScratchModel
+from ftlang.runtime.errors import RunError
+from ftlang.runtime.run import run_plan
+from ftlang.runtime.train.fits import model_shape
+from ftlang.runtime.train.master_weights import MasterWeights
+from ftlang.runtime.train.optimizers import make_optimizer
+from ftlang.runtime.train.precision import resolve
+
+from .factories import chat_plan
+
+CPU = torch.device("cpu")
+
+
+def tiny_bf16_llama() -> LlamaForCausalLM:
+    torch.manual_seed(0)
+    cfg = LlamaConfig(vocab_size=64, hidden_size=32, num_hidden_layers=1, num_attention_heads=4, intermediate_size=64)
+    return LlamaForCausalLM(cfg).to(torch.bfloat16)
+
+
+def _backward(model: LlamaForCausalLM, seed: int) -> None:
+    ids = torch.randint(2, 64, (2, 12), generator=torch.Generator().manual_seed(seed))
+    model(input_ids=ids, labels=ids).loss.backward()
+
+
+def test_the_step_is_fp32_adamw_on_the_master_rounded_to_bf16():
+    """Two steps: the masters equal torch's AdamW run on float32 copies of the starting weights
+    with the bfloat16 gradients, and the model holds them rounded to bfloat16; a small update
+    that bfloat16 alone would lose stays in the master."""
+    model = tiny_bf16_llama()
+    start = {n: p.detach().float().clone() for n, p in model.named_parameters()}
+    masters = MasterWeights(model.parameters())
+    opt = make_optimizer(model, 1e-4, 0.1, None, masters)
+    reference = {n: torch.nn.Parameter(w.clone()) for n, w in start.items()}
+    decay = [reference[n] for n, p in model.named_parameters() if p.ndim >= 2]
+    no_decay = [reference[n] for n, p in model.named_parameters() if p.ndim < 2]
+    ref_opt = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.1}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-4, fused=True
+    )
+    for seed in (1, 2):
+        _backward(model, seed)
+        for n, p in model.named_parameters():
+            reference[n].grad = p.grad.float()
+        masters.take_grads()
+        opt.step()
+        masters.write_back()
+        opt.zero_grad()
+        ref_opt.step()
+    by_param = dict(zip([p for p, _ in masters.pairs], [m for _, m in masters.pairs]))
+    for n, p in model.named_parameters():
+        assert p.dtype == torch.bfloat16 and by_param[p].dtype == torch.float32
+        assert torch.equal(by_param[p], reference[n].detach())
+        assert torch.equal(p.detach(), reference[n].detach().to(torch.bfloat16))
+    moved = [n for n in start if not torch.equal(reference[n].detach(), start[n])]
+    assert moved and any(torch.equal(model.get_parameter(n).float(), start[n]) for n in moved)
+
+
+def test_the_masters_travel_with_the_optimizer_state():
+    model = tiny_bf16_llama()
+    masters = MasterWeights(model.parameters())
+    opt = make_optimizer(model, 1e-2, 0.0, None, masters)
+    _backward(model, 3)
+    masters.take_grads()
+    opt.step()
+    saved = opt.state_dict()
+    fresh = tiny_bf16_llama()
+    fresh_masters = MasterWeights(fresh.parameters())
+    make_optimizer(fresh, 1e-2, 0.0, None, fresh_masters).load_state_dict(saved)
+    assert all(torch.equal(a, b) for (_, a), (_, b) in zip(masters.pairs, fresh_masters.pairs))
+
+
+def test_bf16_master_resolves_to_bf16_weights_on_any_device():
+    model = ModelPlan(name="m", source=ScratchModel())
+    got = resolve(ComputePlan(precision="bf16_master"), model, CPU, trains_base=True)
+    assert (got.weights, got.autocast_dtype, got.master_weights) == (torch.bfloat16, torch.bfloat16, True)
+    float32 = model.model_copy(update={"dtype": "float32"})
+    with pytest.raises(RunError, match="keeps the weights in bfloat16"):
+        resolve(ComputePlan(precision="bf16_master"), float32, CPU, trains_base=True)
+    with pytest.raises(RunError, match="under FSDP"):
+        resolve(ComputePlan(precision="bf16_master", strategy="fsdp", processes=2), model, CPU, trains_base=True)
+
+
+def _losses(run_dir: Path) -> list[float]:
+    lines = (run_dir / "metrics.jsonl").read_text().splitlines()
+    return [r["loss"] for r in map(json.loads, lines) if "loss" in r]
+
+
+def test_a_full_run_trains_in_bf16_with_fp32_masters_and_reruns_bit_identically(tmp_path: Path):
+    plan = chat_plan(tmp_path, method=FullMethod(), train={"max_steps": 6, "log_every": 1, "grad_clip": 1.0})
+    plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16_master", device="cpu")})
+    first = run_plan(plan, tmp_path / "a", quiet=True)
+    second = run_plan(plan, tmp_path / "b", quiet=True)
+    losses = _losses(first.run_dir)
+    assert len(losses) == 6 and losses[-1] < losses[0]
+    assert losses == _losses(second.run_dir)
+    lock = json.loads((first.run_dir / "lock.json").read_text())
+    assert (lock["levers"]["precision"], lock["levers"]["dtype"]) == ("bf16_master", "bfloat16")
+    saved = json.loads((first.run_dir / "model" / "config.json").read_text())
+    assert saved.get("dtype", saved.get("torch_dtype")) == "bfloat16"
+
+
+def test_the_estimate_counts_the_masters():
+    """bf16 weights (2 bytes), float32 masters and their gradients (4 + 4), AdamW's moments (8)."""
+    plan = chat_plan(Path("."), method=FullMethod())
+    plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16_master", device="cpu")})
+    shape = model_shape(plan)
+    est = estimate(plan, shape, "cpu")
+    n = shape.params
+    assert (est.dtype, est.weights, est.master, est.gradients, est.optimizer) == (
+        "bfloat16",
+        2 * n,
+        4 * n,
+        4 * n,
+        8 * n,
+    )
+    assert "+ master weights" in describe(est, "cpu")
+    lora = estimate(plan.model_copy(update={"method": LoraMethod(rank=4, alpha=8)}), shape, "cpu")
+    assert lora.master == 0  # peft's adapters are float32 already: stepped as they are
