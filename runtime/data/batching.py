@@ -6,7 +6,7 @@ import bisect
 import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, Self, runtime_checkable
 
 import torch
 
@@ -14,6 +14,21 @@ from ftlang.runtime.data.document_mask import DOCUMENT_KERNELS, FLEX, document_b
 from ftlang.runtime.data.prompts import IGNORE, Example
 
 Item = tuple[Example, ...]  # one training sequence: one example, or several packed
+
+
+@runtime_checkable
+class RowWeighted(Protocol):
+    """A micro-batch whose objective weighs its rows itself, beyond the loop's weight for the whole
+    micro-batch (KTO pools its KL estimate over processes inside the objective)."""
+
+    def as_filler(self) -> Self:
+        """The same rows weighing 0: a process's filler when its share of a short batch ran out."""
+        ...
+
+
+def weighed(batch: Any, weight: int) -> Any:
+    """`batch`, its rows weighing 0 when the micro-batch is a filler and the batch weighs its rows."""
+    return batch.as_filler() if weight == 0 and isinstance(batch, RowWeighted) else batch
 
 
 @dataclass

@@ -29,16 +29,25 @@ class Rated:
 
 @dataclass
 class RatedBatch(SequenceBatch):
-    """The completions, then their mismatched twins, in one padded batch: one forward for both."""
+    """The completions, then their mismatched twins, in one padded batch: one forward for both.
+
+    `weights` is 1 per row, or 0 per row of a filler micro-batch (a process whose share of an
+    uneven last batch ran out): the KL estimate is pooled over processes inside the objective,
+    where the loop's own weight for the micro-batch does not reach, so the rows carry theirs.
+    """
 
     desirable: torch.Tensor  # [n] bool
+    weights: torch.Tensor  # [n] float
 
     @property
     def n_targets(self) -> int:  # the loss is a mean over completions
         return int(self.desirable.shape[0])
 
     def to(self, device: torch.device) -> RatedBatch:
-        return RatedBatch(self.seqs.to(device), self.desirable.to(device))
+        return RatedBatch(self.seqs.to(device), self.desirable.to(device), self.weights.to(device))
+
+    def as_filler(self) -> RatedBatch:
+        return replace(self, weights=torch.zeros_like(self.weights))
 
 
 def kto_loss(
@@ -63,11 +72,17 @@ def kto_loss(
     return torch.where(desirable, good, bad)
 
 
-def kl_estimate(mismatched_logratios: torch.Tensor, across_ranks: bool) -> torch.Tensor:
-    """max(0, mean log-ratio of the mismatched completions); summed over every process when training,
-    so that several processes estimate it from the same rows as one process would."""
-    total = mismatched_logratios.detach().double().sum()
-    count = torch.tensor(float(mismatched_logratios.shape[0]), dtype=torch.float64, device=total.device)
+def kl_estimate(
+    mismatched_logratios: torch.Tensor, weights: torch.Tensor | None = None, *, across_ranks: bool
+) -> torch.Tensor:
+    """max(0, weighted mean log-ratio of the mismatched completions); summed over every process when
+    training, so that several processes estimate it from the same rows as one process would.
+
+    `weights` (default 1 each) is 0 for a filler row, which then counts in neither the sum nor the count.
+    """
+    ratios = mismatched_logratios.detach().double()
+    w = torch.ones_like(ratios) if weights is None else weights.double()
+    total, count = (ratios * w).sum(), w.sum()
     if across_ranks:
         total, count = distributed.all_sum(total), distributed.all_sum(count)
     return (total / count.clamp(min=1)).clamp(min=0).to(mismatched_logratios.dtype)
@@ -101,7 +116,11 @@ class RatedCollator:
 
     def __call__(self, rows: Sequence[Rated]) -> RatedBatch:
         seqs = collate_lm([(r.example,) for r in rows] + [(r.mismatched,) for r in rows], self.pad_id, packed=False)
-        return RatedBatch(seqs, torch.tensor([r.desirable for r in rows], dtype=torch.bool))
+        return RatedBatch(
+            seqs,
+            torch.tensor([r.desirable for r in rows], dtype=torch.bool),
+            torch.ones(len(rows), dtype=torch.float32),
+        )
 
 
 class KtoObjective:
@@ -130,12 +149,13 @@ class KtoObjective:
 
     def __call__(self, model: torch.nn.Module, batch: RatedBatch) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         own, mismatched = self.logratios(model, batch)
-        kl = kl_estimate(mismatched, across_ranks=True)
+        w = batch.weights.to(own.dtype)
+        kl = kl_estimate(mismatched, w, across_ranks=True)
         rewards = self.method.beta * own.detach()
         # +reward for a desirable completion, −reward for an undesirable one: rises as KTO learns.
         signed = torch.where(batch.desirable, rewards, -rewards)
-        n = float(own.shape[0])
-        return self.losses(own, batch.desirable, kl).sum(), {"signed_reward": signed.sum(), "kl_estimate": kl * n}
+        losses = self.losses(own, batch.desirable, kl) * w
+        return losses.sum(), {"signed_reward": (signed * w).sum(), "kl_estimate": kl * w.sum()}
 
 
 @torch.no_grad()

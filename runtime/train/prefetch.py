@@ -14,6 +14,7 @@ from typing import Any
 
 import torch
 
+from ftlang.runtime.data.batching import weighed
 from ftlang.runtime.train import distributed
 
 Prepare = Callable[[list[int]], Any]
@@ -57,6 +58,7 @@ def preparer(
 
     def prepare(idx: list[int]) -> list[tuple[Any, int]]:
         shards = distributed.split_batch([items[i] for i in idx], micro, world)
-        return [(collator(part).to(device), weight) for part, weight in distributed.own_micro_batches(shards, rank)]
+        own = distributed.own_micro_batches(shards, rank)
+        return [(weighed(collator(part), weight).to(device), weight) for part, weight in own]
 
     return prepare
