@@ -631,18 +631,6 @@ CODES: dict[str, Code] = {
             "compute { processes = 2, strategy = ddp }",
         ),
         _c(
-            "E0700",
-            "tracker not installed",
-            "An experiment tracker named in `track` is an optional extra of ftlang, and this environment does "
-            "not have its package. `ft check` reads the installed distributions without importing them.",
-            "train { track = [mlflow] }  # mlflow-skinny not installed",
-            "pip install 'ftlang[mlflow]', or remove `mlflow` from `track`",
-        ),
-        _c(
-            "E0701",
-            "tracker named twice",
-            "Each tracker in `track` receives every metric once; naming it twice would log everything twice.",
-        _c(
             "E0506",
             "master weights over weights that are not bfloat16",
             "`precision = bf16_master` holds the model's weights in bfloat16 for the forward and backward "
@@ -662,6 +650,18 @@ CODES: dict[str, Code] = {
             "compute { processes = 2, strategy = fsdp, precision = bf16_master }",
             "compute { processes = 2, strategy = fsdp, precision = bf16 }  # with dtype = float32",
         ),
+        _c(
+            "E0700",
+            "tracker not installed",
+            "An experiment tracker named in `track` is an optional extra of ftlang, and this environment does "
+            "not have its package. `ft check` reads the installed distributions without importing them.",
+            "train { track = [mlflow] }  # mlflow-skinny not installed",
+            "pip install 'ftlang[mlflow]', or remove `mlflow` from `track`",
+        ),
+        _c(
+            "E0701",
+            "tracker named twice",
+            "Each tracker in `track` receives every metric once; naming it twice would log everything twice.",
             "train { track = [tensorboard, tensorboard] }",
             "train { track = [tensorboard] }",
         ),
