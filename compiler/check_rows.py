@@ -1,12 +1,14 @@
-"""The row checks of `ft run`, on the rows `ft check` already read: a row that lacks a field the
-prompt uses (or holds null there), a field holding an object where text is expected, a label
-outside `labels`, and a classifier whose whole data holds one class. Each is located at the
-data's source, with the file's line in a note; the first row of each kind is reported."""
+"""The row checks of `ft run`, on the rows `ft check` already read: the rules of
+ftlang.plan.rows.RowRules (a row that lacks a field the prompt uses or holds null there, an object
+or a list where a template prints text, a number among text), a label outside `labels`, and a
+classifier whose whole data holds one class. Each names the file's line, located at the data's
+source; the first row of each kind is reported."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ftlang.plan.rows import RowRules, Rule, rendered_fields
 from ftlang.plan.sandbox import sandbox
 
 from .context import Context
@@ -24,39 +26,29 @@ def check_rows(
     path = str((data.get("source") or {}).get("path") or data["name"])
     lines = found.lines or tuple(range(1, len(found.sample) + 1))
     reported: set[str] = set()
-    conversation = (prompt.get("messages") or {}).get("field") if isinstance(prompt.get("messages"), dict) else None
     # A field no row has is E0301's (or E0335's) to report; here, the rows that lack one others have.
     fields = [f for f in prompt.get("fields") or [] if f in found.fields]
+    rules = RowRules(fields, [f for f in rendered_fields(prompt) if f in found.fields])
+    # With `bad_rows = skip` the run skips such rows and counts them in its report.
+    skip = data.get("bad_rows", "error") == "skip"
     for line, row in zip(lines, found.sample):
-        for code, problem in _row_problems(row, fields, conversation, data):
-            if code not in reported:
-                reported.add(code)
-                ctx.report(_row_error(code, f"line {line} of `{path}` {problem}", where, data["name"]))
-    if prompt.get("task") == "classification" and "E0603" not in reported:
+        fault = rules.fault(row, f"line {line}")
+        if fault is not None and not skip and _CODES[fault[0]] not in reported:
+            code = _CODES[fault[0]]
+            reported.add(code)
+            ctx.report(_row_error(code, f"line {line} of `{path}` {fault[1]}", where, data["name"]))
+    if prompt.get("task") == "classification":
         _check_labels(ctx, prompt, found, lines, path, where, labels_at)
 
 
-def _row_problems(
-    row: dict[str, object], fields: list[str], conversation: str | None, data: dict[str, Any]
-) -> list[tuple[str, str]]:
-    problems = []
-    for name in fields:
-        value = row.get(name)
-        if value is None and data.get("bad_rows", "error") == "error":
-            what = "has no field" if name not in row else "has null in field"
-            problems.append(("E0601", f"{what} `{name}`, which the prompt uses"))
-        elif name != conversation and isinstance(value, (dict, list)):
-            kind = "an object" if isinstance(value, dict) else "a list"
-            problems.append(("E0602", f"holds {kind} in `{name}`, where the prompt expects text"))
-        elif isinstance(value, str) and any("\ud800" <= c <= "\udfff" for c in value):
-            problems.append(("E0602", f"holds an unpaired surrogate escape in `{name}`, which is not text"))
-    return problems
+_CODES: dict[Rule, str] = {"missing": "E0601", "not_text": "E0602", "mixed_kinds": "E0606"}
 
 
 def _row_error(code: str, message: str, where: Span, data: str) -> Diagnostic:
     help_ = {
         "E0601": f"fix the row, or let data `{data}` skip bad rows: `bad_rows = skip`",
-        "E0602": "templates render text: store the value as a string, or reference its parts",
+        "E0602": "templates print text: store the value as a string, or print its parts (`{{ body.text }}`)",
+        "E0606": f"write the field as text in every row (a number in quotes), or let data `{data}` skip bad rows",
     }[code]
     return error(code, message, where, "read from this data", help=help_)
 

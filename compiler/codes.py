@@ -543,8 +543,9 @@ CODES: dict[str, Code] = {
         _c(
             "E0602",
             "a field holds something other than text",
-            "A template renders a field as text; an object or a list would render as Python's repr "
-            "(`{'a': 1}`), and an unpaired surrogate escape (`\\ud800`) is no text at all. The row is "
+            "A template that prints a field (`{{ body }}`) prints text; an object or a list would print as "
+            "Python's repr (`{'a': 1}`). A field read in parts (`{{ body.text }}`) or looped over may hold "
+            "them. A chat turn's text (`content`, or `value` for ShareGPT turns) is text too. The row is "
             "reported at its line, never rendered silently.",
             '{"body": {"text": "hi"}, "team": "billing"}',
             '{"body": "hi", "team": "billing"}',
@@ -564,6 +565,17 @@ CODES: dict[str, Code] = {
             "classifier cannot learn from one class.",
             "every row has team = billing",
             "add rows of the other teams",
+        ),
+        _c(
+            "E0606",
+            "a number among text",
+            "A field a template prints holds text in one row and a number (or true/false) in another: "
+            "a column exported wrong, whose number would be trained on as if it were the text. A field "
+            "holds one kind in every row: text, or numbers (printed as Python writes them: `42`, `0.5`). "
+            "The row that breaks the kind of the first row holding the field is reported at its line; "
+            "with `bad_rows = skip` the run skips it and counts it in its report.",
+            '{"body": "I was charged twice", "team": "billing"}\n{"body": 42, "team": "billing"}',
+            '{"body": "I was charged twice", "team": "billing"}\n{"body": "42", "team": "billing"}',
         ),
         _c(
             "E0605",

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlang.plan.hashing import sha256_path
-from ftlang.plan.rows import MAX_ROW_BYTES, read_line
+from ftlang.plan.rows import MAX_ROW_BYTES, BadFile, csv_rows, read_line
 
 PEEK_ROWS = 100
 NO_PYARROW = "cannot be read without pyarrow, which comes with the runtime: pip install 'ftlang[run]'"
@@ -100,41 +100,23 @@ def _peek_jsonl(path: Path) -> Peek:
 
 
 def _peek_csv(path: Path) -> Peek:
-    # Undecodable bytes are kept as surrogates so the row (and its line) holding them is known.
+    rows: list[dict[str, object]] = []
+    lines: list[int] = []
     with path.open(encoding="utf-8", errors="surrogateescape", newline="") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        if not header:
-            return Peek(problem="has no header row")
-        repeated = sorted({name for name in header if header.count(name) > 1})
-        if repeated:
-            return Peek(problem=f"names the column `{repeated[0]}` twice in its header", problem_line=1)
-        rows: list[dict[str, object]] = []
-        lines: list[int] = []
-        start = reader.line_num + 1  # a quoted field may span lines: a row starts after the last one
-        for row in reader:
-            problem = _csv_row_problem(row)
-            if problem:
-                line = reader.line_num
-                return Peek(tuple(header), len(rows), problem=f"line {line} {problem}", problem_line=line)
-            rows.append(row)
-            lines.append(start)
-            start = reader.line_num + 1
-            if len(rows) >= PEEK_ROWS:
-                break
+        try:
+            header, records = csv_rows(handle)
+            for line, row, problem in records:
+                if row is None:
+                    return Peek(tuple(header), len(rows), problem=f"line {line} {problem}", problem_line=line)
+                rows.append(dict(row))
+                lines.append(line)
+                if len(rows) >= PEEK_ROWS:
+                    break
+        except BadFile as exc:
+            where = "" if exc.line == 1 else f"line {exc.line} "
+            return Peek(_fields_of(rows), len(rows), problem=f"{where}{exc.problem}", problem_line=exc.line)
         complete = not handle.read(1)
     return Peek(tuple(header), len(rows), sample=tuple(rows), lines=tuple(lines), complete=complete)
-
-
-def _csv_row_problem(row: dict[str | None, object]) -> str | None:
-    values = [v for value in row.values() for v in (value if isinstance(value, list) else [value])]
-    if None in row:
-        return "has more fields than the header names"
-    if any(isinstance(v, str) and any("\udc80" <= c <= "\udcff" for c in v) for v in values):
-        return "is not UTF-8 text"
-    if any(isinstance(v, str) and "\x00" in v for v in values):
-        return "holds a NUL byte"
-    return None
 
 
 def _peek_parquet(path: Path) -> Peek:

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ftlang.plan.models import Conversation
+from ftlang.plan.rows import held
 from ftlang.runtime.errors import RunError
 
 
@@ -28,9 +29,8 @@ def read_conversation(values: Mapping[str, Any], conversation: Conversation, ori
                 help=f"mapped roles: {known}; map it in the prompt's `roles {{ … }}`",
             )
         if not isinstance(content, str):
-            raise RunError(
-                f"{where} has no text under `{conversation.content_key}` ({_kind(content)})", location=origin
-            )
+            what = "missing" if conversation.content_key not in turn else held(content)
+            raise RunError(f"{where} has no text under `{conversation.content_key}` ({what})", location=origin)
         out.append((conversation.roles[role], content))
     return out
 

@@ -90,11 +90,15 @@ class RowTable:
         return list(self.iter_rows(split))
 
 
-def prepare_rows(dp: DataPlan, root: Path | str, required: Sequence[str], cache: DataCache) -> RowTable:
-    """The kept rows of `dp`, from the cache when the same inputs were prepared before."""
-    stream = RowStream(dp, root, required)
+def prepare_rows(
+    dp: DataPlan, root: Path | str, required: Sequence[str], cache: DataCache, text: Sequence[str] = ()
+) -> RowTable:
+    """The kept rows of `dp`, from the cache when the same inputs were prepared before.
+
+    `required` are the fields the run reads, `text` those the prompt prints (see RowStream)."""
+    stream = RowStream(dp, root, required, text)
     declaration = dp.model_dump(mode="json", exclude={"fields"})
-    key = content_key("rows", declaration, stream.files, sorted(set(required)))
+    key = content_key("rows", declaration, stream.files, sorted(set(required)), sorted(set(text)))
     found = cache.lookup("rows", key)
     cached = found is not None
     if found is not None:

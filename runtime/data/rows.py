@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from ftlang.plan.models import DataRef, Plan
+from ftlang.plan.rows import rendered_fields
 from ftlang.runtime.data.cache import DataCache
 from ftlang.runtime.data.engine import RowTable, prepare_rows
 from ftlang.runtime.data.mixture import mixed_table
@@ -60,15 +62,9 @@ def load_rows(plan: Plan, extra_fields: Sequence[str] = (), *, quiet: bool = Fal
         skipped += table.skipped
     labels = None
     if plan.prompt.task == "classification":
-        # Training rows with another label than these are dropped (or fail) as they are tokenized.
-        labels = list(plan.prompt.labels) if plan.prompt.labels else train_r.labels()
+        labels = _class_labels(plan, train_r, skipped)
         eval_r = keep_known_labels(eval_r, labels, eval_skip, skipped)
         eval_sets = [(name, keep_known_labels(rows, labels, skip, skipped), skip) for name, rows, skip in eval_sets]
-        if len(labels) < 2:
-            raise RunError(
-                f"classification needs at least two labels, the training rows have {len(labels)}",
-                location=f"prompt `{plan.prompt.name}`",
-            )
     if not len(train_r):
         raise RunError(
             f"no training rows left in `{', '.join(r.data for r in plan.train.data)}` after filters and splits",
@@ -78,16 +74,37 @@ def load_rows(plan: Plan, extra_fields: Sequence[str] = (), *, quiet: bool = Fal
     return RunRows(loaded, train_r, eval_r, labels, skipped, mixture, extra)
 
 
+def _class_labels(plan: Plan, train: RenderedTable, skipped: list[dict[str, str]]) -> list[str]:
+    """The classifier's labels, with the training rows' checked here, before a model loads: a label
+    outside the prompt's `labels` stops the run at its row, or with `bad_rows = skip` is counted in
+    `skipped` (the row is dropped as it is tokenized); the rows must hold two classes or more."""
+    seen = train.labels()
+    declared = list(plan.prompt.labels) if plan.prompt.labels else seen
+    if set(seen) - set(declared):
+        bad = (r for r in train if r.label not in declared)
+        keep_known_labels(list(bad) if train.skip_bad else list(islice(bad, 1)), declared, train.skip_bad, skipped)
+    known = [label for label in seen if label in declared]
+    if len(known) < 2:
+        held = f"only the label `{known[0]}`" if known else "no label of the prompt's `labels`"
+        raise RunError(
+            f"the training rows hold {held}: a classifier needs two classes or more",
+            location=f"data `{', '.join(ref.data for ref in plan.train.data)}`",
+            help="add training rows of the other classes",
+        )
+    return declared
+
+
 def _load_sources(plan: Plan, fields: list[str], cache: DataCache) -> dict[str, RowTable]:
     """Each data declaration the train and eval blocks name, read once."""
     by_name = {d.name: d for d in plan.data}
+    text = rendered_fields(plan.prompt.model_dump(mode="json"))
     refs = [*plan.train.data] + ([plan.eval.on, *plan.eval.also_on] if plan.eval else [])
     loaded: dict[str, RowTable] = {}
     for ref in refs:
         if ref.data not in by_name:
             raise RunError(f"no data named `{ref.data}`", help=f"declared: {', '.join(by_name)}")
         if ref.data not in loaded:
-            loaded[ref.data] = prepare_rows(by_name[ref.data], Path(plan.root), fields, cache)
+            loaded[ref.data] = prepare_rows(by_name[ref.data], Path(plan.root), fields, cache, text)
     return loaded
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
@@ -12,7 +11,7 @@ from typing import Any
 
 from ftlang.plan.hashing import sha256_path
 from ftlang.plan.models import DataPlan, DataRef, FileData, HubData, InlineData
-from ftlang.plan.rows import MAX_ROW_BYTES, read_line
+from ftlang.plan.rows import MAX_ROW_BYTES, BadFile, RowRules, csv_rows, read_line
 from ftlang.runtime.data.filters import ExprError, matches
 from ftlang.runtime.data.hub import hub_rows
 from ftlang.runtime.errors import RunError
@@ -97,20 +96,15 @@ def _read_jsonl(path: Path, shown: str) -> Iterator[Raw]:
 
 
 def _read_csv(path: Path, shown: str) -> Iterator[Raw]:
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        width = len(reader.fieldnames or [])
-        start = reader.line_num + 1
-        for rec in reader:
-            where = f"{shown}:{start}"
-            start = reader.line_num + 1  # a quoted field may span lines: next row starts here
-            if None in rec:
-                yield where, None, f"expected {width} columns, got {width + len(rec[None])}"
-            elif any(v is None for v in rec.values()):
-                got = sum(v is not None for v in rec.values())
-                yield where, None, f"expected {width} columns, got {got}"
-            else:
-                yield where, dict(rec), ""
+    """Records by the rules `ft check` applies too (ftlang.plan.rows): the header's width, UTF-8
+    text and no NUL byte, or a bad row at its line; a header naming a column twice stops the read."""
+    with open(path, encoding="utf-8", errors="surrogateescape", newline="") as f:
+        try:
+            _, records = csv_rows(f)
+            for line, row, problem in records:
+                yield f"{shown}:{line}", row, f"the line {problem}" if problem else ""
+        except BadFile as exc:
+            raise RunError(f"the file {exc.problem}", location=f"{shown}:{exc.line}") from None
 
 
 def _read_parquet(path: Path, shown: str) -> Iterator[Raw]:
@@ -182,29 +176,19 @@ def _source_rows(dp: DataPlan, root: Path) -> tuple[Iterator[Raw], list[dict[str
     return _READERS[src.kind](path, src.path), [{"path": src.path, "sha256": digest}]
 
 
-def _decoded(raw: Iterator[Raw], dp: DataPlan) -> Iterator[Raw]:
-    """Pass rows through, turning a file that is not UTF-8 into a located RunError."""
-    try:
-        yield from raw
-    except UnicodeDecodeError as e:
-        shown = dp.source.path if isinstance(dp.source, FileData) else dp.name
-        raise RunError(
-            f"the file is not UTF-8 text (byte {e.start}: {e.reason})", location=shown, help="re-save it as UTF-8"
-        ) from None
-
-
 class RowStream:
     """One pass over a data declaration: validate, filter, dedupe and assign each row a part.
 
     Iterating yields `(part, row)` for each kept row in read order; `stats` and `skipped` fill
     in as it goes. Memory stays bounded: dedupe keeps a 16-byte digest per distinct key.
-    `required` are the fields the prompt uses: a row that lacks one (or has it null) is
-    malformed. Malformed rows raise RunError at their `file:line`, or are skipped and
-    counted when the data says `bad_rows = skip`.
+    `required` are the fields the prompt uses, `text` those its templates render: the row rules
+    `ft check` runs on the rows it reads (ftlang.plan.rows.RowRules) run here on every row.
+    Malformed rows raise RunError at their `file:line`, or are skipped and counted when the data
+    says `bad_rows = skip`.
     """
 
-    def __init__(self, dp: DataPlan, root: Path | str, required: Sequence[str] = ()):
-        self.dp, self.required = dp, list(required)
+    def __init__(self, dp: DataPlan, root: Path | str, required: Sequence[str] = (), text: Sequence[str] = ()):
+        self.dp, self.rules = dp, RowRules(required, text)
         self.raw, self.files = _source_rows(dp, Path(root))
         self.stats = {"read": 0, "after_where": 0, "filtered_out": 0, "duplicates": 0, "bad_rows_skipped": 0}
         self.skipped: list[dict[str, str]] = []
@@ -216,20 +200,17 @@ class RowStream:
         if len(self.skipped) < _KEEP_BAD:
             self.skipped.append({"location": where, "reason": reason})
 
-    def _problem(self, values: dict[str, Any]) -> str | None:
+    def _problem(self, values: dict[str, Any], where: str) -> str | None:
         """Why a row that passed the filters cannot be used, or None."""
-        missing = [f for f in self.required if values.get(f) is None]
-        if missing:
-            what = "has no field" if missing[0] not in values else "has null in field"
-            return f"the row {what} `{missing[0]}`, which the prompt uses"
         absent = [f for f in self.dp.dedupe if f not in values]
         if absent:
             return f"the row has no field `{absent[0]}`, which dedupe uses"
-        return None
+        fault = self.rules.fault(values, where)
+        return None if fault is None else f"the row {fault[1]}"
 
     def __iter__(self) -> Iterator[tuple[str, Row]]:
         dp, seen = self.dp, set[bytes]()
-        for where, values, reason in _decoded(self.raw, dp):
+        for where, values, reason in self.raw:
             self.stats["read"] += 1
             if values is None:
                 self._bad(where, reason)
@@ -242,7 +223,7 @@ class RowStream:
                 self._bad(where, f"the where filter failed: {e}")
                 continue
             self.stats["after_where"] += 1
-            problem = self._problem(values)
+            problem = self._problem(values, where)
             if problem:
                 self._bad(where, problem)
                 continue
@@ -255,13 +236,13 @@ class RowStream:
             yield assign_part(values, dp.split.parts, dp.split.seed), Row(values, where)
 
 
-def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = ()) -> LoadedData:
+def load_data(dp: DataPlan, root: Path | str, required: Sequence[str] = (), text: Sequence[str] = ()) -> LoadedData:
     """Read, validate, filter, dedupe and split one data declaration into memory.
 
     For small data (guards, re-evaluation); a run's training data goes through the Arrow
     engine (`engine.prepare_rows`), which makes the same pass without holding the rows.
     """
-    stream = RowStream(dp, root, required)
+    stream = RowStream(dp, root, required, text)
     parts: dict[str, list[Row]] = {name: [] for name in sorted(dp.split.parts)}
     kept: list[Row] = []
     for part, row in stream:

@@ -13,7 +13,7 @@ CORPUS = Path(__file__).resolve().parents[1] / "data" / "bad-data"
 RECIPE = """
 model base = scratch(llama)
 
-data tickets = {kind}("{name}")
+data tickets = {kind}("{name}"){options}
 
 prompt route {{
   input "{{{{ subject }}}}. {{{{ body }}}}"
@@ -31,7 +31,8 @@ EXPECTED = {
     "label-outside-labels.jsonl": ("E0603", "line 50 ", "`refunds`"),
     "object-in-text.jsonl": ("E0602", "line 50 ", "an object in `body`"),
     "list-in-text.jsonl": ("E0602", "line 50 ", "a list in `body`"),
-    "lone-surrogate.jsonl": ("E0602", "line 50 ", "unpaired surrogate"),
+    "number-in-text.jsonl": ("E0606", "line 50 ", "holds the number `42` in `body`, where line 1 holds text"),
+    "lone-surrogate.jsonl": ("E0308", "line 50 ", "unpaired surrogate"),
     "nan.jsonl": ("E0308", "line 50 ", "`NaN`"),
     "infinity.jsonl": ("E0308", "line 50 ", "`Infinity`"),
     "duplicate-keys.jsonl": ("E0308", "line 50 ", "the key `body` twice"),
@@ -44,7 +45,7 @@ EXPECTED = {
     "duplicate-header.csv": ("E0308", "", "names the column `body` twice"),
     "nul-byte.csv": ("E0308", "line 50 ", "NUL byte"),
     "bad-utf8.csv": ("E0308", "line 50 ", "not UTF-8"),
-    "extra-field.csv": ("E0308", "line 50 ", "more fields than the header"),
+    "extra-field.csv": ("E0308", "line 50 ", "more columns than the header"),
 }
 
 
@@ -56,7 +57,7 @@ def test_the_corpus_is_complete() -> None:
 def test_each_fault_is_a_located_error(name: str) -> None:
     code, line, words = EXPECTED[name]
     kind = "csv" if name.endswith(".csv") else "jsonl"
-    result = check_text(RECIPE.format(kind=kind, name=name), str(CORPUS / "probe.ft"))
+    result = check_text(RECIPE.format(kind=kind, name=name, options=""), str(CORPUS / "probe.ft"))
     found = [d for d in result.diagnostics if d.code == code]
     assert found, [(d.code, d.message) for d in result.diagnostics]
     d = found[0]
