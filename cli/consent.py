@@ -31,10 +31,15 @@ def pinned_plan(path: Path) -> Plan | None:
     """The Plan of a plan.json, or None after saying why not (not a plan, or edited since written)."""
     from pydantic import ValidationError
 
-    from ftlang.plan.canonical import load_plan
+    from ftlang.plan.canonical import PlanHashMismatch, load_plan
+
+    from .edited_plan import report_edit
 
     try:
         return load_plan(path.read_text(encoding="utf-8"))
+    except PlanHashMismatch as exc:
+        report_edit(path, exc)
+        return None
     except (OSError, ValueError, ValidationError) as exc:
         print(f"error: {path} is not a valid plan: {str(exc).splitlines()[0]}", file=sys.stderr)
         return None

@@ -6,6 +6,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from ftlang.plan.edits import flatten
+
 _IGNORED = ("root", "sources")
 
 
@@ -16,21 +18,6 @@ class Change:
     old: Any = None
     new: Any = None
     origin: str | None = None  # file:line of the new value (or the old one, when removed)
-
-
-def flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    """Dotted paths to leaves; lists of named records are keyed by name (`data.tickets.split`)."""
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) and "name" in v for v in value):
-        out = {}
-        for item in value:
-            out.update(flatten({k: v for k, v in item.items() if k != "name"}, f"{prefix}.{item['name']}"))
-        return out
-    return {prefix: value}
 
 
 def plan_diff(

@@ -42,7 +42,14 @@ def plan_json(plan: Plan) -> str:
 
 
 class PlanHashMismatch(ValueError):
-    """A plan whose content no longer hashes to the `plan_hash` written into it: it was edited."""
+    """A plan whose content no longer hashes to the `plan_hash` written into it: it was edited.
+    `data` is its content as read, for saying what changed (plan/edits.py)."""
+
+    def __init__(self, claimed: str, actual: str, data: dict[str, Any]) -> None:
+        super().__init__(
+            f"the plan was edited: it claims plan_hash {claimed[:12]}… but its content hashes to {actual[:12]}…"
+        )
+        self.claimed, self.actual, self.data = claimed, actual, data
 
 
 def load_plan(text: str) -> Plan:
@@ -51,15 +58,13 @@ def load_plan(text: str) -> Plan:
     data = json.loads(text)
     claimed = data.pop("plan_hash", None) if isinstance(data, dict) else None
     plan = Plan.model_validate(data)
-    if claimed is not None and claimed != (actual := plan_hash(plan)) and claimed != _written_hash(data):
-        raise PlanHashMismatch(
-            f"the plan was edited: it claims plan_hash {str(claimed)[:12]}… but its content hashes to {actual[:12]}…"
-        )
+    if claimed is not None and claimed != (actual := plan_hash(plan)) and claimed != written_hash(data):
+        raise PlanHashMismatch(str(claimed), actual, data)
     return plan
 
 
-def _written_hash(data: dict[str, Any]) -> str:
+def written_hash(data: dict[str, Any]) -> str:
     """The hash of a plan's content as written: a plan.json from an earlier ftlang, which lacks a field
     added since (its default fills it in), still matches its own hash unless its content changed."""
-    written = {k: v for k, v in data.items() if k not in _UNHASHED}
+    written = {k: v for k, v in data.items() if k not in (*_UNHASHED, "plan_hash")}
     return hashlib.sha256(canonical_json(written).encode()).hexdigest()

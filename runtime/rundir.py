@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 import torch.distributed as dist
 
-from ftlang.plan.canonical import load_plan, plan_hash, plan_json
+from ftlang.plan.canonical import load_plan, plan_hash, plan_json, plan_to_data
 from ftlang.plan.models import Plan
 from ftlang.runtime import rundir_lock
 from ftlang.runtime.errors import RunError
@@ -256,6 +256,8 @@ def build_lock(
         "lock_version": LOCK_VERSION,
         "recipe": plan.recipe,
         "plan_hash": plan_hash(plan),
+        # The plan as it ran: a plan.json edited since is refused with what changed (plan/edits.py).
+        "plan": plan_to_data(plan),
         "sources": [s.model_dump() for s in plan.sources],
         "data": list(data),
         "skipped_rendering": skipped_rendering or [],  # rows whose template or label failed
