@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Any
 
 from ftlang.plan.catalogue import CHAT_TEMPLATES, CONVERSATION_FORMATS, TRAIN_ON
-from ftlang.plan.rows import held as value_held
 from ftlang.plan.chat_sandbox import chat_names, chat_sandbox
 from ftlang.plan.rows import held as value_held
 
@@ -312,13 +311,6 @@ def _turns_problem(turns: object, conversation: dict[str, Any]) -> tuple[str, st
                 f"its turns are `{fmt}` turns: add `format = {fmt}`"
                 if fmt
                 else "turns are {role, content} (`format = openai`) or {from, value} (`format = sharegpt`)",
-            )
-        if not isinstance(turn[content_key], str):
-            what = value_held(turn[content_key])
-            return (
-                "E0602",
-                f"turn {index} of {{field}} holds {what} under `{content_key}`, where text is expected",
-                f'a turn\'s text is a string: `"{content_key}": "…"`',
             )
         if not isinstance(turn[content_key], str):
             what = value_held(turn[content_key])
