@@ -18,7 +18,10 @@ from ftlang.runtime.errors import RunError
 from ftlang.runtime.evaluation import metrics as m
 from ftlang.runtime.evaluation.generation import generate_texts, pad_id
 from ftlang.runtime.methods.policy import evaluating
+from ftlang.runtime.train import precision as precisions
+from ftlang.runtime.train.levers import trains_base
 from ftlang.runtime.train.loop import autocast, evaluate_loss
+from ftlang.runtime.train.precision import Precision
 
 TASKS = ("chat", "completion", "generation", "classification")
 
@@ -65,7 +68,8 @@ class Evaluator:
     """Scores models on evaluation sets with one plan's metrics and generation settings.
 
     Evaluation never changes a training run: the model is put in eval mode (no dropout, no
-    random draws) and back, and sampled generation draws from a generator of its own.
+    random draws) and back, and sampled generation draws from a generator of its own. Its
+    forward passes run in `precision`, the one the run trains in.
     """
 
     def __init__(
@@ -80,6 +84,7 @@ class Evaluator:
         batch_size: int,
         max_len: int,
         device: torch.device,
+        precision: Precision | None = None,
     ):
         if task not in TASKS:
             raise RunError(
@@ -89,6 +94,7 @@ class Evaluator:
         self.metrics, self.task, self.tokenizer = list(metrics), task, tokenizer
         self.generation, self.labels, self.collator = generation, list(labels or []), collator
         self.batch_size, self.max_len, self.device = batch_size, max_len, device
+        self.precision = precision
 
     @property
     def text_metrics(self) -> list[Metric]:
@@ -117,7 +123,7 @@ class Evaluator:
         return EvalResult(values, shown)
 
     def _classify(self, model: Any, data: EvalSet, samples: int) -> tuple[dict[str, float], list[Sample]]:
-        logits = class_logits(model, data.examples, self.collator, self.batch_size, self.device)
+        logits = class_logits(model, data.examples, self.collator, self.batch_size, self.device, self.precision)
         gold = [ex.labels[0] for ex in data.examples]
         predicted = logits.argmax(-1).tolist()
         loss = F.cross_entropy(logits, torch.tensor(gold, dtype=torch.long), reduction="sum").item()
@@ -130,7 +136,13 @@ class Evaluator:
 
     def _lm(self, model: Any, data: EvalSet, samples: int) -> tuple[dict[str, float], list[Sample]]:
         scored = evaluate_loss(
-            model, data.examples, task=self.task, collator=self.collator, batch_size=self.batch_size, device=self.device
+            model,
+            data.examples,
+            task=self.task,
+            collator=self.collator,
+            batch_size=self.batch_size,
+            device=self.device,
+            precision=self.precision,
         )
         values = {k.removeprefix("eval_"): v for k, v in scored.items()}
         # Generating is the slow part: every row for text metrics, else only the samples shown.
@@ -144,6 +156,7 @@ class Evaluator:
             batch_size=self.batch_size,
             device=self.device,
             stops=end_of_turn_ids(rows[0], self.tokenizer) if rows else (),
+            precision=self.precision,
         )
         outputs = [answer_text(r, self.tokenizer, out) for r, out in zip(rows, outputs)]
         # A generation prompt has no expected answer; the reference metrics refuse it.
@@ -164,7 +177,8 @@ def plan_evaluator(
     max_len: int,
     device: torch.device,
 ) -> Evaluator:
-    """The Evaluator of an eval block for `model`: one example per sequence, the run's micro-batch."""
+    """The Evaluator of an eval block for `model`: one example per sequence, the run's micro-batch,
+    the precision the plan trains in on `device` (runtime/train/precision.py)."""
     collator = Collator(
         plan.prompt.task,
         pad_id(tokenizer),
@@ -182,12 +196,18 @@ def plan_evaluator(
         batch_size=plan.train.micro_batch or plan.train.batch,
         max_len=max_len,
         device=device,
+        precision=precisions.resolve(plan.compute, plan.model, device, trains_base=trains_base(plan)),
     )
 
 
 @torch.no_grad()
 def class_logits(
-    model: Any, examples: Sequence[Example], collator: Collator, batch_size: int, device: torch.device
+    model: Any,
+    examples: Sequence[Example],
+    collator: Collator,
+    batch_size: int,
+    device: torch.device,
+    precision: Precision | None = None,
 ) -> torch.Tensor:
     """[N, classes] float32 logits on the host, in eval mode, in the examples' order."""
     items = singles(examples)
@@ -195,7 +215,7 @@ def class_logits(
     with evaluating(model):
         for i in range(0, len(items), batch_size):
             batch = collator(items[i : i + batch_size], packed=False).to(device)
-            with autocast(device):
+            with autocast(device, precision):
                 chunks.append(model(**batch.model_inputs()).logits.float().cpu())
     return torch.cat(chunks)
 

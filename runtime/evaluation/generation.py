@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,6 +11,7 @@ import torch
 from ftlang.plan.models import Generation
 from ftlang.runtime.methods.policy import evaluating
 from ftlang.runtime.sampling import sample
+from ftlang.runtime.train.precision import Precision
 
 
 def pad_id(tokenizer: Any) -> int:
@@ -32,6 +34,7 @@ def generate_texts(
     batch_size: int,
     device: torch.device,
     stops: Sequence[int] = (),
+    precision: Precision | None = None,
 ) -> list[str]:
     """Continue each prompt by at most `settings.max_new_tokens` tokens; the decoded text, stripped.
 
@@ -39,13 +42,15 @@ def generate_texts(
     `settings.seed`, so every evaluation draws alike and none touches training's random
     stream. Prompts keep their last `max_len - max_new_tokens` tokens: prompt and answer fit
     the length the model was trained at. An answer also ends at the first of `stops` (a chat
-    template's end-of-turn token), which it keeps out of its text.
+    template's end-of-turn token), which it keeps out of its text. The forward passes run in
+    the run's `precision`.
     """
     keep = max(1, max_len - settings.max_new_tokens)
     temperature = settings.temperature if settings.sample else None
     generator = torch.Generator(device=device).manual_seed(settings.seed) if settings.sample else None
     texts: list[str] = []
-    with evaluating(model):
+    arithmetic = precision.autocast() if precision else contextlib.nullcontext()
+    with evaluating(model), arithmetic:
         for start in range(0, len(prompts), batch_size):
             out = sample(
                 model,

@@ -19,8 +19,8 @@ from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.launch import micro_batch
-from ftlang.runtime.train.precision import Precision
 from ftlang.runtime.train.master_weights import MasterWeights
+from ftlang.runtime.train.precision import Precision
 from ftlang.runtime.train.prefetch import Prefetcher, preparer
 
 
@@ -70,12 +70,13 @@ def evaluate_loss(
     collator: Collator | None = None,
     batch_size: int = 8,
     device: torch.device | str = "cpu",
+    precision: Precision | None = None,
 ) -> dict[str, float]:
     """Mean loss per target token (LM) or per example (classification), plus accuracy.
 
-    Runs in eval mode (no dropout, so no RNG draws) without packing; restores train mode.
-    The pad id does not change the loss (padding is masked), so the default collator
-    pads with 0.
+    Runs in eval mode (no dropout, so no RNG draws) without packing, in the run's `precision`;
+    restores train mode. The pad id does not change the loss (padding is masked), so the
+    default collator pads with 0.
     """
     device = torch.device(device)
     collator = collator or Collator(task, 0, False, None, torch.float32)
@@ -88,7 +89,7 @@ def evaluate_loss(
     try:
         for i in range(0, len(items), batch_size):
             batch = collator(items[i : i + batch_size], packed=False).to(device)
-            with autocast(device):
+            with autocast(device, precision):
                 loss, right = loss_sum(model, batch, task)
             total += loss.double()
             if right is not None:
@@ -206,9 +207,9 @@ def train(
     state: LoopState,
     device: torch.device,
     hooks: Hooks,
-    masters: MasterWeights | None = None,
     objective: Objective | None = None,
     precision: Precision | None = None,
+    masters: MasterWeights | None = None,
 ) -> LoopState:
     """Run optimizer steps from `state.step` to `cfg.total_steps`; returns the final state.
 
