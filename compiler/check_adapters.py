@@ -1,4 +1,4 @@
-"""Checks of LoRA's peft options against the method and the model: what `init` needs."""
+"""Checks of LoRA's peft options against the method and the model: what `init` and `targets` need."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from ftlang.plan.catalogue import METHODS
 from . import nodes as n
 from .context import Context
 from .diagnostics import Label, error
+from .modelpeek import ModelFacts, model_facts
 
 # Initialisations that split the base's weights into the adapter and a residual the base keeps.
 _DECOMPOSING = ("pissa", "olora")
@@ -34,7 +35,9 @@ def check_adapter_init(ctx: Context, plan: dict[str, Any]) -> None:
         return
     span = _value_span(ctx, (*where, "init"))
     quantize = (plan.get("model") or {}).get("quantize")
-    if quantize:
+    # peft's OLoRA dequantizes a bitsandbytes weight, decomposes it and quantizes the residual
+    # again; its PiSSA refuses any weight that is not float32, float16 or bfloat16.
+    if quantize and init == "pissa":
         ctx.report(
             error(
                 "E0340",
@@ -42,7 +45,7 @@ def check_adapter_init(ctx: Context, plan: dict[str, Any]) -> None:
                 span,
                 f"{init} decomposes the base's weights",
                 secondary=_label(ctx, ("model", "quantize"), "quantized here"),
-                help="use `init = default` or `gaussian` with a quantized base, or drop `quantize`",
+                help="use `init = olora`, `gaussian` or `default` with a quantized base, or drop `quantize`",
             )
         )
     assert isinstance(method, dict)
@@ -60,6 +63,54 @@ def check_adapter_init(ctx: Context, plan: dict[str, Any]) -> None:
                 help="use `init = default` or `gaussian` in the adapter of a method with a reference",
             )
         )
+
+
+def check_adapter_model(ctx: Context, plan: dict[str, Any]) -> None:
+    """What peft refuses only once the model is loaded, read from the model's config (E0312 checks
+    the named targets): all_linear with nothing to adapt, OLoRA on GPT-2's Conv1D layers."""
+    adapter, where = adapter_of(plan.get("method"))
+    model = plan.get("model")
+    if adapter is None or not isinstance(model, dict) or not isinstance(model.get("source"), dict):
+        return
+    facts = model_facts(model["source"], ctx.root)
+    if facts is None:
+        return
+    if adapter.get("targets") == "all_linear" and facts.only_linear_is_the_head:
+        _no_linear_layer(ctx, facts, where)
+    if adapter.get("init") == "olora" and facts.conv1d_layers:
+        ctx.report(
+            error(
+                "E0314",
+                f"`init = olora` does not fit the Conv1D layers of a {facts.model_type} model",
+                _value_span(ctx, (*where, "init")),
+                "olora reads each weight as out × in",
+                secondary=_label(ctx, ("model",), f"a {facts.model_type} model"),
+                notes=[
+                    f"{facts.model_type} layers are transformers' Conv1D, whose weight is stored in × out; peft's "
+                    f"OLoRA decomposes it without turning it, and the first forward pass fails on the shapes "
+                    f"(read from {facts.where})"
+                ],
+                help="use `init = pissa`, `gaussian` or `default` with this model",
+            )
+        )
+
+
+def _no_linear_layer(ctx: Context, facts: ModelFacts, where: tuple[str, ...]) -> None:
+    key, _ = facts.layers or ("layers", 0)
+    ctx.report(
+        error(
+            "E0313",
+            f"`targets = all_linear` finds no layer to adapt in this {facts.model_type} model",
+            _value_span(ctx, (*where, "targets")),
+            "every linear layer but the output head",
+            secondary=_label(ctx, ("model",), "a model with no blocks"),
+            notes=[
+                f"{facts.where} sets {key} = 0: the output head is the model's only linear layer, and "
+                "peft never adapts the head"
+            ],
+            help="give the model layers, or train it with `method full`",
+        )
+    )
 
 
 def _value_span(ctx: Context, loc: tuple[str, ...]) -> Any:

@@ -325,13 +325,34 @@ CODES: dict[str, Code] = {
             "method lora { targets = [query, value] }",
         ),
         _c(
+            "E0313",
+            "nothing for all_linear to adapt",
+            "`targets = all_linear` puts adapters on every linear layer of the model but its output head "
+            "(peft's `all-linear`). In a llama-, qwen-, mistral-, gemma- or GPT-2-style model those layers all "
+            "sit in the repeated blocks, so a config with no blocks (`num_hidden_layers = 0`) leaves nothing to "
+            "adapt, and peft stops once the model has loaded. The config is read without loading weights.",
+            'model base = local("models/no-blocks")\nmethod lora { targets = all_linear }',
+            'model base = local("models/llama")\nmethod lora { targets = all_linear }',
+        ),
+        _c(
+            "E0314",
+            "initialisation does not fit the model's layers",
+            "`init = olora` builds each adapter from a QR decomposition of the layer's weight, read as "
+            "out × in the way nn.Linear stores it. GPT-2-style models (model_type gpt2) use transformers' "
+            "Conv1D, which stores the weight in × out; peft's OLoRA does not turn it, so the adapter gets the "
+            "wrong shapes and the first forward pass fails. PiSSA turns the weight and fits these models.",
+            'model base = local("models/gpt2")\nmethod lora { init = olora }',
+            'model base = local("models/gpt2")\nmethod lora { init = pissa }',
+        ),
+        _c(
             "E0340",
             "adapter initialisation needs full-precision weights",
-            "`init = pissa` and `init = olora` build the adapter from a decomposition of the base's weights "
-            "(its principal singular vectors, or a QR decomposition) and leave the base the residual. A base "
-            "quantized to 4 or 8 bits no longer holds those weights in full precision, and peft refuses it.",
+            "`init = pissa` builds the adapter from the base's principal singular vectors and leaves the base "
+            "the residual. A base quantized to 4 or 8 bits no longer holds its weights in full precision, and "
+            "peft's PiSSA refuses it. OLoRA dequantizes the weight, decomposes it and quantizes the residual "
+            "again: it works with `quantize`.",
             'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = pissa }',
-            'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = gaussian }',
+            'model base = hf("org/model") { quantize = nf4 }\nmethod lora { init = olora }',
         ),
         _c(
             "E0341",

@@ -31,6 +31,13 @@ MODULES: dict[str, tuple[str, ...]] = {
     "gpt2": ("c_attn", "c_proj", "c_fc"),
     "t5": ("q", "k", "v", "o", "wi", "wo", "wi_0", "wi_1"),
 }
+# Families whose every linear layer but the output head sits in the repeated blocks (no pooler,
+# no head transform): with no blocks, peft's all-linear has nothing to adapt.
+_LINEARS_IN_BLOCKS_ONLY = frozenset({"llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "olmo", "gpt2"})
+# Families whose layers are transformers' Conv1D, its weight stored in × out, not nn.Linear's out × in.
+_CONV1D = frozenset({"gpt2"})
+# Where a config gives its number of blocks: transformers' names, then a scratch model's field.
+_LAYER_KEYS = ("num_hidden_layers", "n_layer", "layers")
 
 
 @dataclass(frozen=True)
@@ -42,6 +49,26 @@ class ModelFacts:
     @property
     def modules(self) -> tuple[str, ...] | None:
         return MODULES.get(self.model_type)
+
+    @property
+    def layers(self) -> tuple[str, int] | None:
+        """The config's number of blocks and the key that gives it."""
+        for key in _LAYER_KEYS:
+            value = self.config.get(key)
+            if isinstance(value, int) and not isinstance(value, bool):
+                return key, value
+        return None
+
+    @property
+    def only_linear_is_the_head(self) -> bool:
+        """No linear layer but the output head: a family that keeps them all in blocks, with none."""
+        layers = self.layers
+        return self.model_type in _LINEARS_IN_BLOCKS_ONLY and layers is not None and layers[1] == 0
+
+    @property
+    def conv1d_layers(self) -> bool:
+        """Whether the layers LoRA adapts are transformers' Conv1D (GPT-2's), not nn.Linear."""
+        return self.model_type in _CONV1D
 
 
 _DISTRIBUTION_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")
