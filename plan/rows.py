@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal, TextIO
 
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 MAX_ROW_BYTES = 1 << 20  # a longer line is an error, not a row silently cut or a check that reads forever
 
 
@@ -49,8 +51,8 @@ def parse_row(line: str) -> object:
         raise
     except ValueError:  # int-to-str limits: a number of thousands of digits
         raise BadRow("holds a number too long to read") from None
-    # Only a `\uD8xx` escape makes a surrogate: a line without one needs no walk over its strings.
-    if "\\u" in line and any(_has_surrogate(s) for s in _strings(row)):
+    # Only a `\uD800`-`\uDFFF` escape makes a surrogate: a line without one needs no walk over its strings.
+    if _SURROGATE_ESCAPE.search(line) and any(_has_surrogate(s) for s in _strings(row)):
         raise BadRow("holds an unpaired surrogate escape (such as `\\ud800`), which is not text")
     return row
 
@@ -187,7 +189,7 @@ class RowRules:
 
     def __init__(self, required: Sequence[str], text: Sequence[str]) -> None:
         self.required, self.text = list(required), list(text)
-        self.first: dict[str, tuple[bool, str, str]] = {}  # field -> (holds text, what, where)
+        self.first: dict[str, tuple[bool, str, str]] = {}  # field -> (holds text, what it held, where)
 
     def fault(self, row: Mapping[str, object], where: str) -> tuple[Rule, str] | None:
         """The first rule `row` (read at `where`, e.g. "line 7") breaks, with what it holds; None when none."""
@@ -195,20 +197,20 @@ class RowRules:
         if missing:
             what = "has no field" if missing[0] not in row else "has null in field"
             return "missing", f"{what} `{missing[0]}`, which the prompt uses"
-        kinds: dict[str, tuple[bool, str, str]] = {}
+        new: list[tuple[str, tuple[bool, str, str]]] = []
         for name in self.text:
             value = row.get(name)
-            if isinstance(value, (dict, list)):
-                return "not_text", f"holds {held(value)} in `{name}`, where the prompt expects text"
             if value is None:
                 continue
-            kind = (isinstance(value, str), held(value), where)
+            if isinstance(value, (dict, list)):
+                return "not_text", f"holds {held(value)} in `{name}`, where the prompt expects text"
+            is_text = isinstance(value, str)
             first = self.first.get(name)
-            if first is not None and first[0] != kind[0]:
-                return "mixed_kinds", f"holds {kind[1]} in `{name}`, where {first[2]} holds {first[1]}"
-            kinds[name] = kind
-        for name, kind in kinds.items():
-            self.first.setdefault(name, kind)
+            if first is None:
+                new.append((name, (is_text, held(value), where)))
+            elif first[0] != is_text:
+                return "mixed_kinds", f"holds {held(value)} in `{name}`, where {first[2]} holds {first[1]}"
+        self.first.update(new)  # only a row that breaks no rule sets a field's kind
         return None
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import torch
 
 from ftlang.plan.models import DataPlan, EvalPlan, Guard, Metric, Plan, PromptPlan
+from ftlang.plan.rows import rendered_fields
 from ftlang.runtime.data.prompts import Rendered, Renderer
 from ftlang.runtime.data.sources import LoadedData, load_data
 from ftlang.runtime.errors import RunError
@@ -58,7 +59,8 @@ def read_guards(ev: EvalPlan, prompt: PromptPlan, root: Path, labels: Sequence[s
     """Each guard's rows, rendered through the recipe's prompt: a bad row stops the run here."""
     out = []
     for guard in ev.guards:
-        loaded = load_data(DataPlan(name=guard.name, source=guard.source), root, prompt.fields)
+        text = rendered_fields(prompt.model_dump(mode="json"))
+        loaded = load_data(DataPlan(name=guard.name, source=guard.source), root, prompt.fields, text)
         rendered, _ = Renderer(prompt).render_all(loaded.all_rows, skip_bad=False)
         check_labels(rendered, labels, f"guard `{guard.name}`")
         if not rendered:

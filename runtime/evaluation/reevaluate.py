@@ -11,6 +11,7 @@ import torch
 from ftlang.plan.canonical import load_plan
 from ftlang.plan.mixture import shown
 from ftlang.plan.models import DataRef, LoraMethod, Plan, ScratchModel
+from ftlang.plan.rows import rendered_fields
 from ftlang.runtime import rundir
 from ftlang.runtime.data.prompts import Rendered, Renderer
 from ftlang.runtime.data.sources import load_data
@@ -36,7 +37,8 @@ def _rendered(plan: Plan, ref: DataRef, labels: list[str] | None) -> list[Render
     if ref.data not in by_name:
         raise RunError(f"the eval block evaluates `{ref.data}`, which the recipe does not declare", location="eval")
     dp = by_name[ref.data]
-    rows = load_data(dp, Path(plan.root), plan.prompt.fields).rows(ref.split)
+    text = rendered_fields(plan.prompt.model_dump(mode="json"))
+    rows = load_data(dp, Path(plan.root), plan.prompt.fields, text).rows(ref.split)
     rendered, _ = Renderer(plan.prompt).render_all(rows, skip_bad=dp.bad_rows == "skip")
     check_labels(rendered, labels, f"`{ref.data}`")
     return rendered

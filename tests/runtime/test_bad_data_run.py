@@ -193,3 +193,20 @@ def test_with_bad_rows_skip_every_row_fault_is_skipped_and_counted(
     assert sorted(skipped) == sorted(f"all-faults.jsonl:{len(good) + 1 + i}" for i in range(len(names)))
     # The row with a label outside `labels` is counted here and dropped as the rows are tokenized.
     assert len(rows.train) == len(good) + 1
+
+
+def test_a_guard_is_read_by_the_same_rules(
+    world: Path, loads: list[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A guard's rows (`eval { guard … }`) are rendered through the prompt too: a number among its
+    text stops the run at its line, before the model loads."""
+    rows = [json.loads(_ticket(i, False)) for i in range(1, 4)]
+    rows[1]["body"] = 42
+    (world / "guard.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (world / "split.jsonl").write_bytes(b"".join(_ticket(i, False) for i in range(1, 41)))
+    recipe = CLASSIFIER.format(kind="jsonl", name="split.jsonl", options=" { split { train = 80%, eval = 20% } }")
+    recipe += 'eval {\n  on tickets.eval\n  metrics [accuracy]\n  guard jsonl("guard.jsonl") max_drop 2%\n}\n'
+    (world / "guard.ft").write_text(recipe)
+    code, err = _ft(capsys, "run", str(world / "guard.ft"), "--out", str(world / "runs" / "guard"), "--quiet")
+    assert code == 1 and "error: guard.jsonl:2: the row holds the number `42` in `body`" in err, err
+    assert not loads
