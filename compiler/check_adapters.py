@@ -95,6 +95,48 @@ def check_adapter_model(ctx: Context, plan: dict[str, Any]) -> None:
         )
 
 
+_OVERLAP_NOTE = "peft trains a module of `also_train` whole and puts no adapter on it"
+_NOTHING_LEFT_NOTE = (
+    "every target is in `also_train`: peft finds no module to adapt and stops once the model has loaded"
+)
+
+
+def check_adapter_overlap(ctx: Context, plan: dict[str, Any]) -> None:
+    """A module named in both `targets` and `also_train`: peft trains it whole and gives it no adapter
+    (and, when every target is such a module, finds none to adapt and stops once the model has loaded)."""
+    adapter, where = adapter_of(plan.get("method"))
+    targets, whole = (adapter.get("targets"), adapter.get("also_train")) if adapter else (None, None)
+    if not isinstance(targets, list) or not isinstance(whole, list):
+        return
+    target_items = _items(ctx, (*where, "targets"))
+    for index, name in enumerate(whole):
+        if name not in targets:
+            continue
+        at = target_items[targets.index(name)] if targets.index(name) < len(target_items) else None
+        ctx.report(
+            error(
+                "E0315",
+                f"`{name}` is both a LoRA target and trained whole",
+                _item_span(ctx, (*where, "also_train"), index),
+                "trained whole here",
+                secondary=[Label(at.span, "adapted here")] if at is not None else [],
+                notes=[_OVERLAP_NOTE if not set(targets) <= set(whole) else _NOTHING_LEFT_NOTE],
+                help=f"keep `{name}` in one list: `targets` to adapt it, `also_train` to train all its weights",
+            )
+        )
+
+
+def _items(ctx: Context, loc: tuple[str, ...]) -> tuple[Any, ...]:
+    entry = ctx.origins.get(loc)  # a field's node, or the list itself for a call's argument
+    value = entry.value if isinstance(entry, n.Field | n.Keyword) else entry
+    return value.items if isinstance(value, n.ListExpr) else ()
+
+
+def _item_span(ctx: Context, loc: tuple[str, ...], index: int) -> Any:
+    items = _items(ctx, loc)
+    return items[index].span if index < len(items) else _value_span(ctx, loc)
+
+
 def _no_linear_layer(ctx: Context, facts: ModelFacts, where: tuple[str, ...]) -> None:
     key, _ = facts.layers or ("layers", 0)
     ctx.report(

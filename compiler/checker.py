@@ -11,7 +11,7 @@ from ftlang.plan.declarations import DECLARATIONS
 from ftlang.plan.redact import masked_param
 
 from . import nodes as n
-from .check_adapters import check_adapter_init, check_adapter_model
+from .check_adapters import check_adapter_init, check_adapter_model, check_adapter_overlap
 from .check_chat import check_turns
 from .check_consistency import (
     check_fields,
@@ -212,6 +212,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
     check_model_fit(ctx, plan)
     check_adapter_init(ctx, plan)
     check_adapter_model(ctx, plan)
+    check_adapter_overlap(ctx, plan)
     check_train_choices(ctx, plan)
     check_processes(ctx, plan)
     check_generation_room(ctx, plan)

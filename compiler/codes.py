@@ -345,6 +345,16 @@ CODES: dict[str, Code] = {
             'model base = local("models/gpt2")\nmethod lora { init = pissa }',
         ),
         _c(
+            "E0315",
+            "module both adapted and trained whole",
+            "`targets` puts a LoRA adapter on a module; `also_train` trains every weight of a module and saves "
+            "it beside the adapters (peft's modules_to_save). A module in both lists gets no adapter: peft trains "
+            "it whole, and when every target is also in `also_train` it finds nothing to adapt and stops once the "
+            "model has loaded.",
+            "method lora { targets = [q_proj, v_proj], also_train = [q_proj, lm_head] }",
+            "method lora { targets = [q_proj, v_proj], also_train = [lm_head] }",
+        ),
+        _c(
             "E0340",
             "adapter initialisation needs full-precision weights",
             "`init = pissa` builds the adapter from the base's principal singular vectors and leaves the base "

@@ -110,3 +110,11 @@ def test_olora_and_dora_take_a_quantized_base_and_pissa_does_not(tokenizer, tmp_
         assert torch.isfinite(model(torch.tensor([[1, 2, 3]])).logits).all()
     with pytest.raises(TypeError, match="Please initialize PiSSA under float32"):
         apply_method(quantized(), LoraMethod(rank=4, init="pissa"), "completion")
+
+
+def test_a_module_in_targets_and_also_train_gets_no_adapter(tokenizer):
+    model, _, _ = _adapted(tokenizer, targets=["q_proj", "v_proj"], also_train=["q_proj"])
+    attention = model.base_model.model.model.layers[0].self_attn
+    assert not hasattr(attention.q_proj, "lora_A") and hasattr(attention.v_proj, "lora_A")
+    with pytest.raises(RunError, match="LoRA cannot attach"):
+        _adapted(tokenizer, targets=["q_proj"], also_train=["q_proj"])
