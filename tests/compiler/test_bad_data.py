@@ -3,6 +3,7 @@ located error naming its line, never a silent row or an error after the model lo
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,51 @@ def test_each_fault_is_a_located_error(name: str) -> None:
     said = d.message + " ".join(d.notes)
     assert line in said and words in said, said
     assert not result.ok
+
+
+def _check_rows(tmp_path: Path, rows: list[str], template: str) -> list[tuple[str, str]]:
+    (tmp_path / "d.jsonl").write_text("".join(line + "\n" for line in rows))
+    recipe = RECIPE.format(kind="jsonl", name="d.jsonl", options="").replace(
+        'input "{{ subject }}. {{ body }}"', f"input {json.dumps(template)}"
+    )
+    result = check_text(recipe, str(tmp_path / "r.ft"))
+    return [(d.code, d.message) for d in result.diagnostics if d.code.startswith("E060")]
+
+
+@pytest.mark.parametrize(
+    "template,body,found",
+    [
+        ("{{ body }}", '{"text": "hi"}', "E0602"),
+        ("{{ body | trim }}", '["hi"]', "E0602"),
+        ("{{ body.text }}", '{"text": "hi"}', None),  # read in parts
+        ("{% for b in body %}{{ b }}{% endfor %}", '["hi", "yo"]', None),  # looped over
+        ("{{ body | join(' ') }}", '["hi", "yo"]', None),
+    ],
+)
+def test_only_a_field_printed_as_it_is_must_hold_text(tmp_path: Path, template: str, body: str, found: str | None):
+    rows = [f'{{"subject": "s", "body": {body}, "team": "{team}"}}' for team in ("billing", "shipping")]
+    assert [code for code, _ in _check_rows(tmp_path, rows, template)] == ([found] if found else [])
+
+
+@pytest.mark.parametrize(
+    "bodies,said",
+    [
+        (['"a"', '"b"', "42"], "line 3 of `d.jsonl` holds the number `42` in `body`, where line 1 holds text"),
+        (["7", '"b"'], "line 2 of `d.jsonl` holds text in `body`, where line 1 holds the number `7`"),
+        (['"a"', "true"], "line 2 of `d.jsonl` holds `true` in `body`, where line 1 holds text"),
+        (["1", "2.5", "3"], None),  # numbers in every row: printed as Python writes them
+        (['"a"', '"b"', '"c"'], None),
+    ],
+)
+def test_a_printed_field_keeps_one_kind(tmp_path: Path, bodies: list[str], said: str | None) -> None:
+    teams = ("billing", "shipping") * len(bodies)  # two classes, so E0604 has nothing to say
+    rows = [f'{{"subject": "s", "body": {b}, "team": "{team}"}}' for b, team in zip(bodies, teams)]
+    assert _check_rows(tmp_path, rows, "{{ body }}") == ([("E0606", said)] if said else [])
+
+
+@pytest.mark.parametrize("name", ["missing-field.jsonl", "object-in-text.jsonl", "number-in-text.jsonl"])
+def test_with_bad_rows_skip_a_row_fault_is_the_declared_policy(name: str) -> None:
+    """`ft run` skips such a row and counts it in its report: `ft check` has nothing to stop."""
+    recipe = RECIPE.format(kind="jsonl", name=name, options=" { bad_rows = skip }")
+    result = check_text(recipe, str(CORPUS / "probe.ft"))
+    assert result.ok, [(d.code, d.message) for d in result.diagnostics]
