@@ -108,19 +108,19 @@ def check_adapter_overlap(ctx: Context, plan: dict[str, Any]) -> None:
     targets, whole = (adapter.get("targets"), adapter.get("also_train")) if adapter else (None, None)
     if not isinstance(targets, list) or not isinstance(whole, list):
         return
-    target_items = _items(ctx, (*where, "targets"))
+    named = [t for t in targets if isinstance(t, str)]
+    note = _NOTHING_LEFT_NOTE if set(named) <= {w for w in whole if isinstance(w, str)} else _OVERLAP_NOTE
     for index, name in enumerate(whole):
-        if name not in targets:
+        if name not in named:
             continue
-        at = target_items[targets.index(name)] if targets.index(name) < len(target_items) else None
         ctx.report(
             error(
                 "E0315",
                 f"`{name}` is both a LoRA target and trained whole",
                 _item_span(ctx, (*where, "also_train"), index),
                 "trained whole here",
-                secondary=[Label(at.span, "adapted here")] if at is not None else [],
-                notes=[_OVERLAP_NOTE if not set(targets) <= set(whole) else _NOTHING_LEFT_NOTE],
+                secondary=[Label(_item_span(ctx, (*where, "targets"), targets.index(name)), "adapted here")],
+                notes=[note],
                 help=f"keep `{name}` in one list: `targets` to adapt it, `also_train` to train all its weights",
             )
         )
