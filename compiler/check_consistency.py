@@ -298,14 +298,3 @@ def check_processes(ctx: Context, plan: dict[str, Any]) -> None:
                 help="`batch` is the global batch: make it a multiple",
             )
         )
-    kind = (plan.get("method") or {}).get("kind")
-    if kind in METHODS and not METHODS[kind].multi_process:
-        ctx.report(
-            error(
-                "E0305",
-                f"method `{kind}` runs on one process for now",
-                span,
-                f"{processes} processes",
-                help="leave `processes` at 1 for GRPO: each process would sample its own completions",
-            )
-        )

@@ -26,7 +26,6 @@ class MethodSpec:
     model_kind: str = "causal_lm"  # "causal_lm", or "classifier" for a classification prompt
     reference_free: bool = True
     nested_fields: frozenset[str] = frozenset()  # fields read by their own checks, not as plain values
-    multi_process: bool = False  # whether it runs under torch.distributed (DDP/FSDP) with several processes
 
 
 @dataclass(frozen=True)
@@ -85,14 +84,12 @@ METHODS: dict[str, MethodSpec] = {
             "FullMethod",
             ("chat", "completion", "classification"),
             "train every weight of the model",
-            multi_process=True,
         ),
         MethodSpec(
             "lora",
             "LoraMethod",
             ("chat", "completion", "classification"),
             "train low-rank adapters beside frozen weights (peft)",
-            multi_process=True,
         ),
         MethodSpec(
             "dpo",
@@ -101,7 +98,6 @@ METHODS: dict[str, MethodSpec] = {
             "direct preference optimisation on chosen/rejected pairs (sigmoid, IPO or hinge loss)",
             reference_free=False,
             nested_fields=frozenset({"adapter"}),
-            multi_process=True,
         ),
         MethodSpec(
             "grpo",
@@ -118,7 +114,6 @@ METHODS: dict[str, MethodSpec] = {
             "Kahneman-Tversky optimisation on single completions marked desirable or not",
             reference_free=False,
             nested_fields=frozenset({"adapter"}),
-            multi_process=True,
         ),
         MethodSpec(
             "orpo",
@@ -126,7 +121,6 @@ METHODS: dict[str, MethodSpec] = {
             ("preference",),
             "odds-ratio preference optimisation: the SFT loss plus an odds-ratio term, no reference",
             nested_fields=frozenset({"adapter"}),
-            multi_process=True,
         ),
         MethodSpec(
             "simpo",
@@ -134,7 +128,6 @@ METHODS: dict[str, MethodSpec] = {
             ("preference",),
             "simple preference optimisation: length-normalised log-probabilities, no reference",
             nested_fields=frozenset({"adapter"}),
-            multi_process=True,
         ),
         MethodSpec(
             "reward",
@@ -143,7 +136,6 @@ METHODS: dict[str, MethodSpec] = {
             "a Bradley-Terry reward model: a scalar head scoring answers, trained on chosen/rejected pairs",
             model_kind="classifier",
             nested_fields=frozenset({"adapter"}),
-            multi_process=True,
         ),
     )
 }

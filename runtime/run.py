@@ -168,7 +168,7 @@ def _set_up(plan: Plan, run_dir: Path, rows: RunRows, model: Any, tok: Any, run_
     optimizer = make_optimizer(work.model, plan.train.lr, plan.train.weight_decay, plan.train.optimizer, masters)
     warmup = warmup_steps(plan.train.schedule, cfg.total_steps)
     scheduler = make_scheduler(optimizer, cfg.total_steps, warmup, plan.train.schedule.kind)
-    state = LoopState(DataOrder(len(work.items), plan.train.seed), rng=work.rng)
+    state = LoopState(DataOrder(len(work.items), plan.train.seed), seeds=work.seeds)
     trackers = open_trackers(plan, run_dir) if distributed.is_main() else None
     metrics = rundir.MetricsLog(run_dir / rundir.METRICS, trackers)
     return _Run(

@@ -17,17 +17,20 @@ from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.policy import Reference, SequenceBatch, evaluating, target_mask, token_logps
 from ftlang.runtime.methods.rewards import Rewards
 from ftlang.runtime.methods.workload import Workload, WorkloadInputs, prepare
-from ftlang.runtime.sampling import sample
+from ftlang.runtime.sampling import Generators, SamplingSeeds, sample
+from ftlang.runtime.train import distributed
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A tokenised generation prompt; `text` and `row` are what the rewards see."""
+    """A tokenised generation prompt; `text` and `row` are what the rewards see, `index` its place
+    in the split (what keys its completions' sampling seeds)."""
 
     ids: list[int]
     text: str
     row: Mapping[str, Any]
     origin: str
+    index: int
 
 
 @dataclass
@@ -59,7 +62,7 @@ def tokenize_prompts(rendered: Sequence[Rendered], tokenizer: Any, limit: int) -
         return [], 0
     trailing = set(tokenizer.all_special_ids) - {tokenizer.bos_token_id}
     prompts, truncated = [], 0
-    for r, ids in zip(rendered, tokenizer([r.input for r in rendered])["input_ids"]):
+    for index, (r, ids) in enumerate(zip(rendered, tokenizer([r.input for r in rendered])["input_ids"])):
         ids = list(ids)
         # A tokenizer that closes every text with a special ([SEP], </s>) would have the
         # model continue after an end marker: drop it.
@@ -67,7 +70,7 @@ def tokenize_prompts(rendered: Sequence[Rendered], tokenizer: Any, limit: int) -
             ids.pop()
         if len(ids) > limit:
             ids, truncated = ids[-limit:], truncated + 1
-        prompts.append(Prompt(ids, r.input, r.row, r.origin))
+        prompts.append(Prompt(ids, r.input, r.row, r.origin, index))
     return prompts, truncated
 
 
@@ -93,7 +96,8 @@ class Scorer:
         prompts: Sequence[Prompt],
         max_new_tokens: int,
         temperature: float | None,
-        generator: torch.Generator | None,
+        generator: Generators,
+        lockstep: bool = False,
     ) -> list[list[int]]:
         with evaluating(self.model):  # no dropout while sampling: the policy as it stands
             return sample(
@@ -105,6 +109,7 @@ class Scorer:
                 device=self.device,
                 temperature=temperature,
                 generator=generator,
+                lockstep=lockstep,
             )
 
     def score(
@@ -133,15 +138,21 @@ class Rollouts:
 
     Sampling happens when the loop collates a step's micro-batches, before its first
     backward pass, so every completion of a step comes from the same policy (on-policy).
+    Each completion draws from its own generator, keyed by the step, its prompt's index and
+    its place in the group: several processes, each sampling its share of the prompts, draw
+    the completions one process draws. A group never splits, so its advantages are computed
+    where it was sampled.
     """
 
-    def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None, generator: torch.Generator):
-        self.scorer, self.method, self.reference, self.generator = scorer, method, reference, generator
+    def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None, seeds: SamplingSeeds):
+        self.scorer, self.method, self.reference, self.seeds = scorer, method, reference, seeds
 
     def __call__(self, prompts: Sequence[Prompt]) -> RolloutBatch:
-        m = self.method
+        m, device = self.method, self.scorer.device
         asks = [p for p in prompts for _ in range(m.group_size)]
-        completions = self.scorer.generate(asks, m.max_new_tokens, m.temperature, self.generator)
+        generators = [self.seeds.generator(p.index, k, device) for p in prompts for k in range(m.group_size)]
+        lockstep = distributed.is_sharded(self.scorer.model)
+        completions = self.scorer.generate(asks, m.max_new_tokens, m.temperature, generators, lockstep)
         totals, sums = self.scorer.score(asks, completions)
         advantages = group_advantages(totals.view(-1, m.group_size)).view(-1).float()
         examples = [(Example(p.ids + c, [IGNORE] * len(p.ids) + c, p.origin),) for p, c in zip(asks, completions)]
@@ -220,9 +231,9 @@ def grpo_workload(inputs: WorkloadInputs) -> Workload:
     model, device = ready.model, inputs.device
     reference = Reference(model, method.adapter is not None) if method.beta > 0 else None
     scorer = Scorer(model, Rewards(method.rewards, Path(plan.root)), inputs.tokenizer, inputs.pad_id, device)
-    # Its own generator, seeded by the run's seed and saved in checkpoints: the completions do
-    # not depend on how many numbers dropout drew, and a resumed run samples the same ones.
-    generator = torch.Generator(device=device).manual_seed(plan.train.seed)
+    # Seeds of their own, from the run's seed: the completions do not depend on how many numbers
+    # dropout drew, nor on which process samples them, and a resumed run samples the same ones.
+    seeds = SamplingSeeds(plan.train.seed)
     evaluate = (
         partial(evaluate_prompts, scorer, ready.eval, plan.eval.generation, inputs.batch_size)
         if plan.eval and ready.eval
@@ -232,10 +243,10 @@ def grpo_workload(inputs: WorkloadInputs) -> Workload:
         model,
         ready.method,
         ready.train,
-        Rollouts(scorer, method, reference, generator),
+        Rollouts(scorer, method, reference, seeds),
         GrpoObjective(method),
         evaluate,
-        rng=generator,
+        seeds=seeds,
         summary={
             "train_examples": len(ready.train),
             "eval_examples": len(ready.eval),

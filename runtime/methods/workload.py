@@ -13,6 +13,7 @@ from ftlang.runtime.data.prompts import Rendered
 from ftlang.runtime.data.rows import RunRows
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import MethodInfo, apply_method
+from ftlang.runtime.sampling import SamplingSeeds
 from ftlang.runtime.train.loop import Objective
 
 Item = TypeVar("Item")
@@ -25,8 +26,8 @@ class Workload:
 
     `items` are what the data order permutes (sequences, preference pairs or prompts), and
     `collator` turns a slice of them into a micro-batch that `objective` scores. `summary`
-    adds what the method trained on to summary.json; `rng` is a generator of the method's
-    own (GRPO's sampling) that checkpoints save and restore.
+    adds what the method trained on to summary.json; `seeds` key the method's own sampling
+    (GRPO's) by the step, which the loop sets.
     """
 
     model: Any
@@ -36,7 +37,7 @@ class Workload:
     objective: Objective
     evaluate: Callable[[], dict[str, Any]] | None
     summary: dict[str, Any] = field(default_factory=dict)
-    rng: torch.Generator | None = None
+    seeds: SamplingSeeds | None = None
     saved_model: Callable[[], Any] | None = None  # what model/ holds, when not the trained model itself
 
 

@@ -219,6 +219,11 @@ def wrap(model: torch.nn.Module, strategy: str, offload: bool = False) -> torch.
     return DistributedDataParallel(model, device_ids=[here.index] if here.type == "cuda" else None)
 
 
+def is_sharded(model: torch.nn.Module) -> bool:
+    """Whether FSDP shards `model`: each of its forwards is then a collective that every process must run."""
+    return isinstance(model, FSDPModule)
+
+
 def accumulating(model: torch.nn.Module, more: bool) -> contextlib.AbstractContextManager:
     """Skip the gradient reduction while `more` micro-batches of the step are still to come."""
     if isinstance(model, DistributedDataParallel) and more:

@@ -10,7 +10,6 @@ from pathlib import Path
 import torch
 
 from ftlang.plan.canonical import load_plan
-from ftlang.plan.catalogue import METHODS
 from ftlang.plan.models import ComputePlan, Plan, TrainPlan
 from ftlang.runtime.errors import RunError
 
@@ -65,11 +64,6 @@ def check_plan(plan: Plan, processes: int) -> None:
     """What a run of several processes needs from the plan, checked before any process starts."""
     if processes == 1:
         return
-    if not METHODS[plan.method.kind].multi_process:
-        raise RunError(
-            f"method {plan.method.kind} runs on one process for now, not {processes}",
-            help="leave out --nproc (compute.processes = 1) for GRPO: each process would sample its own completions",
-        )
     check_batch(plan.train, processes)
     resolve_backend(plan.compute)
 

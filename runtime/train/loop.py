@@ -16,6 +16,7 @@ from ftlang.plan.models import TrainPlan
 from ftlang.runtime.data.batching import Batch, Collator, singles
 from ftlang.runtime.data.prompts import IGNORE, Example
 from ftlang.runtime.methods.lm_loss import linear_cross_entropy, plain_head
+from ftlang.runtime.sampling import SamplingSeeds
 from ftlang.runtime.train import distributed
 from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.launch import micro_batch
@@ -147,7 +148,7 @@ class LoopState:
     window_tokens: int = 0
     window_stats: dict[str, torch.Tensor] = field(default_factory=dict)  # the objective's, summed
     last_loss: float | None = None
-    rng: torch.Generator | None = None  # a method's own sampling generator (GRPO)
+    seeds: SamplingSeeds | None = None  # a method's sampling seeds (GRPO), keyed by the step: nothing to save
     grad_scaler: torch.amp.GradScaler | None = None  # fp16's loss scale: a resumed run goes on from it
 
     def state_dict(self) -> dict[str, Any]:
@@ -162,7 +163,6 @@ class LoopState:
             "window_tokens": self.window_tokens,
             "window_stats": {k: v.cpu() for k, v in self.window_stats.items()},
             "last_loss": self.last_loss,
-            "rng": None if self.rng is None else self.rng.get_state(),
             "grad_scaler": None if self.grad_scaler is None else self.grad_scaler.state_dict(),
         }
 
@@ -174,8 +174,6 @@ class LoopState:
         self.window_steps, self.window_tokens = s["window_steps"], s["window_tokens"]
         self.window_stats = {k: v.to(device) for k, v in s["window_stats"].items()}
         self.last_loss = s["last_loss"]
-        if self.rng is not None:
-            self.rng.set_state(s["rng"])
         if s.get("grad_scaler"):
             self.grad_scaler = torch.amp.GradScaler(device.type)
             self.grad_scaler.load_state_dict(s["grad_scaler"])
@@ -230,6 +228,8 @@ def train(
     prefetcher = Prefetcher(prepare) if isinstance(collator, Collator) else None
     while state.step < cfg.total_steps:
         idx = state.order.take(cfg.batch)
+        if state.seeds is not None:
+            state.seeds.step = state.step
         micro = prefetcher.get(idx) if prefetcher else prepare(idx)
         if prefetcher:
             prefetcher.ahead(state.order.upcoming(cfg.batch))

@@ -17,7 +17,7 @@ from ftlang.runtime.methods.grpo import group_advantages
 from ftlang.runtime.methods.policy import Reference, token_logps
 from ftlang.runtime.methods.rewards import Rewards
 from ftlang.runtime.models import build_scratch_model, train_scratch_tokenizer
-from ftlang.runtime.sampling import sample
+from ftlang.runtime.sampling import SamplingSeeds, sample
 
 from .factories import generation_plan
 from .test_resume import assert_resumes_like, records
@@ -139,6 +139,51 @@ def test_sampling_is_seeded_and_stops_at_eos(tiny):
         )
         == greedy[1:2]
     )
+
+
+def test_a_completion_draws_alike_whoever_samples_it(tiny):
+    """Per-row generators from SamplingSeeds: a prompt's completions are the same sampled in one batch
+    or split across two (two processes, other micro-batches), and with or without lockstep."""
+    tok, model = tiny
+    texts = ["ticket 7: what", "ticket 12: what is its", "ticket 3:", "ticket 30: what is"]
+    prompts = [(i, tok(t)["input_ids"]) for i, t in enumerate(texts)]
+    seeds, cpu = SamplingSeeds(1234), torch.device("cpu")
+
+    def draw(part, shared=None, lockstep=False, eos_id=tok.eos_token_id):
+        generators = shared or [seeds.generator(i, 0, cpu) for i, _ in part]
+        out = sample(
+            model,
+            [ids for _, ids in part],
+            max_new_tokens=12,
+            eos_id=eos_id,
+            pad_id=tok.pad_token_id,
+            device=cpu,
+            temperature=1.0,
+            generator=generators,
+            lockstep=lockstep,
+        )
+        return dict(zip([i for i, _ in part], out))  # fmt: skip
+
+    def shared() -> torch.Generator:  # one generator for the whole batch, as evaluation samples
+        return torch.Generator().manual_seed(1234)
+
+    whole = draw(prompts)
+    assert {**draw(prompts[1::2]), **draw(prompts[0::2])} == whole
+    # One generator shared by the batch would draw differently once the batch is split.
+    assert {**draw(prompts[1::2], shared()), **draw(prompts[0::2], shared())} != draw(prompts, shared())
+    # A tiny random model seldom ends: take the third token it draws as its end, to see it stop.
+    stop = whole[0][2]
+    ended = {0: whole[0][: whole[0].index(stop) + 1]}
+    forwards: list[int] = []
+    hook = model.register_forward_hook(lambda *_: forwards.append(1))
+    try:
+        assert draw(prompts[:1], eos_id=stop) == ended and len(forwards) <= 3
+        forwards.clear()
+        assert draw(prompts[:1], eos_id=stop, lockstep=True) == ended and len(forwards) == 12  # none skipped
+    finally:
+        hook.remove()
+    seeds.step = 1
+    assert draw(prompts) != whole  # the next step draws afresh
 
 
 def test_the_reference_stays_the_base_while_the_policy_trains(tiny):
