@@ -18,6 +18,20 @@ EXIT_OK, EXIT_RECIPE, EXIT_USAGE, EXIT_GATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0
 Handler = Callable[[argparse.Namespace], int]
 
 
+def redacting(command: Handler) -> Handler:
+    """A command whose output, its prints and whatever the runtime writes (progress, warnings, logs,
+    run errors), passes through the one redaction of secrets on its way to stdout and stderr."""
+
+    def run(args: argparse.Namespace) -> int:
+        from ftlang.plan.redact import redacted_output
+
+        with redacted_output():
+            return command(args)
+
+    run.__name__, run.__doc__ = command.__name__, command.__doc__
+    return run
+
+
 class UsageError(Exception):
     """A mistake in the command line itself (exit 2)."""
 
@@ -125,12 +139,15 @@ def add_format_option(parser: argparse.ArgumentParser, choices: list[str], what:
 
 def parse_set_pairs(pairs: list[str]) -> dict[str, str]:
     """The `--set NAME=VALUE` options as a name → text mapping (the compiler types the values)."""
+    from ftlang.plan.redact import remember_set_value
+
     out = {}
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise UsageError(f"--set expects NAME=VALUE, got `{pair}`")
         out[name.strip()] = value
+        remember_set_value(name.strip(), value)  # a secret given here is masked wherever it shows
     return out
 
 

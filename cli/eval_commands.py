@@ -18,6 +18,7 @@ from .common import (
     command,
     print_diagnostics,
     print_run_error,
+    redacting,
     require_runtime,
     text_table,
 )
@@ -73,6 +74,7 @@ def print_outcome(run_dir: Path, outcome: Any) -> int:  # outcome: ftlang.runtim
     return EXIT_GATE if outcome and not outcome.passed else EXIT_OK
 
 
+@redacting
 def cmd_eval(args: argparse.Namespace) -> int:
     require_runtime("eval")  # before importing the runtime
     from ftlang.runtime.errors import RunError

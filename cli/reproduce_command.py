@@ -10,7 +10,7 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import EXIT_OK, EXIT_RECIPE, UsageError, command, print_run_error, require_runtime
+from .common import EXIT_OK, EXIT_RECIPE, UsageError, command, print_run_error, redacting, require_runtime
 from .consent import add_trust_option, read_plan
 
 if TYPE_CHECKING:
@@ -45,6 +45,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_trust_option(p)
 
 
+@redacting
 def cmd_reproduce(args: argparse.Namespace) -> int:
     require_runtime("reproduce")
     from ftlang.runtime.errors import RunError

@@ -15,6 +15,7 @@ from .common import (
     command,
     print_diagnostics,
     print_run_error,
+    redacting,
     require_runtime,
 )
 from .consent import add_trust_option, read_plan
@@ -65,6 +66,7 @@ def _load_plan(args: argparse.Namespace) -> Plan | None:
     return read_plan(path, args.trust_remote_code)
 
 
+@redacting
 def cmd_run(args: argparse.Namespace) -> int:
     if args.resume is None and args.file is None:
         raise UsageError("give a recipe or plan to run, or --resume RUNDIR")
