@@ -105,6 +105,11 @@ def add_set_option(parser: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="set a param (NAME=VALUE) or any field (block.field=VALUE); repeatable; the command line wins",
     )
+    add_allow_path_option(parser)
+
+
+def add_allow_path_option(parser: argparse.ArgumentParser) -> None:
+    """`--allow-path DIR`: a folder outside the recipe's repository that it may read (E0620)."""
     parser.add_argument(
         "--allow-path",
         action=_AllowPath,
@@ -117,10 +122,9 @@ class _AllowPath(argparse.Action):
     """Adds DIR to FTLANG_ALLOW_PATHS, which the checker reads (and processes started by this one inherit)."""
 
     def __call__(self, parser: Any, namespace: argparse.Namespace, values: Any, option: str | None = None) -> None:
-        from ftlang.compiler.confine import ALLOW_ENV
+        from ftlang.compiler.confine import allow
 
-        folders = [p for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
-        os.environ[ALLOW_ENV] = os.pathsep.join([*folders, str(Path(values).resolve())])
+        allow(Path(values))
 
 
 def add_format_option(parser: argparse.ArgumentParser, choices: list[str], what: str) -> None:

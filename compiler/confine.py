@@ -30,6 +30,12 @@ def repository(folder: Path) -> Path:
     return work_tree(folder) or folder.resolve()
 
 
+def allow(folder: Path) -> None:
+    """Allow `folder` to this process and to those it starts: `--allow-path`, an editor's `allowPaths`."""
+    folders = [p for p in os.environ.get(ALLOW_ENV, "").split(os.pathsep) if p]
+    os.environ[ALLOW_ENV] = os.pathsep.join([*folders, str(folder.expanduser().resolve())])
+
+
 def allowed_folders(root: Path) -> list[Path]:
     """The recipe's repository, the git work tree the command runs in (a checkout one works in is
     trusted by whoever works in it; a folder outside git, such as a home, is not), and every folder

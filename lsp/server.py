@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from lsprotocol import types
 from pygls.lsp.server import LanguageServer
 from pygls.uris import from_fs_path, to_fs_path
 from pygls.workspace import TextDocument
 
 import ftlang
+from ftlang.compiler.confine import allow
 from ftlang.compiler.diagnostics import Diagnostic
 from ftlang.compiler.source import Span
 
@@ -63,6 +66,20 @@ def _to_lsp(document: TextDocument, diagnostic: Diagnostic) -> types.Diagnostic:
         source="ft",
         related_information=related or None,
     )
+
+
+@server.feature(types.INITIALIZE)
+def initialize(ls: LanguageServer, params: types.InitializeParams) -> None:
+    """The folders the editor's own configuration allows (`initializationOptions.allowPaths`), as
+    `--allow-path` does; relative ones against the workspace's root."""
+    options = params.initialization_options
+    folders = options.get("allowPaths") if isinstance(options, dict) else None
+    if not isinstance(folders, list):
+        return
+    root = Path(to_fs_path(params.root_uri) or ".") if params.root_uri else Path.cwd()
+    for folder in folders:
+        if isinstance(folder, str) and folder:
+            allow(root / Path(folder).expanduser())
 
 
 def publish(ls: LanguageServer, uri: str) -> None:

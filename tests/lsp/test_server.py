@@ -20,9 +20,9 @@ RECIPES = Path(__file__).resolve().parents[2] / "recipes"
 class Editor:
     """A minimal LSP client: numbered requests, notifications, and the server's messages."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, *options: str) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "ftlang.cli.main", "lsp"],
+            [sys.executable, "-m", "ftlang.cli.main", "lsp", *options],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
