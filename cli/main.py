@@ -125,10 +125,12 @@ def _dispatch(argv: list[str] | None) -> int:
         if os.environ.get("FT_DEBUG"):
             traceback.print_exc()
         else:
+            from ftlang.plan.redact import redact  # the error's text may hold a path or a value with a secret
+
             kind, value, _ = sys.exc_info()
             print(
-                f"ft: internal error ({kind.__name__ if kind else 'error'}: {value}); this is a bug in ftlang."
-                " Rerun with FT_DEBUG=1 for the traceback and report it.",
+                redact(f"ft: internal error ({kind.__name__ if kind else 'error'}: {value}); this is a bug in ftlang.")
+                + " Rerun with FT_DEBUG=1 for the traceback and report it.",
                 file=sys.stderr,
             )
         return EXIT_INTERNAL

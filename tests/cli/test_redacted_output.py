@@ -81,3 +81,21 @@ def test_ft_run_prints_no_secret(tmp_path: Path) -> None:
     assert "run directory: " in done.stdout and "***-***" in done.stdout
     for secret in (SECRET, "hunter2222"):
         assert secret not in done.stdout + done.stderr
+
+
+def test_an_internal_error_is_redacted(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    import argparse
+
+    from ftlang.cli import main as cli
+
+    def fails(args: argparse.Namespace) -> int:
+        raise RuntimeError(f"cannot open /data/{SECRET}")
+
+    parser = argparse.ArgumentParser()
+    parser.set_defaults(handler=fails)
+    monkeypatch.setattr(cli, "build_parser", lambda: parser)
+    monkeypatch.setenv("MY_API_TOKEN", SECRET)
+    monkeypatch.delenv("FT_DEBUG", raising=False)
+    assert cli.main([]) == 70
+    err = capsys.readouterr().err
+    assert SECRET not in err and "cannot open /data/***" in err
