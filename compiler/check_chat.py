@@ -23,7 +23,7 @@ CHAT_ROLES = ("system", "user", "assistant")
 # What a chat template sees besides the turns (the names Hugging Face templates use).
 TEMPLATE_NAMES = ("messages", "add_generation_prompt", "bos_token", "eos_token")
 # A conversation to render a custom template with when the data gives none: its limits fail at check time.
-_SAMPLE_TURNS = [
+SAMPLE_TURNS = [
     {"role": "system", "content": "You answer briefly."},
     {"role": "user", "content": "What is 2 + 2?"},
     {"role": "assistant", "content": "4"},
@@ -185,7 +185,7 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
                 )
             )
             return None
-        if problem := _limit_problem(str(value.value), [_SAMPLE_TURNS]):
+        if problem := _limit_problem(str(value.value), [SAMPLE_TURNS]):
             ctx.report(_limit_error(value, problem))
             return None
         return {"name": "custom", "jinja": value.value}

@@ -26,6 +26,7 @@ from .check_consistency import (
 from .check_eval import check_eval
 from .check_levers import check_levers
 from .check_library import check_library
+from .check_model_template import check_model_template
 from .check_prompt import check_prompt
 from .check_rows import check_rows
 from .check_sources import check_data, check_model
@@ -210,6 +211,7 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         for train_ref in (plan.get("train") or {}).get("data") or []:
             check_reward_fields(ctx, plan, peeks.get(train_ref["data"]), train_ref["data"])
     check_model_fit(ctx, plan)
+    check_model_template(ctx, plan)
     check_adapter_init(ctx, plan)
     check_adapter_model(ctx, plan)
     check_adapter_overlap(ctx, plan)

@@ -545,7 +545,7 @@ CODES: dict[str, Code] = {
             "Templates render in a sandbox with limits: 1,000,000 characters of output per row, "
             "numbers of at most 4096 bits, 1,000,000 loop steps and 2 seconds per row. `ft check` renders "
             "each template with the data's first rows (or alone, when it uses no field), and lays out the "
-            "data's first conversations with a chat template of the recipe's own, so a template "
+            "data's first conversations with a chat template of the recipe's own (or a local model's), so a template "
             "that would build gigabytes of text or a number of millions of digits fails here, located.",
             'prompt p { input "{{ body * 10**9 }}" }',
             'prompt p { input "{{ body }}" }',

@@ -62,3 +62,33 @@ def test_the_helpers_of_hugging_face_templates_pass_the_check(tmp_path: Path) ->
         "{{ {'turns': ns.n}|tojson }}"
     )
     assert _check(tmp_path, template) == []
+
+
+def _check_model(folder: Path, shipped: object, template: str = "") -> list[tuple[str, int, str, tuple[str, ...]]]:
+    (folder / "chats.jsonl").write_text("".join(json.dumps({"messages": c}) + "\n" for c in CONVERSATIONS))
+    (folder / "m").mkdir()
+    (folder / "m" / "tokenizer_config.json").write_text(json.dumps({"chat_template": shipped}))
+    (folder / "r.ft").write_text(
+        'model base = local("m")\ndata chats = jsonl("chats.jsonl")\n'
+        f"prompt agent {{\n  messages = messages\n{template}}}\nmethod full\ntrain {{ epochs = 1 }}\n",
+        encoding="utf-8",
+    )
+    result = check_path(folder / "r.ft")
+    return [(d.code, d.span.line, d.message, d.notes) for d in result.diagnostics if d.code == "E0600"]
+
+
+BOMB = "{% for m in messages %}{{ m.content }}{% endfor %}{{ 'a' * 10**9 }}"
+
+
+def test_a_local_models_own_chat_template_past_a_limit_is_located(tmp_path: Path) -> None:
+    message = "the model's own chat template goes past a limit of the template sandbox"
+    assert _check_model(tmp_path, BOMB) == [("E0600", 1, message, ("read from m/tokenizer_config.json",))]
+
+
+def test_a_named_default_template_is_the_one_laid_out(tmp_path: Path) -> None:
+    shipped = [{"name": "tool_use", "template": "{{ messages }}"}, {"name": "default", "template": BOMB}]
+    assert [line for _, line, _, _ in _check_model(tmp_path, shipped, "  template = tokenizer\n")] == [5]
+
+
+def test_a_models_template_is_not_laid_out_when_the_recipe_names_another(tmp_path: Path) -> None:
+    assert _check_model(tmp_path, BOMB, "  template = chatml\n") == []
