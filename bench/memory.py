@@ -9,7 +9,10 @@ optimizer step on packed rows through the training loop's loss, and reports the 
 the peak resident set after the model is in memory (the load's transient is reset with
 /proc/self/clear_refs) minus the process's resident set before the model, with glibc told to
 return freed memory at once (else the resident set keeps every freed activation); on CUDA the
-peak of torch's allocator. Gradient checkpointing's effect on the loss is checked too (same loss).
+peak of torch's allocator. Before the baseline, the same case takes a step on the tiny shape:
+what a process pays once, whatever the model (lazy imports, bitsandbytes' and torch's kernels,
+thread pools), is then outside the measurement for every case alike, as it is outside the
+estimate. Gradient checkpointing's effect on the loss is checked too (same loss).
 """
 
 from __future__ import annotations
@@ -101,37 +104,10 @@ def _settle() -> None:
     Path("/proc/self/clear_refs").write_text("5")
 
 
-def _warm_imports(config: Any) -> None:
-    """peft imports more of itself (and bitsandbytes) on first use: not the model's memory."""
-    from peft import LoraConfig, get_peft_model
-    from transformers import LlamaConfig, LlamaForCausalLM
+def _config(shape: dict[str, int]) -> Any:
+    from transformers import LlamaConfig
 
-    small = LlamaConfig(vocab_size=64, hidden_size=16, intermediate_size=32, num_hidden_layers=1, num_attention_heads=2)
-    get_peft_model(LlamaForCausalLM(small), LoraConfig(r=2, target_modules="all-linear"))
-
-
-def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: int = 1) -> dict[str, Any]:
-    """One case in this process: the estimate and the measured peak, in bytes."""
-    import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
-
-    from ftlang.plan.memory import estimate
-    from ftlang.runtime.data.batching import collate_lm
-    from ftlang.runtime.data.prompts import Example
-    from ftlang.runtime.train import levers
-    from ftlang.runtime.train.fits import model_shape
-    from ftlang.runtime.train.loop import loss_sum
-    from ftlang.runtime.train.master_weights import MasterWeights
-    from ftlang.runtime.train.optimizers import make_optimizer
-
-    shape, case = SHAPES[shape_name], CASES[case_name]
-    plan = make_plan(shape, case, device_name, micro)
-    device = torch.device(device_name)
-    torch.manual_seed(0)
-    torch.set_num_threads(2)
-    run_levers = levers.resolve(plan, device)
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=shape["vocab"],
         hidden_size=shape["hidden"],
         intermediate_size=shape["intermediate"],
@@ -141,36 +117,56 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
         max_position_embeddings=shape["max_len"],
         tie_word_embeddings=False,
     )
-    rows = [
-        tuple(Example(list(range(2, 2 + n)), list(range(2, 2 + n)), "x") for n in (shape["max_len"] // 2,) * 2)
-        for _ in range(micro)
-    ]
-    batch = collate_lm(rows, 0, packed=True).to(device)
-    _warm_imports(config)
-    _settle()
-    before = _status("VmRSS:")
+
+
+def _model(shape: dict[str, int], case: dict[str, Any], run_levers: Any, folder: str) -> Any:
+    """The case's model as a run holds it: built, quantized through a saved checkpoint, wrapped."""
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM, LlamaForCausalLM
+
+    from ftlang.runtime.train import levers
+
+    device = run_levers.device
     # Built on the device (an 8 B model's random init on the host takes minutes), in the
     # weights' dtype; QLoRA saves it (16 GB in bf16 for 8 B) and loads it quantized, as a run does.
     with torch.device(device):
-        built = LlamaForCausalLM(config).to(run_levers.precision.weights)
-    with tempfile.TemporaryDirectory() as folder:
-        if case.get("quantize"):
-            built.save_pretrained(folder)
-            del built
-            if device.type == "cuda":
-                torch.cuda.empty_cache()
-            model = AutoModelForCausalLM.from_pretrained(folder, **levers.load_kwargs(run_levers))
-        else:
-            model = built
-            model.set_attn_implementation(run_levers.attention)
+        built = LlamaForCausalLM(_config(shape)).to(run_levers.precision.weights)
+    if case.get("quantize"):
+        built.save_pretrained(folder)
+        del built
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+        model = AutoModelForCausalLM.from_pretrained(folder, **levers.load_kwargs(run_levers))
+    else:
+        model = built
+        model.set_attn_implementation(run_levers.attention)
     model = levers.prepare(model, run_levers)
     if case["method"] == "lora":
         model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, target_modules="all-linear"))
+    return model
+
+
+def _stepper(shape_name: str, case_name: str, device_name: str, micro: int, folder: str) -> tuple[Any, Any]:
+    """The case's plan, and a function taking one optimizer step on packed rows (the loss)."""
+    import torch
+
+    from ftlang.runtime.data.batching import collate_lm
+    from ftlang.runtime.data.prompts import Example
+    from ftlang.runtime.train import levers
+    from ftlang.runtime.train.loop import loss_sum
+    from ftlang.runtime.train.master_weights import MasterWeights
+    from ftlang.runtime.train.optimizers import make_optimizer
+
+    shape, case = SHAPES[shape_name], CASES[case_name]
+    plan = make_plan(shape, case, device_name, micro)
+    run_levers = levers.resolve(plan, torch.device(device_name))
+    half = shape["max_len"] // 2
+    rows = [tuple(Example(list(range(2, 2 + half)), list(range(2, 2 + half)), "x") for _ in range(2))] * micro
+    batch = collate_lm(rows, 0, packed=True).to(run_levers.device)
+    model = _model(shape, case, run_levers, folder)
     masters = MasterWeights(model.parameters()) if run_levers.precision.master_weights else None
     optimizer = make_optimizer(model, 1e-4, 0.0, plan.train.optimizer, masters)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
     model.train()
 
     def step() -> float:
@@ -185,20 +181,47 @@ def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: in
         optimizer.zero_grad(set_to_none=True)
         return (loss / batch.n_targets).item()
 
-    first = step()  # allocates the optimizer's state: the steps after it are what training holds
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        torch.cuda.reset_peak_memory_stats()
+    return plan, step
+
+
+def one(shape_name: str, case_name: str, device_name: str, micro: int, steps: int = 1) -> dict[str, Any]:
+    """One case in this process: the estimate and the measured peak, in bytes.
+
+    The same case on the tiny shape runs first: what a process pays once whatever the model
+    (lazy imports, kernels' code pages, thread pools, oneDNN's caches) is then in the baseline,
+    for every case alike; the estimate counts what grows with the model and the batch."""
+    import torch
+
+    from ftlang.plan.memory import estimate
+    from ftlang.runtime.train.fits import model_shape
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    device = torch.device(device_name)
+    with tempfile.TemporaryDirectory() as folder:
+        _stepper("tiny", case_name, device_name, 2, folder)[1]()
     _settle()
-    started = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-        peak = torch.cuda.max_memory_allocated()  # weights and optimizer state included
-    else:
-        peak = _status("VmHWM:") - before
-    seconds = time.perf_counter() - started
+    before = _status("VmRSS:")
+    with tempfile.TemporaryDirectory() as folder:
+        plan, step = _stepper(shape_name, case_name, device_name, micro, folder)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        first = step()  # allocates the optimizer's state: the steps after it are what training holds
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        _settle()
+        started = time.perf_counter()
+        for _ in range(steps):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+            peak = torch.cuda.max_memory_allocated()  # weights and optimizer state included
+        else:
+            peak = _status("VmHWM:") - before
+        seconds = time.perf_counter() - started
+    shape = SHAPES[shape_name]
     est = estimate(plan, model_shape(plan), device.type)
     return {
         "shape": shape_name,

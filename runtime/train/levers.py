@@ -205,12 +205,33 @@ def decoder_layers(model: torch.nn.Module) -> list[torch.nn.Module]:
     return [m for m in model.modules() if type(m).__name__ in names]
 
 
+def _release_checkpoint(model: torch.nn.Module) -> None:
+    """Copies of the weights a quantized load left unquantized (embeddings, head, norms) on the CPU.
+
+    They are zero-copy views of the memory-mapped checkpoint when their dtype matches the file's,
+    and while one lives the whole file stays mapped: every page read while quantizing stays in
+    the process's resident memory (on the 34 M bench model, 108 MB of a 136 MB float32 file
+    beside 46 MB of quantized weights). With copies the mapping closes. On a GPU they are on
+    the device already.
+    """
+    from bitsandbytes.nn import Int8Params, Params4bit
+
+    seen: set[int] = set()
+    with torch.no_grad():
+        for module in model.modules():
+            for t in [*module.parameters(recurse=False), *module.buffers(recurse=False)]:
+                if t.device.type == "cpu" and not isinstance(t, Params4bit | Int8Params) and id(t) not in seen:
+                    seen.add(id(t))
+                    t.data = t.data.clone()
+
+
 def prepare(model: Any, levers: Levers) -> Any:
     """Levers that act on the loaded model, before adapters are added (they wrap what is here)."""
     checkpointing = {"use_reentrant": False}  # the reentrant form needs inputs that require grad
     if levers.quantize:
         from peft import prepare_model_for_kbit_training
 
+        _release_checkpoint(model)
         model = prepare_model_for_kbit_training(
             model,
             use_gradient_checkpointing=levers.gradient_checkpointing,
