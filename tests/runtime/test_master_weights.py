@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
 from ftlang.plan.memory import describe, estimate
@@ -97,17 +98,23 @@ def _losses(run_dir: Path) -> list[float]:
 
 
 def test_a_full_run_trains_in_bf16_with_fp32_masters_and_reruns_bit_identically(tmp_path: Path):
-    plan = chat_plan(tmp_path, method=FullMethod(), train={"max_steps": 6, "log_every": 1, "grad_clip": 1.0})
+    """Two runs give the same bits, and so does a run cut at its checkpoint and resumed: the
+    masters come back from the checkpoint, not from the bfloat16 weights it saved."""
+    train = {"max_steps": 6, "log_every": 1, "grad_clip": 1.0, "checkpoint_every": 2}
+    plan = chat_plan(tmp_path, method=FullMethod(), train=train)
     plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16_master", device="cpu")})
     first = run_plan(plan, tmp_path / "a", quiet=True)
     second = run_plan(plan, tmp_path / "b", quiet=True)
+    run_plan(plan, tmp_path / "c", quiet=True, stop_after=4)
+    resumed = run_plan(plan, resume=tmp_path / "c", quiet=True)
     losses = _losses(first.run_dir)
     assert len(losses) == 6 and losses[-1] < losses[0]
-    assert losses == _losses(second.run_dir)
+    assert losses == _losses(second.run_dir) == _losses(resumed.run_dir)
+    weights = [load_file(str(r.run_dir / "model" / "model.safetensors")) for r in (first, resumed)]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert {t.dtype for t in weights[0].values()} == {torch.bfloat16}
     lock = json.loads((first.run_dir / "lock.json").read_text())
     assert (lock["levers"]["precision"], lock["levers"]["dtype"]) == ("bf16_master", "bfloat16")
-    saved = json.loads((first.run_dir / "model" / "config.json").read_text())
-    assert saved.get("dtype", saved.get("torch_dtype")) == "bfloat16"
 
 
 def test_the_estimate_counts_the_masters():
