@@ -64,7 +64,7 @@ def _levers_line(plan: Plan) -> str:
     c, t, m = plan.compute, plan.train, plan.model
     auto = {
         "precision": "auto (bf16 on a GPU, fp32 on a CPU)",
-        "dtype": "auto (bfloat16 on a GPU, float32 on a CPU)",
+        "dtype": "auto (bfloat16)" if c.precision == "bf16_master" else "auto (bfloat16 on a GPU, float32 on a CPU)",
         "attention": "auto (flash or flex on a GPU, sdpa on a CPU)",
     }
     chosen = {"precision": c.precision, "dtype": m.dtype, "attention": c.attention}

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import LlamaConfig, LlamaForCausalLM
 
+from ftlang.compiler.summary import summarize
 from ftlang.plan.memory import describe, estimate
 from ftlang.plan.models import ComputePlan, FullMethod, LoraMethod, ModelPlan, ScratchModel
 from ftlang.runtime.errors import RunError
@@ -134,3 +135,10 @@ def test_the_estimate_counts_the_masters():
     assert "+ master weights" in describe(est, "cpu")
     lora = estimate(plan.model_copy(update={"method": LoraMethod(rank=4, alpha=8)}), shape, "cpu")
     assert lora.master == 0  # peft's adapters are float32 already: stepped as they are
+
+
+def test_ft_plan_says_the_weights_are_bfloat16_on_any_device():
+    plan = chat_plan(Path("."), method=FullMethod())
+    plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16_master")})
+    levers_line = next(line for line in summarize(plan).splitlines() if line.lstrip().startswith("levers"))
+    assert "precision bf16_master · dtype auto (bfloat16) ·" in levers_line
