@@ -36,11 +36,11 @@ def report_edit(path: Path, exc: PlanHashMismatch) -> None:
         print(f"  = note: changed since it was written (against {where}):", file=sys.stderr)
         for line in shown:
             print(redact(f"      {line}"), file=sys.stderr)
-    print(
-        "  = help: a plan.json is pinned by its hash; change the recipe and write the plan again with "
-        "`ft plan RECIPE --format json`",
-        file=sys.stderr,
-    )
+    in_run = (path.parent / "lock.json").is_file()
+    fix = "put back the plan.json the run wrote, or start a new run from a changed recipe"
+    if not in_run:
+        fix = "change the recipe instead, and write the plan again with `ft plan RECIPE --format json`"
+    print(f"  = help: a plan.json is pinned by its hash: {fix}", file=sys.stderr)
 
 
 def _candidates(path: Path, edited: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
