@@ -20,6 +20,7 @@ from ftlang.runtime.train.master_weights import MasterWeights
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import resolve
 
+from ..conftest import RECIPES
 from .factories import chat_plan
 
 CPU = torch.device("cpu")
@@ -142,3 +143,40 @@ def test_ft_plan_says_the_weights_are_bfloat16_on_any_device():
     plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16_master")})
     levers_line = next(line for line in summarize(plan).splitlines() if line.lstrip().startswith("levers"))
     assert "precision bf16_master · dtype auto (bfloat16) ·" in levers_line
+
+
+DDP_RECIPE = """\
+recipe ddp_master "bf16_master under two DDP processes"
+model base = scratch(llama, hidden = 32, layers = 2, heads = 4, vocab = 160, max_len = 64)
+data rows = jsonl("rows.jsonl")
+prompt follow {
+  user "{{ instruction }}"
+  assistant "{{ response }}"
+}
+method full
+train {
+  max_steps = 6
+  lr = 3e-3
+  batch = 8
+  micro_batch = 4
+  max_len = 48
+  seed = 1234
+  log_every = 1
+}
+compute { precision = bf16_master }
+"""
+
+
+def test_two_ddp_processes_step_the_same_masters(tmp_path: Path):
+    """Each process steps its own float32 masters from the averaged bfloat16 gradients: two
+    processes follow one within bfloat16's rounding of the all-reduced gradients."""
+    from .test_distributed import ft
+
+    rows = (RECIPES / "data" / "instructions.jsonl").read_text().splitlines()[:57]
+    (tmp_path / "rows.jsonl").write_text("\n".join(rows) + "\n")
+    (tmp_path / "tiny.ft").write_text(DDP_RECIPE)
+    ft("run", str(tmp_path / "tiny.ft"), "--quiet", "--out", str(tmp_path / "one"))
+    ft("run", str(tmp_path / "tiny.ft"), "--nproc", "2", "--quiet", "--out", str(tmp_path / "two"))
+    one, two = _losses(tmp_path / "one"), _losses(tmp_path / "two")
+    assert len(one) == len(two) == 6 and one[-1] < one[0]
+    assert max(abs(a - b) for a, b in zip(one, two)) < 1e-3
