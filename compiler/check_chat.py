@@ -4,11 +4,15 @@ that the field holds lists of turns with the mapped keys and known roles."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
+
+from jinja2 import TemplateError
 
 from ftlang.plan.catalogue import CHAT_TEMPLATES, CONVERSATION_FORMATS, TRAIN_ON
 from ftlang.plan.chat_sandbox import chat_names, chat_sandbox
 from ftlang.plan.rows import held as value_held
+from ftlang.plan.sandbox import LimitedSandbox, TemplateLimitError
 
 from . import nodes as n
 from .context import BlockEntries, Context
@@ -28,6 +32,9 @@ SAMPLE_TURNS = [
     {"role": "user", "content": "What is 2 + 2?"},
     {"role": "assistant", "content": "4"},
 ]
+# The data's conversations a template lays out at check time: the first rows, and the first of each other
+# sequence of roles among the rows read (templates refuse by role: a system turn, roles that do not alternate).
+_FIRST_ROWS, _MOST_LAID_OUT = 3, 8
 _WRITTEN = ("input", "target", "label", "chosen", "rejected", "user", "assistant", "completion", "desirable")
 
 
@@ -186,7 +193,7 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
             )
             return None
         if problem := _limit_problem(str(value.value), [SAMPLE_TURNS]):
-            ctx.report(_limit_error(value, problem))
+            ctx.report(chat_limit_error(value, problem))
             return None
         return {"name": "custom", "jinja": value.value}
     name = _name(value)
@@ -205,6 +212,57 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class Conversation:
+    """Turns a chat template lays out, and where they come from, in words (\"row 2 of `chats`\")."""
+
+    where: str
+    turns: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class LayoutFailure:
+    """A conversation a chat template cannot lay out: E0600 past a sandbox limit, or E0345 refused."""
+
+    code: str
+    reason: str
+    where: str
+    line: int | None = None  # the template's line that called `raise_exception`
+
+
+def layout_failure(
+    jinja: str, conversations: list[Conversation], env: LimitedSandbox, tokens: dict[str, Any]
+) -> LayoutFailure | None:
+    """The first of these conversations the template goes past a limit on, or refuses with
+    `raise_exception` (other render failures, such as a name strict rules do not know, are not this check's)."""
+    try:
+        template = env.from_string(jinja)
+    except (TemplateError, ValueError, RecursionError):  # a syntax error: reported where the template is read
+        return None
+    for conversation in conversations:
+        values = {**tokens, "messages": conversation.turns, "add_generation_prompt": False}
+        try:
+            env.render(template, values)
+        except TemplateLimitError as exc:
+            return LayoutFailure("E0600", str(exc), conversation.where)
+        except TemplateError as exc:
+            if type(exc) is TemplateError:  # `raise_exception`'s; jinja's own failures are its subclasses
+                return LayoutFailure("E0345", str(exc), conversation.where, _template_line(exc))
+        except Exception:
+            continue
+    return None
+
+
+def _template_line(exc: BaseException) -> int | None:
+    """The template's line in jinja's traceback (it names a template's frames `<template>`)."""
+    line, tb = None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
 def _limit_problem(jinja: str, conversations: list[list[dict[str, Any]]]) -> str | None:
     """The sandbox limit a custom chat template goes past when it lays out these conversations."""
     values = [
@@ -214,7 +272,7 @@ def _limit_problem(jinja: str, conversations: list[list[dict[str, Any]]]) -> str
     return limit_problem(jinja, values, chat_sandbox())
 
 
-def _limit_error(literal: n.Literal, problem: str) -> Diagnostic:
+def chat_limit_error(literal: n.Literal, problem: str) -> Diagnostic:
     """E0600: laying out a conversation with the template would cost more than the sandbox allows."""
     return error(
         "E0600",
@@ -225,22 +283,13 @@ def _limit_error(literal: n.Literal, problem: str) -> Diagnostic:
     )
 
 
-def _check_custom_layout(ctx: Context, prompt: dict[str, Any], turns: list[list[dict[str, Any]]]) -> None:
-    """A custom template laid over the data's first conversations stays within the sandbox's limits."""
-    entry = ctx.origins.get(("prompt", "template"))
-    jinja = (prompt.get("template") or {}).get("jinja")
-    if not isinstance(entry, n.Field) or not isinstance(entry.value, n.Literal) or not isinstance(jinja, str):
-        return
-    if problem := _limit_problem(jinja, turns):
-        ctx.report(_limit_error(entry.value, problem))
-
-
-def check_turns(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, data: str) -> None:
+def check_turns(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None, data: str) -> list[Conversation]:
     """The data's first rows hold, under the conversation's field, lists of turns with the mapped
-    keys and roles: the first row that does not is reported, at `messages` (or `roles`)."""
+    keys and roles: the first row that does not is reported, at `messages` (or `roles`). Else the
+    conversations a chat template is to lay out at check time."""
     conversation = (prompt or {}).get("messages")
     if not isinstance(conversation, dict) or found is None or not found.fields:
-        return
+        return []
     entry = ctx.origins[("prompt", "messages")]
     assert isinstance(entry, n.Field)
     field = conversation["field"]
@@ -255,7 +304,7 @@ def check_turns(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None,
                 notes=[f"fields of `{data}`: {', '.join(found.fields)}"],
             )
         )
-        return
+        return []
     for number, row in enumerate(found.sample, start=1):
         problem = _turns_problem(row.get(field), conversation)
         if problem is None:
@@ -275,14 +324,25 @@ def check_turns(ctx: Context, prompt: dict[str, Any] | None, found: Peek | None,
                 help=help_,
             )
         )
-        return
+        return []
+    return _to_lay_out([row[field] for row in found.sample], conversation, data)
+
+
+def _to_lay_out(rows: list[Any], conversation: dict[str, Any], data: str) -> list[Conversation]:
+    """The first rows' conversations (lists of turns, as `_turns_problem` found them), and the first of
+    each other sequence of roles, in chat roles."""
     role_key, content_key, roles = conversation["role_key"], conversation["content_key"], conversation["roles"]
-    laid_out = [
-        [{"role": roles[turn[role_key]], "content": turn[content_key]} for turn in turns]
-        for turns in (row[field] for row in found.sample[:3])
-        if isinstance(turns, list)
-    ]
-    _check_custom_layout(ctx, prompt or {}, laid_out)
+    chosen: list[Conversation] = []
+    seen: set[tuple[str, ...]] = set()
+    for number, turns in enumerate(rows, start=1):
+        laid = [{"role": roles[turn[role_key]], "content": turn[content_key]} for turn in turns]
+        sequence = tuple(turn["role"] for turn in laid)
+        if number <= _FIRST_ROWS or sequence not in seen:
+            chosen.append(Conversation(f"row {number} of `{data}`", laid))
+        seen.add(sequence)
+        if len(chosen) == _MOST_LAID_OUT:
+            break
+    return chosen
 
 
 def _turns_problem(turns: object, conversation: dict[str, Any]) -> tuple[str, str, str] | None:

@@ -1,68 +1,185 @@
-"""A chat prompt laid out by the model's own chat template (`template = tokenizer`, the default): where
-the model is a local folder, `ft check` reads the template it ships and lays out a sample conversation
-with it in the sandbox `ft run` renders it in, so a template past a limit is E0600 here, not at run time."""
+"""A chat prompt's conversations laid out at check time by the template `ft run` lays them out with: the
+recipe's own jinja, or the model's own template (`template = tokenizer`, the default) where the model is a
+local folder or a hub model in the local cache. The data's first conversations (and the prompt's own turns)
+render in the sandbox `ft run` renders them in, so a template past a limit (E0600), one that does not
+parse (E0344) or one that refuses a conversation the data holds (E0345) is found here, not after the
+model loaded."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ftlang.plan.chat_sandbox import tokenizer_sandbox
+from ftlang.plan.chat_sandbox import chat_sandbox, tokenizer_sandbox
 
-from .check_chat import SAMPLE_TURNS
+from . import nodes as n
+from .check_chat import SAMPLE_TURNS, Conversation, LayoutFailure, chat_limit_error, layout_failure
 from .confine import is_allowed
 from .context import Context
-from .diagnostics import error
-from .templates import limit_problem
+from .diagnostics import Diagnostic, Label, error
+from .modelpeek import hub_snapshot
+from .source import Span
+from .templates import inspect_template, line_span
 
 _MAX_CONFIG = 50_000_000  # bytes of tokenizer_config.json read: big vocabularies' added tokens, not more
+_SAMPLE = Conversation("a sample conversation", SAMPLE_TURNS)
+_STAND_INS = {"bos_token": "<s>", "eos_token": "</s>"}  # a recipe's template's tokens, when the model has none
+_SPECIAL = ("bos_token", "eos_token", "unk_token", "pad_token")
+_FIX_LAYOUT = "lay the turns out with a template of the recipe's: `template = chatml` (or another built-in)"
 
 
-def check_model_template(ctx: Context, plan: dict[str, Any]) -> None:
-    prompt, model = plan.get("prompt") or {}, plan.get("model") or {}
-    if prompt.get("task") != "chat" or (prompt.get("template") or {}).get("name", "tokenizer") != "tokenizer":
+@dataclass(frozen=True)
+class _Shipped:
+    """The chat template a model ships, where it was read, and the special tokens beside it."""
+
+    text: str
+    read_from: str  # in words: `m/tokenizer_config.json`, or the file of a cached hub model
+    tokens: dict[str, Any]
+
+
+def check_model_template(ctx: Context, plan: dict[str, Any], conversations: list[Conversation]) -> None:
+    prompt = plan.get("prompt") or {}
+    if prompt.get("task") != "chat":
         return
-    found = _shipped_template(model.get("source") or {}, ctx.root)
-    where = ctx.origins.get(("prompt", "template")) or ctx.origins.get(("model", "source"))
-    if found is None or where is None:
+    conversations = _with_prompt_turns(prompt, conversations)
+    template = prompt.get("template") or {}
+    name = template.get("name", "tokenizer")
+    if name == "custom" and isinstance(template.get("jinja"), str):
+        _check_custom(ctx, template["jinja"], conversations)
+    elif name == "tokenizer":
+        _check_shipped(ctx, (plan.get("model") or {}).get("source") or {}, conversations)
+
+
+def _with_prompt_turns(prompt: dict[str, Any], conversations: list[Conversation]) -> list[Conversation]:
+    """The turns the prompt writes itself open each conversation of the data (a `system` turn); a
+    prompt without `messages` is laid out as its own turns, their templates standing in for the text."""
+    written = [{"role": turn["role"], "content": turn["template"]} for turn in prompt.get("turns") or []]
+    if prompt.get("messages"):
+        return [Conversation(c.where, written + c.turns) for c in conversations]
+    return [Conversation("the prompt's turns", written)] if written else []
+
+
+def _check_custom(ctx: Context, jinja: str, conversations: list[Conversation]) -> None:
+    entry = ctx.origins.get(("prompt", "template"))
+    if not isinstance(entry, n.Field) or not isinstance(entry.value, n.Literal):
         return
-    text, read_from = found
-    # What `apply_chat_template` gives a template, with stand-ins for the tokenizer's special tokens.
-    values = {"messages": SAMPLE_TURNS, "add_generation_prompt": False, "tools": None, "documents": None}
-    values.update(bos_token="<s>", eos_token="</s>")
-    problem = limit_problem(text, [values], tokenizer_sandbox())
-    if problem is None:
+    failure = layout_failure(jinja, conversations, chat_sandbox(), _STAND_INS)
+    if failure is None:
+        return
+    if failure.code == "E0600":
+        ctx.report(chat_limit_error(entry.value, failure.reason))
         return
     ctx.report(
         error(
-            "E0600",
-            "the model's own chat template goes past a limit of the template sandbox",
-            where.span,
-            problem,
-            notes=[f"read from {read_from}"],
-            help="lay the turns out with a template of the recipe's: `template = chatml` (or another built-in)",
+            "E0345",
+            f"the chat template refuses {failure.where}",
+            line_span(entry.value, failure.line or 1),
+            f"raises: {failure.reason}",
+            help="change the template to accept the conversation, or the data to fit the template",
         )
     )
 
 
-def _shipped_template(source: dict[str, Any], root: Path) -> tuple[str, str] | None:
-    """The chat template a local model folder ships (tokenizer_config.json's, else chat_template.jinja)."""
-    path = source.get("path")
-    if source.get("kind") != "local" or not isinstance(path, str) or not is_allowed(root, Path(path)):
+def _check_shipped(ctx: Context, source: dict[str, Any], conversations: list[Conversation]) -> None:
+    model_at, template_at = ctx.origins.get(("model", "source")), ctx.origins.get(("prompt", "template"))
+    shipped = _shipped_template(source, ctx.root)
+    if shipped is None or model_at is None:
+        return
+    info = inspect_template(shipped.text, tokenizer_sandbox())
+    if info.error:
+        line = f"line {info.error_line or 1} of the chat template in {shipped.read_from}: {info.error}"
+        ctx.report(
+            error(
+                "E0344",
+                "the model's own chat template is not valid jinja2",
+                model_at.span,
+                "its chat template does not parse",
+                notes=[line, *info.details],
+                help=_FIX_LAYOUT,
+            )
+        )
+        return
+    values = {**_STAND_INS, "tools": None, "documents": None, **shipped.tokens}
+    failure = layout_failure(shipped.text, [*conversations, _SAMPLE], tokenizer_sandbox(), values)
+    if failure is None or (failure.code == "E0345" and failure.where == _SAMPLE.where):
+        return  # the sample's system turn is no turn of the data's: a refusal of it is no fault
+    spans = _Spans(model_at.span, template_at.span if template_at else None)
+    ctx.report(_shipped_failure(spans, shipped, failure))
+
+
+@dataclass(frozen=True)
+class _Spans:
+    model: Span  # the model's source: `local("m")`, `hf("org/name")`
+    template: Span | None  # `template = tokenizer`, where the prompt names the model's own
+
+
+def _shipped_failure(spans: _Spans, shipped: _Shipped, failure: LayoutFailure) -> Diagnostic:
+    if failure.code == "E0600":
+        return error(
+            "E0600",
+            "the model's own chat template goes past a limit of the template sandbox",
+            spans.template or spans.model,
+            failure.reason,
+            notes=[f"read from {shipped.read_from}"],
+            help=_FIX_LAYOUT,
+        )
+    return error(
+        "E0345",
+        f"the model's own chat template refuses {failure.where}",
+        spans.model,
+        f"its template raises: {failure.reason}",
+        secondary=[Label(spans.template, "the model's own template")] if spans.template else [],
+        notes=[f"raised at line {failure.line or 1} of the chat template in {shipped.read_from}"],
+        help="map the data's turns to roles the template accepts, or " + _FIX_LAYOUT,
+    )
+
+
+def _shipped_template(source: dict[str, Any], root: Path) -> _Shipped | None:
+    """The chat template a local model folder, or a hub model's cached snapshot, ships: tokenizer_config.json's,
+    else chat_template.jinja."""
+    path, model_id = source.get("path"), source.get("id")
+    if source.get("kind") == "local" and isinstance(path, str) and is_allowed(root, Path(path)):
+        folder, shown = root / path, f"{path}/{{}}"
+    elif source.get("kind") == "hf" and isinstance(model_id, str):
+        snapshot = hub_snapshot(model_id, source.get("revision"))
+        if snapshot is None:
+            return None
+        folder, shown = snapshot, f"{{}} of the cached `{model_id}`"
+    else:
         return None
-    folder = root / path
-    config, jinja = folder / "tokenizer_config.json", folder / "chat_template.jinja"
+    config_file, jinja = folder / "tokenizer_config.json", folder / "chat_template.jinja"
     try:
-        if config.is_file() and config.stat().st_size <= _MAX_CONFIG:
-            template = _named_default(json.loads(config.read_text(encoding="utf-8")).get("chat_template"))
-            if template is not None:
-                return template, f"{path}/tokenizer_config.json"
+        config = _read_config(config_file)
+        template = _named_default(config.get("chat_template"))
+        if template is not None:
+            return _Shipped(template, shown.format("tokenizer_config.json"), _special_tokens(config))
         if jinja.is_file() and jinja.stat().st_size <= _MAX_CONFIG:
-            return jinja.read_text(encoding="utf-8"), f"{path}/chat_template.jinja"
-    except (OSError, ValueError, AttributeError, RecursionError):  # not JSON, not an object, not UTF-8
+            text = jinja.read_text(encoding="utf-8")
+            return _Shipped(text, shown.format("chat_template.jinja"), _special_tokens(config))
+    except (OSError, ValueError, RecursionError):  # not JSON, not UTF-8
         return None
     return None
+
+
+def _read_config(path: Path) -> dict[str, Any]:
+    """tokenizer_config.json as an object; nothing where it is missing, too big or not an object."""
+    if not path.is_file() or path.stat().st_size > _MAX_CONFIG:
+        return {}
+    config = json.loads(path.read_text(encoding="utf-8"))
+    return config if isinstance(config, dict) else {}
+
+
+def _special_tokens(config: dict[str, Any]) -> dict[str, str]:
+    """The special tokens the config names (text, or transformers' `{"content": …}`), as the template sees them."""
+    tokens: dict[str, str] = {}
+    for name in _SPECIAL:
+        value = config.get(name)
+        text = value.get("content") if isinstance(value, dict) else value
+        if isinstance(text, str):
+            tokens[name] = text
+    return tokens
 
 
 def _named_default(template: object) -> str | None:

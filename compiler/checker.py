@@ -12,7 +12,7 @@ from ftlang.plan.redact import masked_param
 
 from . import nodes as n
 from .check_adapters import check_adapter_init, check_adapter_model, check_adapter_overlap
-from .check_chat import check_turns
+from .check_chat import Conversation, check_turns
 from .check_consistency import (
     check_fields,
     check_generation_room,
@@ -200,18 +200,19 @@ def _check_declarations(ctx: Context, decls: dict[str, list[n.Decl]], header: di
         plan["eval"], guards = check_eval(ctx, evaluation, data_names, task, model_name)
         for call, found in guards:
             check_fields(ctx, prompt, found, f"guard data `{call.func.dotted}(…)`", call)
+    conversations: list[Conversation] = []  # the data's, for the chat template to lay out
     if prompt:
         uses = prompt.pop("_uses")
         for ref in _refs(plan):
             check_fields(ctx, {"_uses": uses}, peeks.get(ref), f"data `{ref}`", None)
             _check_rows_of(ctx, decls, plan, prompt, ref, peeks.get(ref))
             check_desirable(ctx, prompt, uses, peeks.get(ref), ref)
-            check_turns(ctx, prompt, peeks.get(ref), ref)
+            conversations += check_turns(ctx, prompt, peeks.get(ref), ref)
         check_method_fit(ctx, plan, method, prompt_decl)
         for train_ref in (plan.get("train") or {}).get("data") or []:
             check_reward_fields(ctx, plan, peeks.get(train_ref["data"]), train_ref["data"])
     check_model_fit(ctx, plan)
-    check_model_template(ctx, plan)
+    check_model_template(ctx, plan, conversations)
     check_adapter_init(ctx, plan)
     check_adapter_model(ctx, plan)
     check_adapter_overlap(ctx, plan)

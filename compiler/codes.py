@@ -501,6 +501,27 @@ CODES: dict[str, Code] = {
             'desirable "{{ rating >= 4 }}"',
         ),
         _c(
+            "E0344",
+            "model's chat template does not parse",
+            "With `template = tokenizer` (the default) a chat prompt lays its turns out with the template the "
+            "model ships (`chat_template` in tokenizer_config.json, else chat_template.jinja). `ft check` reads "
+            "it from a local model folder, or from the local cache for a hub model, and it must be valid jinja2; "
+            "the note gives the file and the template's line.",
+            'model base = local("models/broken-template")',
+            "prompt agent { messages = messages, template = chatml }",
+        ),
+        _c(
+            "E0345",
+            "chat template refuses the data",
+            "A chat template may refuse a conversation with `raise_exception` (a system turn it does not support, "
+            "roles that do not alternate). `ft check` lays out the data's first conversations (and the first of "
+            "each other sequence of roles among the rows it reads) with the recipe's own template, or with the "
+            "model's own from a local folder or the hub cache; a refusal is located at the template's line, or "
+            "at the model with the file and line in a note.",
+            'model base = local("models/no-system")   # the data has system turns',
+            "prompt agent { messages = messages, template = chatml }",
+        ),
+        _c(
             "E0401",
             "import not found",
             "An `import` path is resolved against the importing file's folder; "
@@ -545,7 +566,8 @@ CODES: dict[str, Code] = {
             "Templates render in a sandbox with limits: 1,000,000 characters of output per row, "
             "numbers of at most 4096 bits, 1,000,000 loop steps and 2 seconds per row. `ft check` renders "
             "each template with the data's first rows (or alone, when it uses no field), and lays out the "
-            "data's first conversations with a chat template of the recipe's own (or a local model's), so a template "
+            "data's first conversations with a chat template of the recipe's own (or the model's own, from a "
+            "local folder or the hub cache), so a template "
             "that would build gigabytes of text or a number of millions of digits fails here, located.",
             'prompt p { input "{{ body * 10**9 }}" }',
             'prompt p { input "{{ body }}" }',

@@ -95,19 +95,23 @@ def _package_config(name: str) -> Path | None:
     return Path(str(distribution.locate_file(configs[0])))
 
 
-def _hub_cache_config(model_id: str, revision: str | None) -> Path | None:
-    """The config of a hub model already in the local cache (the hub itself is not asked)."""
+_REVISION = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
+
+
+def hub_snapshot(model_id: str, revision: str | None) -> Path | None:
+    """The cached snapshot folder of a hub model that holds its config (the hub itself is not asked):
+    the one `revision` names (a commit, or a branch or tag through the cache's refs/), else the first."""
     home = Path(
         os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub"
     )
-    snapshots = home / f"models--{model_id.replace('/', '--')}" / "snapshots"
-    if not snapshots.is_dir():
-        return None
+    repo = home / f"models--{model_id.replace('/', '--')}"  # no `/` is left: the name stays one folder
+    snapshots = repo / "snapshots"
+    if revision and _REVISION.fullmatch(revision) and (repo / "refs" / revision).is_file():
+        revision = (repo / "refs" / revision).read_text(encoding="utf-8", errors="replace").strip()
+    if not snapshots.is_dir() or (revision is not None and not _REVISION.fullmatch(revision)):
+        return None  # a revision that is not one folder name names no snapshot
     candidates = [snapshots / revision] if revision else sorted(snapshots.iterdir())
-    for snapshot in candidates:
-        if (snapshot / "config.json").is_file():
-            return snapshot / "config.json"
-    return None
+    return next((snapshot for snapshot in candidates if (snapshot / "config.json").is_file()), None)
 
 
 def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
@@ -121,7 +125,8 @@ def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
     elif kind == "package" and isinstance(source.get("name"), str):
         path, where = _package_config(source["name"]), f"the config of package `{source['name']}`"
     elif kind == "hf" and isinstance(source.get("id"), str):
-        path, where = _hub_cache_config(source["id"], source.get("revision")), f"the cached config of `{source['id']}`"
+        snapshot = hub_snapshot(source["id"], source.get("revision"))
+        path, where = (snapshot / "config.json" if snapshot else None), f"the cached config of `{source['id']}`"
     if path is None or not path.is_file():
         return None
     try:
