@@ -160,7 +160,7 @@ def _set_up(plan: Plan, run_dir: Path, rows: RunRows, model: Any, tok: Any, run_
     device = run_levers.device
     if not run_levers.quantize:  # a quantized model is placed on its device as it loads
         model.to(device)
-    work = build_workload(plan, model, tok, rows, max_len, pad_token_id(tok), device)
+    work = build_workload(plan, model, tok, rows, max_len, pad_token_id(tok), device, run_levers.precision)
     # Before the optimizer: FSDP swaps parameters.
     trainee = distributed.wrap(work.model, plan.compute.strategy, plan.compute.offload)
     cfg = LoopConfig.from_plan(plan.train, len(work.items), distributed.size())

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generic, TypeVar
 
 import torch
 
 from ftlang.plan.models import Plan
+from ftlang.runtime.data.batching import Collator
 from ftlang.runtime.data.prompts import Rendered
 from ftlang.runtime.data.rows import RunRows
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.methods.adapters import MethodInfo, apply_method
 from ftlang.runtime.sampling import SamplingSeeds
 from ftlang.runtime.train.loop import Objective
+from ftlang.runtime.train.precision import Precision
 
 Item = TypeVar("Item")
 Stats = TypeVar("Stats")
@@ -39,6 +41,15 @@ class Workload:
     summary: dict[str, Any] = field(default_factory=dict)
     seeds: SamplingSeeds | None = None
     saved_model: Callable[[], Any] | None = None  # what model/ holds, when not the trained model itself
+
+
+def in_precision(work: Workload, precision: Precision) -> Workload:
+    """`work` with its forward passes outside the loop's objective in the run's precision, as the
+    objective's are: the method's evaluation, and a collator that runs the model (GRPO samples its
+    rollouts and scores them with the reference as it collates). A plain Collator runs none."""
+    collator = work.collator if isinstance(work.collator, Collator) else precision.around(work.collator)
+    evaluate = precision.around(work.evaluate) if work.evaluate else None
+    return replace(work, collator=collator, evaluate=evaluate)
 
 
 @dataclass(frozen=True)

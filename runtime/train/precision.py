@@ -10,7 +10,9 @@ products are on by default on GPUs that have them.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 import torch
 
@@ -19,6 +21,9 @@ from ftlang.runtime.errors import RunError
 
 _AUTOCAST = {"bf16": torch.bfloat16, "bf16_master": torch.bfloat16, "fp16": torch.float16}
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,15 @@ class Precision:
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(self.device_type, dtype=dtype)
+
+    def around(self, fn: Callable[P, R]) -> Callable[P, R]:
+        """`fn`, run under this precision's autocast wherever it is called from."""
+
+        def within(*args: P.args, **kwargs: P.kwargs) -> R:
+            with self.autocast():
+                return fn(*args, **kwargs)
+
+        return within
 
     def scaler(self) -> torch.amp.GradScaler | None:
         """fp16 underflows small gradients: the loss is scaled up, gradients scaled back before the step."""
