@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pydantic import ValidationError
+
     from ftlang.plan.models import Plan
 
+_SHOWN_FIELDS = 3  # refused fields named in the error, of a plan edited past recognition
 FLAG_HELP = "let the model run Python code from its repository when the plan allows it (never implied by a plan.json)"
 
 
@@ -40,9 +43,20 @@ def pinned_plan(path: Path) -> Plan | None:
     except PlanHashMismatch as exc:
         report_edit(path, exc)
         return None
-    except (OSError, ValueError, ValidationError) as exc:
+    except ValidationError as exc:
+        print(f"error: {path} is not a valid plan: {refused_fields(exc)}", file=sys.stderr)
+        return None
+    except (OSError, ValueError) as exc:
         print(f"error: {path} is not a valid plan: {str(exc).splitlines()[0]}", file=sys.stderr)
         return None
+
+
+def refused_fields(exc: ValidationError) -> str:
+    """The fields the Plan refused, each with why (`train.lr: Input should be a valid number`), the
+    first few: pydantic's own first line says only how many there are."""
+    problems = [f"{'.'.join(map(str, e['loc'])) or 'the plan'}: {e['msg']}" for e in exc.errors(include_url=False)]
+    shown = "; ".join(problems[:_SHOWN_FIELDS])
+    return shown + (f"; and {len(problems) - _SHOWN_FIELDS} more" if len(problems) > _SHOWN_FIELDS else "")
 
 
 def consented(plan: Plan, trust_remote_code: bool, where: str) -> bool:

@@ -70,3 +70,12 @@ def test_the_lock_records_the_plan_as_it_ran(tmp_path: Path) -> None:
 
     plan = load_plan(_plan_file(tmp_path).read_text(encoding="utf-8"))
     assert rundir.build_lock(plan, [], {}, {}, torch.device("cpu"))["plan"] == plan_to_data(plan)
+
+
+def test_a_plan_json_with_a_value_the_plan_refuses_names_the_field(tmp_path: Path) -> None:
+    plan = _plan_file(tmp_path)
+    _edit(plan, {"train": {"lr": "fast", "warmup": 3}})
+    done = ft("run", str(plan), "--out", str(tmp_path / "run"))
+    assert done.returncode == 1 and not (tmp_path / "run").exists()
+    assert f"error: {plan} is not a valid plan: train.lr: Input should be a valid number" in done.stderr, done.stderr
+    assert "train.warmup: Extra inputs are not permitted" in done.stderr and "Traceback" not in done.stderr
