@@ -192,6 +192,8 @@ class LimitedSandbox(ImmutableSandboxedEnvironment):
             self.budget.tick()
             yield value
 
+    _range.__name__ = "range"  # what a refusal names: the template calls it `range`
+
     def render(self, template: Template, values: Mapping[str, Any]) -> str:
         """`template` rendered with `values`, within the limits; TemplateLimitError past one."""
         self.budget = _Budget()

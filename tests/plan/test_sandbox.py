@@ -83,3 +83,9 @@ def test_output_is_bounded_per_render() -> None:
     with pytest.raises(TemplateLimitError):
         env.render(env.from_string("{% for i in range(20) %}{{ body * 50000 }}{% endfor %}"), ROW)
     assert len(env.render(env.from_string("{{ 'a' * n }}"), {"n": MAX_OUTPUT})) == MAX_OUTPUT
+
+
+def test_a_refusal_names_what_the_template_calls() -> None:
+    env = sandbox()
+    with pytest.raises(TemplateLimitError, match="^`range` was given a number too large"):
+        env.render(env.from_string("{% for i in range(10**8) %}{% endfor %}"), ROW)
