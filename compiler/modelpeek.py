@@ -100,14 +100,20 @@ _REVISION = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 
 def hub_snapshot(model_id: str, revision: str | None) -> Path | None:
     """The cached snapshot folder of a hub model that holds its config (the hub itself is not asked):
-    the one `revision` names (a commit, or a branch or tag through the cache's refs/), else the first."""
+    the one `revision` names (a commit, or a branch or tag through the cache's refs/), else refs/main's,
+    else the first."""
     home = Path(
         os.environ.get("HF_HUB_CACHE") or Path(os.environ.get("HF_HOME", Path.home() / ".cache/huggingface")) / "hub"
     )
     repo = home / f"models--{model_id.replace('/', '--')}"  # no `/` is left: the name stays one folder
     snapshots = repo / "snapshots"
+    if revision is None and (repo / "refs" / "main").is_file():
+        revision = "main"  # what transformers loads offline when the recipe pins no revision
     if revision and _REVISION.fullmatch(revision) and (repo / "refs" / revision).is_file():
-        revision = (repo / "refs" / revision).read_text(encoding="utf-8", errors="replace").strip()
+        try:
+            revision = (repo / "refs" / revision).read_text(encoding="utf-8", errors="replace").strip()
+        except OSError:  # an unreadable ref names no snapshot we can read either
+            return None
     if not snapshots.is_dir() or (revision is not None and not _REVISION.fullmatch(revision)):
         return None  # a revision that is not one folder name names no snapshot
     candidates = [snapshots / revision] if revision else sorted(snapshots.iterdir())

@@ -130,3 +130,11 @@ def test_a_recipes_template_with_a_syntax_error_is_located_at_its_line(tmp_path:
     template = '  messages = messages\n  template = """\n{% for m in messages %}\n{{ m.content }\n{% endfor %}\n"""'
     [found] = _check(tmp_path, "scratch(llama)", [PLAIN], template)
     assert (found.code, found.primary.span.line) == ("E0302", 7)
+
+
+def test_without_a_revision_the_snapshot_refs_main_names_is_read(tmp_path: Path, hub: Path) -> None:
+    (hub / "tokenizer_config.json").write_text(json.dumps({"chat_template": BOMB}))
+    older = hub.parent / ("0" * 40)  # sorts first, but refs/main names the other
+    older.mkdir()
+    (older / "config.json").write_text(json.dumps({"model_type": "llama"}))
+    assert [d.code for d in _check(tmp_path, 'hf("acme/chat")', [PLAIN])] == ["E0600"]
