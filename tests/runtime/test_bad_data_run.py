@@ -156,6 +156,16 @@ def test_a_fault_past_the_rows_ft_check_reads_stops_ft_run_before_the_model_load
     assert not loads and not out.exists()
 
 
+def test_the_tripwire_is_reached_by_good_data(
+    world: Path, loads: list[object], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The control of the tests above: the same rows without their fault reach the model's load."""
+    (world / "good.jsonl").write_bytes(b"".join(_ticket(i, False) for i in range(1, 201)))
+    (world / "good.ft").write_text(_recipe("good.jsonl"))
+    _ft(capsys, "run", str(world / "good.ft"), "--out", str(world / "runs" / "good"), "--quiet")
+    assert len(loads) == 1
+
+
 def test_one_class_in_a_whole_file_stops_ft_run_before_the_model_loads(
     world: Path, loads: list[object], capsys: pytest.CaptureFixture[str]
 ) -> None:
