@@ -27,6 +27,8 @@ from ftlang.runtime.methods.rewards import reward_fields
 from ftlang.runtime.methods.workload import Workload
 from ftlang.runtime.models import load_for_run, pad_token_id, sequence_length
 from ftlang.runtime.train import levers
+from ftlang.runtime.train.data_order import DataOrder
+from ftlang.runtime.train.loop import Hooks, LoopConfig, LoopState, train
 from ftlang.runtime.train.precision import Precision
 
 from .factories import generation_plan, preference_plan
@@ -69,14 +71,19 @@ def _workload(plan: Plan, run_dir: Path, precision: Precision | None = None) -> 
     return work
 
 
-def _pair(kind: str, root: Path) -> tuple[Workload, Workload]:
-    """The workload of a bf16-on-CPU plan, and the same workload built and run with no precision of
-    its own: what torch's autocast around it gives is the reference."""
+def _bf16(kind: str, root: Path) -> tuple[Plan, Path, Workload]:
+    """A method's plan in bf16 on the CPU, its run folder and its workload."""
     plan = _plans(root)[kind]
     plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16", device="cpu")})
     run_dir = root / kind
     run_dir.mkdir()
-    bf16 = _workload(plan, run_dir)
+    return plan, run_dir, _workload(plan, run_dir)
+
+
+def _pair(kind: str, root: Path) -> tuple[Workload, Workload]:
+    """The workload of a bf16-on-CPU plan, and the same workload built and run with no precision of
+    its own: what torch's autocast around it gives is the reference."""
+    plan, run_dir, bf16 = _bf16(kind, root)
     none = dataclasses.replace(levers.resolve(plan, CPU).precision, compute="fp32")
     with torch.autocast("cpu", dtype=torch.bfloat16):
         reference = _workload(plan, run_dir, none)
@@ -116,3 +123,30 @@ def test_grpo_samples_and_scores_its_rollouts_in_the_plans_precision(tmp_path: P
     assert torch.equal(batch.seqs.input_ids, expected.seqs.input_ids)
     assert batch.reference is not None and torch.equal(batch.reference, expected.reference)
     assert not torch.equal(batch.reference, reference.collator(prompts).reference)
+
+
+@pytest.mark.parametrize("kind", ["dpo", "kto", "orpo", "simpo", "reward", "grpo"])
+def test_a_training_step_runs_policy_and_reference_in_the_plans_precision(kind: str, tmp_path: Path) -> None:
+    """The loop's step as run.py drives it: the objective (the policy, and DPO's and KTO's reference
+    beside it) and the collator (GRPO's sampling and reference) all compute in bf16."""
+    plan, _, work = _bf16(kind, tmp_path)
+    seen = _dtypes_seen(work.model)
+    params = [p for p in work.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.0)
+    cfg = LoopConfig(1, 1, 4, 4, None, 1, None, None)
+    train(
+        work.model,
+        work.items,
+        task=plan.prompt.task,
+        collator=work.collator,
+        cfg=cfg,
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.ConstantLR(optimizer, 1.0),
+        state=LoopState(DataOrder(len(work.items), plan.train.seed), seeds=work.seeds),
+        device=CPU,
+        hooks=Hooks(),
+        objective=work.objective,
+        precision=levers.resolve(plan, CPU).precision,
+    )
+    # The policy's pass, and the reference's beside it (GRPO: its sampling's too).
+    assert len(seen) >= (1 if kind in ("orpo", "simpo", "reward") else 2) and set(seen) == {torch.bfloat16}
