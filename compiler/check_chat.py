@@ -4,17 +4,14 @@ that the field holds lists of turns with the mapped keys and known roles."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
-
-from jinja2 import TemplateError
 
 from ftlang.plan.catalogue import CHAT_TEMPLATES, CONVERSATION_FORMATS, TRAIN_ON
 from ftlang.plan.chat_sandbox import chat_names, chat_sandbox
 from ftlang.plan.rows import held as value_held
-from ftlang.plan.sandbox import LimitedSandbox, TemplateLimitError
 
 from . import nodes as n
+from .chat_layout import Conversation
 from .context import BlockEntries, Context
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
@@ -210,57 +207,6 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
         )
     )
     return None
-
-
-@dataclass(frozen=True)
-class Conversation:
-    """Turns a chat template lays out, and where they come from, in words (\"row 2 of `chats`\")."""
-
-    where: str
-    turns: list[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class LayoutFailure:
-    """A conversation a chat template cannot lay out: E0600 past a sandbox limit, or E0345 refused."""
-
-    code: str
-    reason: str
-    where: str
-    line: int | None = None  # the template's line that called `raise_exception`
-
-
-def layout_failure(
-    jinja: str, conversations: list[Conversation], env: LimitedSandbox, tokens: dict[str, Any]
-) -> LayoutFailure | None:
-    """The first of these conversations the template goes past a limit on, or refuses with
-    `raise_exception` (other render failures, such as a name strict rules do not know, are not this check's)."""
-    try:
-        template = env.from_string(jinja)
-    except (TemplateError, ValueError, RecursionError):  # a syntax error: reported where the template is read
-        return None
-    for conversation in conversations:
-        values = {**tokens, "messages": conversation.turns, "add_generation_prompt": False}
-        try:
-            env.render(template, values)
-        except TemplateLimitError as exc:
-            return LayoutFailure("E0600", str(exc), conversation.where)
-        except TemplateError as exc:
-            if type(exc) is TemplateError:  # `raise_exception`'s; jinja's own failures are its subclasses
-                return LayoutFailure("E0345", str(exc), conversation.where, _template_line(exc))
-        except Exception:
-            continue
-    return None
-
-
-def _template_line(exc: BaseException) -> int | None:
-    """The template's line in jinja's traceback (it names a template's frames `<template>`)."""
-    line, tb = None, exc.__traceback__
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == "<template>":
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
 
 
 def _limit_problem(jinja: str, conversations: list[list[dict[str, Any]]]) -> str | None:

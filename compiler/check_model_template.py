@@ -15,7 +15,8 @@ from typing import Any
 from ftlang.plan.chat_sandbox import chat_sandbox, tokenizer_sandbox
 
 from . import nodes as n
-from .check_chat import SAMPLE_TURNS, Conversation, LayoutFailure, chat_limit_error, layout_failure
+from .chat_layout import Conversation, LayoutFailure, layout_failure
+from .check_chat import SAMPLE_TURNS, chat_limit_error
 from .confine import is_allowed
 from .context import Context
 from .diagnostics import Diagnostic, Label, error

@@ -11,8 +11,9 @@ from ftlang.plan.declarations import DECLARATIONS
 from ftlang.plan.redact import masked_param
 
 from . import nodes as n
+from .chat_layout import Conversation
 from .check_adapters import check_adapter_init, check_adapter_model, check_adapter_overlap
-from .check_chat import Conversation, check_turns
+from .check_chat import check_turns
 from .check_consistency import (
     check_fields,
     check_generation_room,
