@@ -188,7 +188,7 @@ def _named_default(template: object) -> str | None:
     if isinstance(template, str):
         return template
     if isinstance(template, list):
-        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
-        chosen = named.get("default")
+        named = [t.get("template") for t in template if isinstance(t, dict) and t.get("name") == "default"]
+        chosen = named[-1] if named else None
         return chosen if isinstance(chosen, str) else None
     return None

@@ -138,3 +138,17 @@ def test_without_a_revision_the_snapshot_refs_main_names_is_read(tmp_path: Path,
     older.mkdir()
     (older / "config.json").write_text(json.dumps({"model_type": "llama"}))
     assert [d.code for d in _check(tmp_path, 'hf("acme/chat")', [PLAIN])] == ["E0600"]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        '{"chat_template": [{"name": {"a": 1}, "template": "x"}]}',
+        '{"chat_template": 5, "bos_token": {"content": 7}}',
+        "[1, 2]",
+        '{"chat_template": "{{ 1 }',
+    ],
+)
+def test_an_odd_tokenizer_config_is_no_internal_error(tmp_path: Path, config: str) -> None:
+    model = _local_model(tmp_path, {"tokenizer_config.json": config})
+    assert [d.code for d in _check(tmp_path, model, [PLAIN])] in ([], ["E0344"])
