@@ -24,6 +24,7 @@ from typing import Any, Protocol
 
 from ftlang.plan.canonical import plan_hash, plan_to_data
 from ftlang.plan.catalogue import TRACKERS
+from ftlang.plan.edits import flatten
 from ftlang.plan.models import Plan
 from ftlang.runtime import rundir
 from ftlang.runtime.errors import RunError
@@ -113,19 +114,10 @@ def run_params(plan: Plan) -> dict[str, str]:
     data = {k: v for k, v in plan_to_data(plan).items() if k not in ("root", "sources", "params")}
     params = {"plan_hash": plan_hash(plan), "recipe": plan.recipe}
     params.update({f"param.{k}": redact_param(k, v) for k, v in plan.params.items()})
-    for name, value in _flatten(data).items():
+    for name, value in flatten(data).items():
         text = value if isinstance(value, str) else json.dumps(value, sort_keys=True)
         params[name] = redact(text)[:_MAX_PARAM]
     return params
-
-
-def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict) and value:
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
-        return out
-    return {prefix: value}
 
 
 def _is_number(value: Any) -> bool:
