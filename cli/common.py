@@ -6,6 +6,7 @@ import argparse
 import os
 import re
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_RECIPE, EXIT_USAGE, EXIT_GATE, EXIT_INTERNAL, EXIT_INTERRUPTED = 0, 1, 2, 3, 70, 130
 
 Handler = Callable[[argparse.Namespace], int]
+_HELP_WIDTH = 79  # a command's description in `--help`, as argparse wraps its options
 
 
 def redacting(command: Handler) -> Handler:
@@ -88,7 +90,10 @@ def command(
     parser = sub.add_parser(
         name,
         help=summary,
-        description=description or summary[0].upper() + summary[1:] + ".",
+        # Wrapped here: the raw formatter, which keeps the examples' lines, would print it as one line.
+        description=textwrap.fill(
+            description or summary[0].upper() + summary[1:] + ".", _HELP_WIDTH, break_on_hyphens=False
+        ),
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

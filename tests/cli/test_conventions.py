@@ -75,6 +75,8 @@ def test_every_command_describes_each_argument_and_shows_an_example():
     for name, parser in _subcommands().items():
         text = parser.format_help()
         assert "examples:\n  ft " in text, name
+        description = (parser.description or "").splitlines()
+        assert all(len(line) <= 79 for line in description), f"ft {name}: its description is not wrapped"
         for action in parser._actions:
             assert action.help and action.help != argparse.SUPPRESS, f"ft {name}: {action.dest} has no help"
 
