@@ -14,6 +14,8 @@ from ftlang.plan.sandbox import LimitedSandbox, TemplateLimitError
 # Seconds of laying out after which no further conversation is tried: each render is bounded by the sandbox,
 # and a template just under its time limit is not also that slow once per conversation.
 _LAYOUT_BUDGET_S = 2.0
+# The special tokens a template of the recipe's sees at check time, and a model's own where its files name none.
+STAND_IN_TOKENS = {"bos_token": "<s>", "eos_token": "</s>"}
 
 
 @dataclass(frozen=True)

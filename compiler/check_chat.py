@@ -11,7 +11,7 @@ from ftlang.plan.chat_sandbox import chat_names, chat_sandbox
 from ftlang.plan.rows import held as value_held
 
 from . import nodes as n
-from .chat_layout import Conversation
+from .chat_layout import STAND_IN_TOKENS, Conversation
 from .context import BlockEntries, Context
 from .datapeek import Peek
 from .diagnostics import Diagnostic, Label, error
@@ -211,10 +211,7 @@ def _template(ctx: Context, entry: n.Field) -> dict[str, Any] | None:
 
 def _limit_problem(jinja: str, conversations: list[list[dict[str, Any]]]) -> str | None:
     """The sandbox limit a custom chat template goes past when it lays out these conversations."""
-    values = [
-        {"messages": turns, "add_generation_prompt": False, "bos_token": "<s>", "eos_token": "</s>"}
-        for turns in conversations
-    ]
+    values = [{**STAND_IN_TOKENS, "messages": turns, "add_generation_prompt": False} for turns in conversations]
     return limit_problem(jinja, values, chat_sandbox())
 
 

@@ -15,7 +15,7 @@ from typing import Any
 from ftlang.plan.chat_sandbox import chat_sandbox, tokenizer_sandbox
 
 from . import nodes as n
-from .chat_layout import Conversation, LayoutFailure, layout_failure
+from .chat_layout import STAND_IN_TOKENS, Conversation, LayoutFailure, layout_failure
 from .check_chat import SAMPLE_TURNS, chat_limit_error
 from .confine import is_allowed
 from .context import Context
@@ -26,7 +26,6 @@ from .templates import inspect_template, line_span
 
 _MAX_CONFIG = 50_000_000  # bytes of tokenizer_config.json read: big vocabularies' added tokens, not more
 _SAMPLE = Conversation("a sample conversation", SAMPLE_TURNS)
-_STAND_INS = {"bos_token": "<s>", "eos_token": "</s>"}  # a recipe's template's tokens, when the model has none
 _SPECIAL = ("bos_token", "eos_token", "unk_token", "pad_token")
 _FIX_LAYOUT = "lay the turns out with a template of the recipe's: `template = chatml` (or another built-in)"
 
@@ -66,7 +65,7 @@ def _check_custom(ctx: Context, jinja: str, conversations: list[Conversation]) -
     entry = ctx.origins.get(("prompt", "template"))
     if not isinstance(entry, n.Field) or not isinstance(entry.value, n.Literal):
         return
-    failure = layout_failure(jinja, conversations, chat_sandbox(), _STAND_INS)
+    failure = layout_failure(jinja, conversations, chat_sandbox(), STAND_IN_TOKENS)
     if failure is None:
         return
     if failure.code == "E0600":
@@ -102,7 +101,7 @@ def _check_shipped(ctx: Context, source: dict[str, Any], conversations: list[Con
             )
         )
         return
-    values = {**_STAND_INS, "tools": None, "documents": None, **shipped.tokens}
+    values = {**STAND_IN_TOKENS, "tools": None, "documents": None, **shipped.tokens}
     failure = layout_failure(shipped.text, [*conversations, _SAMPLE], tokenizer_sandbox(), values)
     if failure is None or (failure.code == "E0345" and failure.where == _SAMPLE.where):
         return  # the sample's system turn is no turn of the data's: a refusal of it is no fault
