@@ -43,7 +43,10 @@ class RewardModelTerm:
         if self._model is None:
             self._load()
         ids = self._tokenizer(prompt + completion, return_tensors="pt")
-        return float(self._model(**ids).logits[0, 0])
+        # The reward model scores as it was trained, in its own dtype: the policy's autocast (GRPO's
+        # rollouts run under the plan's precision) would make its scores depend on the policy's levers.
+        with torch.autocast("cpu", enabled=False):
+            return float(self._model(**ids).logits[0, 0])
 
 
 def reward_model_pins(plan: Plan) -> list[dict[str, Any]]:

@@ -155,6 +155,9 @@ def test_grpo_rewards_completions_with_a_trained_reward_model(reward_run, tmp_pa
     assert pin["path"] == term.path and set(pin["weights_sha256"]) == {"model.safetensors"}
     score = RewardModelTerm(tmp_path, term.path)("Ticket: refund\nTeam:", " billing", {})
     assert isinstance(score, float) and score != 0.0
+    # Under a bf16 policy's autocast (GRPO's rollouts run in it) the reward model still scores in float32.
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        assert RewardModelTerm(tmp_path, term.path)("Ticket: refund\nTeam:", " billing", {}) == score
 
 
 def test_an_unpaired_chat_prompt_trains_the_completion_as_the_assistant_turn():
