@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,7 +18,9 @@ from ftlang.plan.memory import describe, estimate
 from ftlang.plan.models import ComputePlan, FullMethod, LoraMethod, ModelPlan, ScratchModel
 from ftlang.runtime.errors import RunError
 from ftlang.runtime.run import run_plan
+from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.fits import model_shape
+from ftlang.runtime.train.loop import Hooks, LoopConfig, LoopState, train
 from ftlang.runtime.train.master_weights import MasterWeights
 from ftlang.runtime.train.optimizers import make_optimizer
 from ftlang.runtime.train.precision import resolve
@@ -67,6 +72,68 @@ def test_the_step_is_fp32_adamw_on_the_master_rounded_to_bf16():
         assert torch.equal(p.detach(), reference[n].detach().to(torch.bfloat16))
     moved = [n for n in start if not torch.equal(reference[n].detach(), start[n])]
     assert moved and any(torch.equal(model.get_parameter(n).float(), start[n]) for n in moved)
+
+
+@dataclass
+class _Ids:
+    """A micro-batch of token ids, each a loss target, as the loop counts them."""
+
+    ids: torch.Tensor
+
+    def __post_init__(self) -> None:
+        self.n_targets = self.n_tokens = self.n_positions = self.ids.numel()
+
+    def to(self, device: torch.device) -> _Ids:
+        return self
+
+
+def test_the_loop_clips_the_masters_gradients():
+    """The loop's step clips the float32 gradients on the masters (the model's are gone by then):
+    the masters equal SGD on float32 copies whose gradients torch's clip_grad_norm_ scaled down."""
+    model = tiny_bf16_llama()
+    reference = copy.deepcopy(model)
+    masters = MasterWeights(model.parameters())
+    optimizer = torch.optim.SGD(masters.stepped(list(model.parameters())), lr=1.0)
+    batches: list[_Ids] = []
+
+    def collate(rows: Sequence[torch.Tensor]) -> _Ids:
+        ids = torch.stack(list(rows))
+        batches.append(_Ids(ids))
+        return batches[-1]
+
+    def objective(m: torch.nn.Module, b: _Ids) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return m(input_ids=b.ids, labels=b.ids).loss.float() * b.n_targets, {}
+
+    items = list(torch.randint(2, 64, (4, 12), generator=torch.Generator().manual_seed(5)))
+    plan_precision = resolve(
+        ComputePlan(precision="bf16_master"), ModelPlan(name="m", source=ScratchModel()), CPU, trains_base=True
+    )
+    train(
+        model,
+        items,
+        task="chat",
+        collator=collate,
+        cfg=LoopConfig(1, 1, 4, 4, 0.01, 1, None, None),
+        optimizer=optimizer,
+        scheduler=torch.optim.lr_scheduler.ConstantLR(optimizer, 1.0),
+        state=LoopState(DataOrder(len(items), 0)),
+        device=CPU,
+        hooks=Hooks(),
+        objective=objective,
+        precision=plan_precision,
+        masters=masters,
+    )
+    (batch,) = batches
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        (objective(reference, batch)[0] / batch.n_targets).backward()
+    expected = [torch.nn.Parameter(p.detach().float()) for p in reference.parameters()]
+    for e, p in zip(expected, reference.parameters()):
+        e.grad = p.grad.float()
+    assert torch.nn.utils.clip_grad_norm_(expected, 0.01) > 0.01  # the clip acts
+    torch.optim.SGD(expected, lr=1.0).step()
+    for (p, m), e in zip(masters.pairs, expected):
+        assert torch.equal(m, e.detach())
+        assert torch.equal(p.detach(), e.detach().to(torch.bfloat16))
 
 
 def test_the_masters_travel_with_the_optimizer_state():
