@@ -18,13 +18,21 @@ def _mapped(folder: Path) -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/maps").exists(), reason="reads the process's memory map (Linux)")
-def test_a_quantized_load_lets_its_checkpoint_go(tmp_path: Path):
+@pytest.mark.parametrize("tied", [False, True])
+def test_a_quantized_load_lets_its_checkpoint_go(tmp_path: Path, tied: bool):
     """The weights left unquantized (embeddings, head, norms) were views of the memory-mapped
     file, which kept every page read while quantizing resident; after `prepare` nothing maps it
-    and those weights are what the file holds."""
+    and those weights are what the file holds; a head tied to the embeddings stays one tensor."""
     pytest.importorskip("bitsandbytes")
     torch.manual_seed(0)
-    cfg = LlamaConfig(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    cfg = LlamaConfig(
+        vocab_size=256,
+        hidden_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        intermediate_size=128,
+        tie_word_embeddings=tied,
+    )
     LlamaForCausalLM(cfg).save_pretrained(tmp_path)
     plan = chat_plan(Path("."))
     plan = plan.model_copy(update={"model": plan.model.model_copy(update={"quantize": "nf4"})})
@@ -35,3 +43,5 @@ def test_a_quantized_load_lets_its_checkpoint_go(tmp_path: Path):
     model = levers.prepare(model, run)
     assert _mapped(tmp_path) == []
     assert torch.equal(model.get_input_embeddings().weight, embedding)
+    head, embeddings = model.get_output_embeddings().weight, model.get_input_embeddings().weight
+    assert (head.data_ptr() == embeddings.data_ptr()) == tied
