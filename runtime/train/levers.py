@@ -211,7 +211,7 @@ def _release_checkpoint(model: torch.nn.Module) -> None:
     They are zero-copy views of the memory-mapped checkpoint when their dtype matches the file's,
     and while one lives the whole file stays mapped: every page read while quantizing stays in
     the process's resident memory (on the 34 M bench model, 108 MB of a 136 MB float32 file
-    beside 46 MB of quantized weights). With copies the mapping closes. On a GPU they are on
+    beside 15 MB of nf4 weights). With copies the mapping closes. On a GPU they are on
     the device already.
     """
     from bitsandbytes.nn import Int8Params, Params4bit
