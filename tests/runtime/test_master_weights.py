@@ -27,6 +27,8 @@ from ftlang.runtime.train.precision import resolve
 
 from ..conftest import RECIPES
 from .factories import chat_plan
+from .test_distributed import RECIPE as DIST_RECIPE
+from .test_distributed import ROWS
 
 CPU = torch.device("cpu")
 
@@ -212,15 +214,10 @@ def test_ft_plan_says_the_weights_are_bfloat16_on_any_device():
     assert "precision bf16_master · dtype auto (bfloat16) ·" in levers_line
 
 
-DDP_RECIPE = """\
-recipe ddp_master "bf16_master under two DDP processes"
-model base = scratch(llama, hidden = 32, layers = 2, heads = 4, vocab = 160, max_len = 64)
-data rows = jsonl("rows.jsonl")
-prompt follow {
-  user "{{ instruction }}"
-  assistant "{{ response }}"
-}
-method full
+# test_distributed's recipe with its model, data and prompt, full fine-tuning under bf16_master.
+DDP_RECIPE = (
+    DIST_RECIPE[: DIST_RECIPE.index("method ")]
+    + """method full
 train {
   max_steps = 6
   lr = 3e-3
@@ -232,6 +229,7 @@ train {
 }
 compute { precision = bf16_master }
 """
+)
 
 
 def test_two_ddp_processes_step_the_same_masters(tmp_path: Path):
@@ -239,7 +237,7 @@ def test_two_ddp_processes_step_the_same_masters(tmp_path: Path):
     processes follow one within bfloat16's rounding of the all-reduced gradients."""
     from .test_distributed import ft
 
-    rows = (RECIPES / "data" / "instructions.jsonl").read_text().splitlines()[:57]
+    rows = (RECIPES / "data" / "instructions.jsonl").read_text().splitlines()[:ROWS]
     (tmp_path / "rows.jsonl").write_text("\n".join(rows) + "\n")
     (tmp_path / "tiny.ft").write_text(DDP_RECIPE)
     ft("run", str(tmp_path / "tiny.ft"), "--quiet", "--out", str(tmp_path / "one"))

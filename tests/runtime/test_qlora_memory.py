@@ -25,14 +25,8 @@ def test_a_quantized_load_lets_its_checkpoint_go(tmp_path: Path, tied: bool):
     and those weights are what the file holds; a head tied to the embeddings stays one tensor."""
     pytest.importorskip("bitsandbytes")
     torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=256,
-        hidden_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        intermediate_size=128,
-        tie_word_embeddings=tied,
-    )
+    cfg = LlamaConfig(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128)
+    cfg.tie_word_embeddings = tied
     LlamaForCausalLM(cfg).save_pretrained(tmp_path)
     plan = chat_plan(Path("."))
     plan = plan.model_copy(update={"model": plan.model.model_copy(update={"quantize": "nf4"})})
