@@ -1,7 +1,8 @@
 """Float32 master weights for a model trained in bfloat16 (`precision = bf16_master`).
 
 The forward and backward passes run on the model's bfloat16 weights; the optimizer steps float32
-copies of them. After the backward pass each bfloat16 gradient goes, as float32, onto its master;
+copies of them. After the step's last backward pass each bfloat16 gradient (summed in bfloat16
+over the micro-batches, as DDP all-reduces it) goes, as float32, onto its master;
 clipping and the optimizer act on the masters, which are then rounded back into the model. An
 update smaller than bfloat16's spacing (a step of 1e-5 on a weight of 0.02) accumulates in the
 master instead of rounding away. torch, transformers and torchao offer no such optimizer wrapper
