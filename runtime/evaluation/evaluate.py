@@ -178,7 +178,7 @@ def plan_evaluator(
     device: torch.device,
 ) -> Evaluator:
     """The Evaluator of an eval block for `model`: one example per sequence, the run's micro-batch,
-    the precision the plan trains in on `device` (runtime/train/precision.py)."""
+    the precision the plan trains in on `device` (`evaluation_precision`)."""
     collator = Collator(
         plan.prompt.task,
         pad_id(tokenizer),
@@ -196,8 +196,20 @@ def plan_evaluator(
         batch_size=plan.train.micro_batch or plan.train.batch,
         max_len=max_len,
         device=device,
-        precision=precisions.resolve(plan.compute, plan.model, device, trains_base=trains_base(plan)),
+        precision=evaluation_precision(plan, device),
     )
+
+
+def evaluation_precision(plan: Plan, device: torch.device) -> Precision:
+    """The precision the plan trains in on `device`; where that device cannot compute in it (`ft eval`
+    of a GPU's fp16 run on a CPU: `ft run` refused it before), the device's `auto`, so the run can
+    still be evaluated there."""
+    trains = trains_base(plan)
+    try:
+        return precisions.resolve(plan.compute, plan.model, device, trains_base=trains)
+    except RunError:
+        auto = plan.compute.model_copy(update={"precision": "auto"})
+        return precisions.resolve(auto, plan.model, device, trains_base=trains)
 
 
 @torch.no_grad()

@@ -11,7 +11,7 @@ from ftlang.plan.models import ComputePlan, DataRef, EvalPlan, Generation, Metri
 from ftlang.runtime.data.batching import singles
 from ftlang.runtime.data.prompts import Renderer, plain_text
 from ftlang.runtime.data.sources import load_data
-from ftlang.runtime.evaluation.evaluate import class_logits, plan_evaluator
+from ftlang.runtime.evaluation.evaluate import class_logits, evaluation_precision, plan_evaluator
 from ftlang.runtime.evaluation.generation import generate_texts
 from ftlang.runtime.models import train_scratch_tokenizer
 from ftlang.runtime.train.loop import loss_sum
@@ -87,3 +87,12 @@ def test_generation_and_class_logits_run_under_it():
     class_logits(model, data.examples[:2], evaluator.collator, 2, CPU, evaluator.precision)
     assert set(seen) == {torch.bfloat16}
     handle.remove()
+
+
+def test_a_run_in_a_precision_the_device_cannot_compute_in_is_evaluated_in_its_auto():
+    """`ft eval` on a CPU of a run trained in fp16 on a GPU: float32, as `auto` is on a CPU, not
+    the RunError `ft run` gives such a plan; a precision the CPU has stays the plan's."""
+    plan = chat_plan(Path("."))
+    fp16, bf16 = (plan.model_copy(update={"compute": ComputePlan(precision=p)}) for p in ("fp16", "bf16"))
+    assert evaluation_precision(fp16, CPU).autocast_dtype is None
+    assert evaluation_precision(bf16, CPU).autocast_dtype == torch.bfloat16
