@@ -138,6 +138,24 @@ def test_the_loop_clips_the_masters_gradients():
         assert torch.equal(p.detach(), e.detach().to(torch.bfloat16))
 
 
+def test_frozen_weights_get_no_master_and_one_without_a_gradient_is_not_stepped():
+    model = tiny_bf16_llama()
+    model.lm_head.weight.requires_grad_(False)
+    model.register_parameter("unused", torch.nn.Parameter(torch.ones(4, 4, dtype=torch.bfloat16)))
+    masters = MasterWeights(model.parameters())
+    opt = make_optimizer(model, 1e-2, 0.1, None, masters)
+    head, embed = model.lm_head.weight.detach().clone(), model.model.embed_tokens.weight.detach().clone()
+    _backward(model, 4)
+    masters.take_grads()
+    opt.step()
+    masters.write_back()
+    assert all(p is not model.lm_head.weight for p, _ in masters.pairs)
+    assert torch.equal(model.lm_head.weight, head)
+    unused = next(m for p, m in masters.pairs if p is model.unused)
+    assert torch.equal(unused, torch.ones(4, 4)) and torch.equal(model.unused, torch.ones(4, 4, dtype=torch.bfloat16))
+    assert not torch.equal(model.model.embed_tokens.weight, embed)  # the step did step the rest
+
+
 def test_the_masters_travel_with_the_optimizer_state():
     model = tiny_bf16_llama()
     masters = MasterWeights(model.parameters())
