@@ -11,7 +11,7 @@ from ftlang.plan import hubcache
 from ftlang.plan.canonical import plan_hash
 from ftlang.plan.catalogue import OPTIMIZERS
 from ftlang.plan.datacache import read_counts
-from ftlang.plan.memory import Shape, describe, estimate, shape_of
+from ftlang.plan.memory import Shape, describe, estimate, shape_of, weight_dtype
 from ftlang.plan.mixture import mixture_sizes, shown
 from ftlang.plan.models import (
     DataPlan,
@@ -59,12 +59,18 @@ def _cost_lines(plan: Plan, shape: Shape | None, train_rows: int | None) -> list
     return lines
 
 
+def _auto_dtype(plan: Plan) -> str:
+    """What `dtype = auto` loads the weights as, from the one resolution the memory estimate reads."""
+    gpu, cpu = weight_dtype(plan, "cuda"), weight_dtype(plan, "cpu")
+    return f"auto ({gpu})" if gpu == cpu else f"auto ({gpu} on a GPU, {cpu} on a CPU)"
+
+
 def _levers_line(plan: Plan) -> str:
     """The speed and memory levers, with what `auto` becomes on a GPU and on a CPU."""
     c, t, m = plan.compute, plan.train, plan.model
     auto = {
         "precision": "auto (bf16 on a GPU, fp32 on a CPU)",
-        "dtype": "auto (bfloat16)" if c.precision == "bf16_master" else "auto (bfloat16 on a GPU, float32 on a CPU)",
+        "dtype": _auto_dtype(plan),
         "attention": "auto (flash or flex on a GPU, sdpa on a CPU)",
     }
     chosen = {"precision": c.precision, "dtype": m.dtype, "attention": c.attention}

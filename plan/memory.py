@@ -118,7 +118,7 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.master + active
 
 
-def _weight_dtype(plan: Plan, device: str) -> str:
+def weight_dtype(plan: Plan, device: str) -> str:
     """The model's `dtype`, with `auto` as runtime/train/precision.py resolves it."""
     dtype = plan.model.dtype
     if dtype != "auto":
@@ -168,7 +168,7 @@ def _activation_bytes(plan: Plan, shape: Shape, half: bool) -> tuple[int, int]:
 
 def estimate(plan: Plan, shape: Shape, device: str = "cuda") -> MemoryEstimate:
     """Per device, for `device` "cuda" or "cpu"; FSDP divides the sharded states by the processes."""
-    dtype = _weight_dtype(plan, device)
+    dtype = weight_dtype(plan, device)
     weight_bytes = _DTYPE_BYTES[dtype]
     weights: float  # bytes, like gradients and optimizer: FSDP's shards divide them
     if plan.model.quantize:

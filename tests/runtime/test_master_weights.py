@@ -225,11 +225,20 @@ def test_the_estimate_counts_the_masters():
     assert lora.master == 0  # peft's adapters are float32 already: stepped as they are
 
 
-def test_ft_plan_says_the_weights_are_bfloat16_on_any_device():
-    plan = chat_plan(Path("."), method=FullMethod())
-    plan = plan.model_copy(update={"compute": ComputePlan(precision="bf16_master")})
+@pytest.mark.parametrize(
+    ("precision", "method", "shown"),
+    [
+        ("bf16_master", FullMethod(), "auto (bfloat16)"),
+        ("auto", FullMethod(), "auto (bfloat16 on a GPU, float32 on a CPU)"),
+        ("fp16", FullMethod(), "auto (float32)"),  # fp16 training keeps the trained base in float32
+        ("fp16", LoraMethod(rank=4, alpha=8), "auto (float16 on a GPU, float32 on a CPU)"),
+    ],
+)
+def test_ft_plan_says_what_dtype_auto_loads(precision, method, shown):
+    plan = chat_plan(Path("."), method=method)
+    plan = plan.model_copy(update={"compute": ComputePlan(precision=precision)})
     levers_line = next(line for line in summarize(plan).splitlines() if line.lstrip().startswith("levers"))
-    assert "precision bf16_master · dtype auto (bfloat16) ·" in levers_line
+    assert f" · dtype {shown} ·" in levers_line
 
 
 # test_distributed's recipe with its model, data and prompt, full fine-tuning under bf16_master.
