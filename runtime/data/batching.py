@@ -198,6 +198,8 @@ def collate_classification(items: Sequence[Item], pad_id: int) -> Batch:
 class Collator:
     """Picks the collate function and mask form for a task and model."""
 
+    runs_model = False  # host-side and pure: the loop prefetches its batches (train/prefetch.py)
+
     def __init__(self, task: str, pad_id: int, packed: bool, attn_impl: str | None, dtype: torch.dtype):
         self.task, self.pad_id, self.packed = task, pad_id, packed
         # sdpa takes the boolean mask directly; eager adds it to the scores; flex and flash

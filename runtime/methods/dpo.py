@@ -103,6 +103,10 @@ PAIR_LOST = "pair lost an answer"
 
 
 class PairCollator:
+    """Chosen then rejected sequences of each pair, with their precomputed reference log-probabilities."""
+
+    runs_model = False  # host-side and pure: the loop prefetches its batches
+
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 

@@ -144,6 +144,8 @@ class Rollouts:
     where it was sampled.
     """
 
+    runs_model = True  # samples from this step's policy: collated on the main thread, in step order
+
     def __init__(self, scorer: Scorer, method: GrpoMethod, reference: Reference | None, seeds: SamplingSeeds):
         self.scorer, self.method, self.reference, self.seeds = scorer, method, reference, seeds
 

@@ -111,6 +111,10 @@ def _with_completion_of(r: Rendered, other: Rendered) -> Rendered:
 
 
 class RatedCollator:
+    """Each row's completion then its mismatched twin (the KL reference point's), every row weighing 1."""
+
+    runs_model = False  # host-side and pure: the loop prefetches its batches
+
     def __init__(self, pad_id: int):
         self.pad_id = pad_id
 

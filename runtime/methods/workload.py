@@ -9,7 +9,6 @@ from typing import Any, Generic, TypeVar
 import torch
 
 from ftlang.plan.models import Plan
-from ftlang.runtime.data.batching import Collator
 from ftlang.runtime.data.prompts import Rendered
 from ftlang.runtime.data.rows import RunRows
 from ftlang.runtime.errors import RunError
@@ -17,6 +16,7 @@ from ftlang.runtime.methods.adapters import MethodInfo, apply_method
 from ftlang.runtime.sampling import SamplingSeeds
 from ftlang.runtime.train.loop import Objective
 from ftlang.runtime.train.precision import Precision
+from ftlang.runtime.train.prefetch import runs_model
 
 Item = TypeVar("Item")
 Stats = TypeVar("Stats")
@@ -46,8 +46,9 @@ class Workload:
 def in_precision(work: Workload, precision: Precision) -> Workload:
     """`work` with its forward passes outside the loop's objective in the run's precision, as the
     objective's are: the method's evaluation, and a collator that runs the model (GRPO samples its
-    rollouts and scores them with the reference as it collates). A plain Collator runs none."""
-    collator = work.collator if isinstance(work.collator, Collator) else precision.around(work.collator)
+    rollouts and scores them with the reference as it collates). Any other collator runs none and is
+    left as it is, its `runs_model` marker with it, so the loop can prefetch its batches."""
+    collator = precision.around(work.collator) if runs_model(work.collator) else work.collator
     evaluate = precision.around(work.evaluate) if work.evaluate else None
     return replace(work, collator=collator, evaluate=evaluate)
 

@@ -22,7 +22,7 @@ from ftlang.runtime.train.data_order import DataOrder
 from ftlang.runtime.train.launch import micro_batch
 from ftlang.runtime.train.master_weights import MasterWeights
 from ftlang.runtime.train.precision import Precision
-from ftlang.runtime.train.prefetch import Prefetcher, preparer
+from ftlang.runtime.train.prefetch import Prefetcher, preparer, runs_model
 
 
 def autocast(device: torch.device, precision: Precision | None = None) -> contextlib.AbstractContextManager:
@@ -224,8 +224,8 @@ def train(
     window = _Window(cfg, hooks, time.perf_counter() - state.elapsed, time.perf_counter())
     state.window_loss = state.window_loss.to(device)
     prepare = preparer(items, collator, cfg.micro_batch, distributed.size(), distributed.rank(), device)
-    # Only a pure collator's batches can be built ahead: GRPO's samples from the current model.
-    prefetcher = Prefetcher(prepare) if isinstance(collator, Collator) else None
+    # A collator that runs the model (GRPO's samples from this step's policy) collates in step order.
+    prefetcher = None if runs_model(collator) else Prefetcher(prepare)
     while state.step < cfg.total_steps:
         idx = state.order.take(cfg.batch)
         if state.seeds is not None:

@@ -1,9 +1,11 @@
 """Prepare the next step's micro-batches on a background thread while this step computes.
 
-Only for pure collators (the same items always give the same batch): the batch is then the
-same whichever thread builds it, so prefetching changes the speed and never the result. The
-indices come from DataOrder.upcoming, which peeks without drawing, so the data order and its
-checkpointed state are exactly those of a run without prefetching.
+Only for collators that do not run the model (`runs_model` is False): such a collator is pure (the
+same items always give the same batch, with no random draw), so the batch is the same whichever
+thread builds it and prefetching changes the speed, never the result. One that runs the model
+(GRPO's rollouts sample from the policy of this very step) collates on the main thread, in step
+order. The indices come from DataOrder.upcoming, which peeks without drawing, so the data order and
+its checkpointed state are exactly those of a run without prefetching.
 """
 
 from __future__ import annotations
@@ -18,6 +20,16 @@ from ftlang.runtime.data.batching import weighed
 from ftlang.runtime.train import distributed
 
 Prepare = Callable[[list[int]], Any]
+
+
+def runs_model(collator: Callable[[Sequence[Any]], Any]) -> bool:
+    """Whether `collator` runs the model as it collates, as its class declares with `runs_model`.
+
+    The one marker both the loop (which prefetches only what does not) and the method's precision
+    (which autocasts only what does) read. A collator that does not declare it, a wrapper for one,
+    is taken to run the model: kept on the main thread, never prefetched on a guess.
+    """
+    return bool(getattr(collator, "runs_model", True))
 
 
 class Prefetcher:
