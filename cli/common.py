@@ -50,7 +50,9 @@ class MissingExtra(Exception):
 
 def require_runtime(command_name: str) -> None:
     """Stop before importing the runtime when the `run` extra is not installed (a light install)."""
-    missing = [name for name in _extra_requirements("run") if not _installed(name)]
+    from ftlang.compiler.environment import installed
+
+    missing = [name for name in _extra_requirements("run") if not installed(name)]
     if missing:
         raise MissingExtra(f"`ft {command_name}` runs models, so it", missing, "run")
 
@@ -65,16 +67,6 @@ def _extra_requirements(extra: str) -> list[str]:
         return []
     marker = f'extra == "{extra}"'
     return [re.split(r"[\s<>=!~;\[(]", r, maxsplit=1)[0] for r in requirements if marker in r]
-
-
-def _installed(distribution: str) -> bool:
-    from importlib import metadata
-
-    try:
-        metadata.distribution(distribution)
-    except metadata.PackageNotFoundError:
-        return False
-    return True
 
 
 def command(
