@@ -17,10 +17,9 @@ from ftlang.plan.chat_sandbox import chat_sandbox, tokenizer_sandbox
 from . import nodes as n
 from .chat_layout import STAND_IN_TOKENS, Conversation, LayoutFailure, layout_failure
 from .check_chat import SAMPLE_TURNS, chat_limit_error
-from .confine import is_allowed
 from .context import Context
 from .diagnostics import Diagnostic, Label, error
-from .modelpeek import hub_snapshot
+from .modelpeek import model_folder
 from .source import Span
 from .templates import inspect_template, line_span
 
@@ -139,16 +138,10 @@ def _shipped_failure(spans: _Spans, shipped: _Shipped, failure: LayoutFailure) -
 def _shipped_template(source: dict[str, Any], root: Path) -> _Shipped | None:
     """The chat template a local model folder, or a hub model's cached snapshot, ships: tokenizer_config.json's,
     else chat_template.jinja."""
-    path, model_id = source.get("path"), source.get("id")
-    if source.get("kind") == "local" and isinstance(path, str) and is_allowed(root, Path(path)):
-        folder, shown = root / path, f"{path}/{{}}"
-    elif source.get("kind") == "hf" and isinstance(model_id, str):
-        snapshot = hub_snapshot(model_id, source.get("revision"))
-        if snapshot is None:
-            return None
-        folder, shown = snapshot, f"{{}} of the cached `{model_id}`"
-    else:
+    folder = model_folder(source, root)
+    if folder is None:
         return None
+    shown = f"{source['path']}/{{}}" if source["kind"] == "local" else f"{{}} of the cached `{source['id']}`"
     config_file, jinja = folder / "tokenizer_config.json", folder / "chat_template.jinja"
     try:
         config = _read_config(config_file)

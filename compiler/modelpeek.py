@@ -120,19 +120,28 @@ def hub_snapshot(model_id: str, revision: str | None) -> Path | None:
     return next((snapshot for snapshot in candidates if (snapshot / "config.json").is_file()), None)
 
 
+def model_folder(source: dict[str, Any], root: Path) -> Path | None:
+    """The folder of a local model the recipe may read, or of a hub model's cached snapshot: where its
+    config and tokenizer files lie. None for other sources, or where there is none to read."""
+    kind, path, model_id = source.get("kind"), source.get("path"), source.get("id")
+    if kind == "local" and isinstance(path, str) and is_allowed(root, Path(path)):
+        return root / path
+    if kind == "hf" and isinstance(model_id, str):
+        return hub_snapshot(model_id, source.get("revision"))
+    return None
+
+
 def model_facts(source: dict[str, Any], root: Path) -> ModelFacts | None:
     """Facts about the model a `model` declaration names, where its config can be read cheaply."""
     kind = source.get("kind")
     if kind == "scratch":
         return ModelFacts("llama", {k: v for k, v in source.items() if k != "kind"}, "scratch(…)")
     path: Path | None = None
-    if kind == "local" and isinstance(source.get("path"), str) and is_allowed(root, Path(source["path"])):
-        path, where = root / source["path"] / "config.json", f"{source['path']}/config.json"
-    elif kind == "package" and isinstance(source.get("name"), str):
+    if kind == "package" and isinstance(source.get("name"), str):
         path, where = _package_config(source["name"]), f"the config of package `{source['name']}`"
-    elif kind == "hf" and isinstance(source.get("id"), str):
-        snapshot = hub_snapshot(source["id"], source.get("revision"))
-        path, where = (snapshot / "config.json" if snapshot else None), f"the cached config of `{source['id']}`"
+    elif folder := model_folder(source, root):
+        path = folder / "config.json"
+        where = f"{source['path']}/config.json" if kind == "local" else f"the cached config of `{source['id']}`"
     if path is None or not path.is_file():
         return None
     try:
