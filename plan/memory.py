@@ -118,17 +118,23 @@ class MemoryEstimate:
         return self.weights + self.gradients + self.optimizer + self.master + active
 
 
-def weight_dtype(plan: Plan, device: str) -> str:
-    """The model's `dtype`, with `auto` as runtime/train/precision.py resolves it."""
-    dtype = plan.model.dtype
+def weights_dtype(precision: str, dtype: str, cuda: bool, trains_base: bool) -> str:
+    """The model's `dtype`, `auto` resolved, for the runtime and the estimate alike: half-precision
+    weights on a GPU only (and under `bf16_master` on any device); fp16 training keeps the weights it
+    trains in float32. `precision` is resolved (not `auto`); `trains_base`: no adapter, the base's own
+    weights get gradients."""
     if dtype != "auto":
         return dtype
-    precision = plan.compute.precision
     if precision == "bf16_master":
         return "bfloat16"
-    if device != "cuda" or precision == "fp32" or (precision == "fp16" and plan.method.kind == "full"):
-        return "float32"
-    return "float16" if precision == "fp16" else "bfloat16"
+    half = {"bf16": "bfloat16", "fp16": "float32" if trains_base else "float16"}
+    return half.get(precision, "float32") if cuda else "float32"
+
+
+def weight_dtype(plan: Plan, device: str) -> str:
+    """The model's `dtype` on `device`, `auto` resolved as the runtime resolves it on a GPU with bfloat16."""
+    precision = "bf16" if plan.compute.precision == "auto" and device == "cuda" else plan.compute.precision
+    return weights_dtype(precision, plan.model.dtype, device == "cuda", _lora(plan) is None)
 
 
 def _lora(plan: Plan) -> LoraMethod | None:

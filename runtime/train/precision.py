@@ -16,6 +16,7 @@ from typing import ParamSpec, TypeVar
 
 import torch
 
+from ftlang.plan.memory import weights_dtype
 from ftlang.plan.models import ComputePlan, ModelPlan
 from ftlang.runtime.errors import RunError
 
@@ -99,18 +100,7 @@ def resolve(compute: ComputePlan, model: ModelPlan, device: torch.device, *, tra
     if precision == "bf16_master":
         _check_master_weights(compute, model)
     tf32 = compute.tf32 and cuda and torch.cuda.get_device_capability(device)[0] >= 8
-    return Precision(precision, _DTYPES[_weights_dtype(precision, model.dtype, cuda, trains_base)], tf32, device.type)
-
-
-def _weights_dtype(precision: str, dtype: str, cuda: bool, trains_base: bool) -> str:
-    """The model's `dtype`, `auto` resolved: half-precision weights on a GPU only (and under
-    `bf16_master` on any device); fp16 training keeps trained weights in float32."""
-    if dtype != "auto":
-        return dtype
-    if precision == "bf16_master":
-        return "bfloat16"
-    half = {"bf16": "bfloat16", "fp16": "float32" if trains_base else "float16"}
-    return half.get(precision, "float32") if cuda else "float32"
+    return Precision(precision, _DTYPES[weights_dtype(precision, model.dtype, cuda, trains_base)], tf32, device.type)
 
 
 def _check_master_weights(compute: ComputePlan, model: ModelPlan) -> None:
