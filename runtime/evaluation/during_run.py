@@ -58,8 +58,8 @@ def check_labels(rendered: Sequence[Rendered], labels: Sequence[str] | None, wha
 def read_guards(ev: EvalPlan, prompt: PromptPlan, root: Path, labels: Sequence[str] | None) -> list[GuardRows]:
     """Each guard's rows, rendered through the recipe's prompt: a bad row stops the run here."""
     out = []
+    text = rendered_fields(prompt.model_dump(mode="json"))
     for guard in ev.guards:
-        text = rendered_fields(prompt.model_dump(mode="json"))
         loaded = load_data(DataPlan(name=guard.name, source=guard.source), root, prompt.fields, text)
         rendered, _ = Renderer(prompt).render_all(loaded.all_rows, skip_bad=False)
         check_labels(rendered, labels, f"guard `{guard.name}`")
